@@ -1,0 +1,304 @@
+// Encoders for all 14 control packets into a caller-owned Uint8Array. Each validates everything
+// first and writes nothing unless the packet is legal and fits; each returns the bytes written.
+
+import { ErrorCode, MqttError } from "./errors.js";
+import {
+	CONNACK, CONNECT, DISCONNECT, MAX_REMAINING_LENGTH, MAX_STRING_BYTES, PINGREQ, PINGRESP,
+	PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBACK_FAILURE, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
+} from "./packet.js";
+import type { ConnectPacket, Packet, Payload, QoS, Subscription } from "./packet.js";
+import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
+import { topicNameBytes, validateTopicFilter } from "./topic.js";
+import { utf8Length, writeUtf8 } from "./utf8.js";
+
+function tooSmall(type: string, needed: number, room: number): MqttError {
+	return new MqttError(ErrorCode.BUFFER_TOO_SMALL, `${type} needs ${needed} bytes; the buffer has ${room} from the offset`);
+}
+
+function checkRoom(type: string, buffer: Uint8Array, offset: number, total: number): void {
+	if (offset < 0 || offset + total > buffer.length) throw tooSmall(type, total, buffer.length - offset);
+}
+
+function checkPacketId(packetId: number | undefined, type: string): number {
+	if (typeof packetId !== "number" || !(packetId >= 1 && packetId <= 65_535) || (packetId | 0) !== packetId)
+		throw new MqttError(ErrorCode.INVALID_PACKET_ID, `${type} needs a packet identifier in 1..65,535, not ${packetId}`);
+	return packetId;
+}
+
+function checkQoS(qos: number, what: string): QoS {
+	if (qos !== 0 && qos !== 1 && qos !== 2)
+		throw new MqttError(ErrorCode.INVALID_QOS, `${what} QoS must be 0, 1 or 2, not ${qos}`);
+	return qos;
+}
+
+/** Bytes of a payload: strings as UTF-8 (lenient), binary as is. */
+export function payloadLength(payload: Payload): number {
+	if (typeof payload === "string") return utf8Length(payload, false);
+	if (payload instanceof Uint8Array || payload instanceof ArrayBuffer) return payload.byteLength;
+	throw new MqttError(ErrorCode.INVALID_ARGUMENT, "a payload must be a Uint8Array, an ArrayBuffer or a string");
+}
+
+function writePayload(payload: Payload, buffer: Uint8Array, offset: number): number {
+	if (typeof payload === "string") return writeUtf8(payload, buffer, offset);
+	if (payload instanceof Uint8Array) {
+		buffer.set(payload, offset);
+		return offset + payload.length;
+	}
+	buffer.set(new Uint8Array(payload), offset);
+	return offset + payload.byteLength;
+}
+
+/** UTF-8 bytes of an MQTT string field, checked against the string rules and the 65,535 limit. */
+function stringLength(text: string, what: string): number {
+	if (typeof text !== "string") throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${what} must be a string`);
+	const n = utf8Length(text, true);
+	if (n > MAX_STRING_BYTES) throw new MqttError(ErrorCode.STRING_TOO_LONG, `${what} is ${n} bytes of UTF-8; at most 65,535 fit`);
+	return n;
+}
+
+function writeString(text: string, bytes: number, buffer: Uint8Array, offset: number): number {
+	buffer[offset] = bytes >> 8;
+	buffer[offset + 1] = bytes & 0xFF;
+	return writeUtf8(text, buffer, offset + 2);
+}
+
+function checkRemaining(type: string, remaining: number): void {
+	if (remaining > MAX_REMAINING_LENGTH)
+		throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `${type} would have a remaining length of ${remaining}; at most 268,435,455 is possible`);
+}
+
+// PUBLISH: the hot path. `measurePublish` validates and sizes once; `writePublish` only writes.
+
+/** Filled by `measurePublish` for the `writePublish` that follows it. */
+export const measured = { topicBytes: 0, payloadBytes: 0, remaining: 0 };
+
+/** Validates a PUBLISH and returns its whole length in bytes (fixed header included). */
+export function measurePublish(topic: string, payload: Payload, qos: number): number {
+	checkQoS(qos, "PUBLISH");
+	const topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
+	const payloadBytes = payloadLength(payload);
+	const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
+	checkRemaining("PUBLISH", remaining);
+	measured.topicBytes = topicBytes;
+	measured.payloadBytes = payloadBytes;
+	measured.remaining = remaining;
+	return 1 + remainingLengthSize(remaining) + remaining;
+}
+
+/** Writes the PUBLISH that `measurePublish` just measured; returns the offset after it. */
+export function writePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
+	buffer[offset++] = (PUBLISH << 4) | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
+	offset = writeRemainingLength(measured.remaining, buffer, offset);
+	offset = writeString(topic, measured.topicBytes, buffer, offset);
+	if (qos > 0) {
+		buffer[offset++] = packetId >> 8;
+		buffer[offset++] = packetId & 0xFF;
+	}
+	return writePayload(payload, buffer, offset);
+}
+
+/** Encodes a PUBLISH at `offset`; returns the bytes written. `packetId` is used only when qos > 0. */
+export function encodePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
+	const total = measurePublish(topic, payload, qos);
+	if (qos > 0) checkPacketId(packetId, "PUBLISH with QoS > 0");
+	else if (dup) throw new MqttError(ErrorCode.DUP_WITH_QOS0, "a QoS 0 PUBLISH must have DUP 0");
+	checkRoom("PUBLISH", buffer, offset, total);
+	writePublish(buffer, offset, topic, payload, qos, retain, dup, packetId);
+	return total;
+}
+
+/** PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK: the type, its flags, 2, and the identifier. */
+export function encodeAck(buffer: Uint8Array, offset: number, type: number, packetId: number): number {
+	if (type !== PUBACK && type !== PUBREC && type !== PUBREL && type !== PUBCOMP && type !== UNSUBACK)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `packet type ${type} is not an acknowledgement`);
+	checkPacketId(packetId, "an acknowledgement");
+	checkRoom("an acknowledgement", buffer, offset, 4);
+	buffer[offset] = (type << 4) | (type === PUBREL ? 0x02 : 0);
+	buffer[offset + 1] = 2;
+	buffer[offset + 2] = packetId >> 8;
+	buffer[offset + 3] = packetId & 0xFF;
+	return 4;
+}
+
+/** PINGREQ, PINGRESP or DISCONNECT: two bytes. */
+export function encodeEmpty(buffer: Uint8Array, offset: number, type: number): number {
+	if (type !== PINGREQ && type !== PINGRESP && type !== DISCONNECT)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `packet type ${type} is not PINGREQ, PINGRESP or DISCONNECT`);
+	checkRoom("a two-byte packet", buffer, offset, 2);
+	buffer[offset] = type << 4;
+	buffer[offset + 1] = 0;
+	return 2;
+}
+
+export function encodeConnack(buffer: Uint8Array, offset: number, sessionPresent: boolean, returnCode: number): number {
+	if (!(returnCode >= 0 && returnCode <= 5) || (returnCode | 0) !== returnCode)
+		throw new MqttError(ErrorCode.INVALID_RETURN_CODE, `CONNACK return code must be 0..5, not ${returnCode}`);
+	if (sessionPresent && returnCode !== 0)
+		throw new MqttError(ErrorCode.CONNACK_RESERVED_BITS, "CONNACK with a non-zero return code must have session present 0");
+	checkRoom("CONNACK", buffer, offset, 4);
+	buffer[offset] = CONNACK << 4;
+	buffer[offset + 1] = 2;
+	buffer[offset + 2] = sessionPresent ? 1 : 0;
+	buffer[offset + 3] = returnCode;
+	return 4;
+}
+
+export function encodeConnect(buffer: Uint8Array, offset: number, packet: ConnectPacket): number {
+	const level = packet.protocolLevel ?? 4;
+	if (!(level >= 0 && level <= 255) || (level | 0) !== level)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `protocol level must be a byte, not ${level}`);
+	const keepAlive = packet.keepAlive;
+	if (!(keepAlive >= 0 && keepAlive <= 65_535) || (keepAlive | 0) !== keepAlive)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `keep alive must be 0..65,535 seconds, not ${keepAlive}`);
+	const idBytes = stringLength(packet.clientId, "the client identifier");
+	if (idBytes === 0 && !packet.cleanSession)
+		throw new MqttError(ErrorCode.EMPTY_CLIENT_ID, "an empty client identifier needs clean session 1");
+	let remaining = 10 + 2 + idBytes;
+	let flags = packet.cleanSession ? 0x02 : 0;
+	const will = packet.will;
+	let willTopicBytes = 0;
+	let willPayloadBytes = 0;
+	if (will) {
+		willTopicBytes = topicNameBytes(will.topic, "the will topic");
+		willPayloadBytes = payloadLength(will.payload);
+		if (willPayloadBytes > MAX_STRING_BYTES)
+			throw new MqttError(ErrorCode.STRING_TOO_LONG, `the will message is ${willPayloadBytes} bytes; at most 65,535 fit`);
+		flags |= 0x04 | (checkQoS(will.qos, "will") << 3) | (will.retain ? 0x20 : 0);
+		remaining += 2 + willTopicBytes + 2 + willPayloadBytes;
+	}
+	let userBytes = 0;
+	let passwordBytes = 0;
+	if (packet.username !== undefined) {
+		userBytes = stringLength(packet.username, "the user name");
+		flags |= 0x80;
+		remaining += 2 + userBytes;
+	}
+	if (packet.password !== undefined) {
+		if (packet.username === undefined)
+			throw new MqttError(ErrorCode.PASSWORD_WITHOUT_USERNAME, "a password needs a user name (MQTT 3.1.1 §3.1.2.9)");
+		passwordBytes = payloadLength(packet.password);
+		if (passwordBytes > MAX_STRING_BYTES)
+			throw new MqttError(ErrorCode.STRING_TOO_LONG, "the password is longer than 65,535 bytes");
+		flags |= 0x40;
+		remaining += 2 + passwordBytes;
+	}
+	const total = 1 + remainingLengthSize(remaining) + remaining;
+	checkRoom("CONNECT", buffer, offset, total);
+	let at = offset;
+	buffer[at++] = CONNECT << 4;
+	at = writeRemainingLength(remaining, buffer, at);
+	buffer[at++] = 0; buffer[at++] = 4;
+	buffer[at++] = 0x4D; buffer[at++] = 0x51; buffer[at++] = 0x54; buffer[at++] = 0x54; // "MQTT"
+	buffer[at++] = level;
+	buffer[at++] = flags;
+	buffer[at++] = keepAlive >> 8;
+	buffer[at++] = keepAlive & 0xFF;
+	at = writeString(packet.clientId, idBytes, buffer, at);
+	if (will) {
+		at = writeString(will.topic, willTopicBytes, buffer, at);
+		buffer[at++] = willPayloadBytes >> 8;
+		buffer[at++] = willPayloadBytes & 0xFF;
+		at = writePayload(will.payload, buffer, at);
+	}
+	if (packet.username !== undefined) at = writeString(packet.username, userBytes, buffer, at);
+	if (packet.password !== undefined) {
+		buffer[at++] = passwordBytes >> 8;
+		buffer[at++] = passwordBytes & 0xFF;
+		at = writePayload(packet.password, buffer, at);
+	}
+	return total;
+}
+
+export function encodeSubscribe(buffer: Uint8Array, offset: number, packetId: number, subscriptions: readonly Subscription[]): number {
+	checkPacketId(packetId, "SUBSCRIBE");
+	if (!subscriptions || subscriptions.length === 0)
+		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "SUBSCRIBE needs at least one topic filter");
+	let remaining = 2;
+	for (let i = 0; i < subscriptions.length; i++) {
+		const s = subscriptions[i]!;
+		validateTopicFilter(s.filter);
+		checkQoS(s.qos, "requested");
+		remaining += 2 + utf8Length(s.filter, true) + 1;
+	}
+	checkRemaining("SUBSCRIBE", remaining);
+	const total = 1 + remainingLengthSize(remaining) + remaining;
+	checkRoom("SUBSCRIBE", buffer, offset, total);
+	let at = offset;
+	buffer[at++] = (SUBSCRIBE << 4) | 0x02;
+	at = writeRemainingLength(remaining, buffer, at);
+	buffer[at++] = packetId >> 8;
+	buffer[at++] = packetId & 0xFF;
+	for (let i = 0; i < subscriptions.length; i++) {
+		const s = subscriptions[i]!;
+		at = writeString(s.filter, utf8Length(s.filter, true), buffer, at);
+		buffer[at++] = s.qos;
+	}
+	return total;
+}
+
+export function encodeSuback(buffer: Uint8Array, offset: number, packetId: number, returnCodes: ArrayLike<number>): number {
+	checkPacketId(packetId, "SUBACK");
+	if (!returnCodes || returnCodes.length === 0)
+		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "SUBACK needs at least one return code");
+	for (let i = 0; i < returnCodes.length; i++) {
+		const c = returnCodes[i];
+		if (c !== 0 && c !== 1 && c !== 2 && c !== SUBACK_FAILURE)
+			throw new MqttError(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code must be 0, 1, 2 or 0x80, not ${c}`);
+	}
+	const remaining = 2 + returnCodes.length;
+	checkRemaining("SUBACK", remaining);
+	const total = 1 + remainingLengthSize(remaining) + remaining;
+	checkRoom("SUBACK", buffer, offset, total);
+	let at = offset;
+	buffer[at++] = SUBACK << 4;
+	at = writeRemainingLength(remaining, buffer, at);
+	buffer[at++] = packetId >> 8;
+	buffer[at++] = packetId & 0xFF;
+	for (let i = 0; i < returnCodes.length; i++) buffer[at++] = returnCodes[i]!;
+	return total;
+}
+
+export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: number, filters: readonly string[]): number {
+	checkPacketId(packetId, "UNSUBSCRIBE");
+	if (!filters || filters.length === 0)
+		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "UNSUBSCRIBE needs at least one topic filter");
+	let remaining = 2;
+	for (let i = 0; i < filters.length; i++) {
+		validateTopicFilter(filters[i]!);
+		remaining += 2 + utf8Length(filters[i]!, true);
+	}
+	checkRemaining("UNSUBSCRIBE", remaining);
+	const total = 1 + remainingLengthSize(remaining) + remaining;
+	checkRoom("UNSUBSCRIBE", buffer, offset, total);
+	let at = offset;
+	buffer[at++] = (UNSUBSCRIBE << 4) | 0x02;
+	at = writeRemainingLength(remaining, buffer, at);
+	buffer[at++] = packetId >> 8;
+	buffer[at++] = packetId & 0xFF;
+	for (let i = 0; i < filters.length; i++) {
+		const f = filters[i]!;
+		at = writeString(f, utf8Length(f, true), buffer, at);
+	}
+	return total;
+}
+
+/** Encodes any packet object at `offset` (default 0); returns the bytes written. */
+export function encode(packet: Packet, buffer: Uint8Array, offset = 0): number {
+	switch (packet.type) {
+		case CONNECT: return encodeConnect(buffer, offset, packet);
+		case CONNACK: return encodeConnack(buffer, offset, packet.sessionPresent, packet.returnCode);
+		case PUBLISH: return encodePublish(buffer, offset, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.packetId ?? 0);
+		case PUBACK:
+		case PUBREC:
+		case PUBREL:
+		case PUBCOMP:
+		case UNSUBACK: return encodeAck(buffer, offset, packet.type, packet.packetId);
+		case SUBSCRIBE: return encodeSubscribe(buffer, offset, packet.packetId, packet.subscriptions);
+		case SUBACK: return encodeSuback(buffer, offset, packet.packetId, packet.returnCodes);
+		case UNSUBSCRIBE: return encodeUnsubscribe(buffer, offset, packet.packetId, packet.filters);
+		case PINGREQ:
+		case PINGRESP:
+		case DISCONNECT: return encodeEmpty(buffer, offset, packet.type);
+		default: throw new MqttError(ErrorCode.INVALID_ARGUMENT, `unknown packet type ${(packet as { type: unknown }).type}`);
+	}
+}

@@ -1,0 +1,83 @@
+// Every failure of the library, named: callers switch on `error.code`, never on the message.
+// Protocol errors come from bytes off the network; usage errors from the API, before a byte is sent.
+
+export const ErrorCode = {
+	// Malformed input from the network (MQTT 3.1.1 §4.8: the receiver closes the connection).
+	RESERVED_PACKET_TYPE: "RESERVED_PACKET_TYPE",
+	INVALID_FLAGS: "INVALID_FLAGS",
+	INVALID_QOS: "INVALID_QOS",
+	DUP_WITH_QOS0: "DUP_WITH_QOS0",
+	MALFORMED_REMAINING_LENGTH: "MALFORMED_REMAINING_LENGTH",
+	LENGTH_MISMATCH: "LENGTH_MISMATCH",
+	ZERO_PACKET_ID: "ZERO_PACKET_ID",
+	MALFORMED_UTF8: "MALFORMED_UTF8",
+	UTF8_NULL_CHARACTER: "UTF8_NULL_CHARACTER",
+	UTF8_SURROGATE: "UTF8_SURROGATE",
+	WILDCARD_IN_TOPIC: "WILDCARD_IN_TOPIC",
+	EMPTY_TOPIC: "EMPTY_TOPIC",
+	INVALID_TOPIC_FILTER: "INVALID_TOPIC_FILTER",
+	INVALID_SUBACK_CODE: "INVALID_SUBACK_CODE",
+	CONNACK_RESERVED_BITS: "CONNACK_RESERVED_BITS",
+	INVALID_RETURN_CODE: "INVALID_RETURN_CODE",
+	NO_TOPIC_FILTERS: "NO_TOPIC_FILTERS",
+	INVALID_REQUESTED_QOS: "INVALID_REQUESTED_QOS",
+	INVALID_PROTOCOL_NAME: "INVALID_PROTOCOL_NAME",
+	UNSUPPORTED_PROTOCOL_LEVEL: "UNSUPPORTED_PROTOCOL_LEVEL",
+	CONNECT_RESERVED_FLAG: "CONNECT_RESERVED_FLAG",
+	INVALID_WILL_FLAGS: "INVALID_WILL_FLAGS",
+	PASSWORD_WITHOUT_USERNAME: "PASSWORD_WITHOUT_USERNAME",
+	EMPTY_CLIENT_ID: "EMPTY_CLIENT_ID",
+	PACKET_TOO_LARGE: "PACKET_TOO_LARGE",
+
+	// Protocol violations seen by the session (well-formed packets in the wrong place).
+	UNEXPECTED_PACKET: "UNEXPECTED_PACKET",
+	UNKNOWN_PACKET_ID: "UNKNOWN_PACKET_ID",
+	SUBACK_COUNT_MISMATCH: "SUBACK_COUNT_MISMATCH",
+	SESSION_PRESENT_WITH_CLEAN_SESSION: "SESSION_PRESENT_WITH_CLEAN_SESSION",
+	INBOUND_QOS2_FULL: "INBOUND_QOS2_FULL",
+
+	// CONNACK return codes 1..5.
+	UNACCEPTABLE_PROTOCOL_VERSION: "UNACCEPTABLE_PROTOCOL_VERSION",
+	IDENTIFIER_REJECTED: "IDENTIFIER_REJECTED",
+	SERVER_UNAVAILABLE: "SERVER_UNAVAILABLE",
+	BAD_USERNAME_OR_PASSWORD: "BAD_USERNAME_OR_PASSWORD",
+	NOT_AUTHORIZED: "NOT_AUTHORIZED",
+
+	// The connection.
+	CONNECT_TIMEOUT: "CONNECT_TIMEOUT",
+	KEEPALIVE_TIMEOUT: "KEEPALIVE_TIMEOUT",
+	CONNECTION_LOST: "CONNECTION_LOST",
+	CONNECTION_REFUSED: "CONNECTION_REFUSED",
+	HOST_NOT_FOUND: "HOST_NOT_FOUND",
+	TLS_ERROR: "TLS_ERROR",
+
+	// Usage: the API was called with something that cannot be sent.
+	BUFFER_TOO_SMALL: "BUFFER_TOO_SMALL",
+	STRING_TOO_LONG: "STRING_TOO_LONG",
+	INVALID_PACKET_ID: "INVALID_PACKET_ID",
+	INVALID_ARGUMENT: "INVALID_ARGUMENT",
+	CLIENT_CLOSED: "CLIENT_CLOSED",
+	QUEUE_FULL: "QUEUE_FULL",
+} as const;
+
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
+
+export class MqttError extends Error {
+	readonly code: ErrorCode;
+	constructor(code: ErrorCode, message: string) {
+		super(`${code}: ${message}`);
+		this.code = code;
+		this.name = "MqttError";
+	}
+}
+
+/** The CONNACK return code (1..5) as an error code. */
+export function connackError(returnCode: number): MqttError {
+	switch (returnCode) {
+		case 1: return new MqttError(ErrorCode.UNACCEPTABLE_PROTOCOL_VERSION, "CONNACK return code 1: the broker does not accept MQTT 3.1.1 (protocol level 4)");
+		case 2: return new MqttError(ErrorCode.IDENTIFIER_REJECTED, "CONNACK return code 2: the broker rejected the client identifier");
+		case 3: return new MqttError(ErrorCode.SERVER_UNAVAILABLE, "CONNACK return code 3: the MQTT service is unavailable");
+		case 4: return new MqttError(ErrorCode.BAD_USERNAME_OR_PASSWORD, "CONNACK return code 4: bad user name or password");
+		default: return new MqttError(ErrorCode.NOT_AUTHORIZED, "CONNACK return code 5: not authorized to connect");
+	}
+}

@@ -1,0 +1,117 @@
+// The 14 MQTT 3.1.1 control packets as plain objects: what `encode` takes and `decodePacket` gives.
+// Names follow the OASIS standard; the hot paths use the positional encoders and PacketView instead.
+
+export const CONNECT = 1;
+export const CONNACK = 2;
+export const PUBLISH = 3;
+export const PUBACK = 4;
+export const PUBREC = 5;
+export const PUBREL = 6;
+export const PUBCOMP = 7;
+export const SUBSCRIBE = 8;
+export const SUBACK = 9;
+export const UNSUBSCRIBE = 10;
+export const UNSUBACK = 11;
+export const PINGREQ = 12;
+export const PINGRESP = 13;
+export const DISCONNECT = 14;
+
+export const PACKET_NAMES = [
+	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "RESERVED",
+] as const;
+
+/** Largest remaining length: four 7-bit groups. */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+/** Largest UTF-8 string: a 16-bit length prefix. */
+export const MAX_STRING_BYTES = 65_535;
+/** SUBACK return code for a refused subscription. */
+export const SUBACK_FAILURE = 0x80;
+
+export type QoS = 0 | 1 | 2;
+/** Payloads may be given in any of these forms; strings are written as UTF-8. */
+export type Payload = Uint8Array | ArrayBuffer | string;
+
+export interface Will {
+	topic: string;
+	payload: Payload;
+	qos: QoS;
+	retain: boolean;
+}
+
+export interface ConnectPacket {
+	type: typeof CONNECT;
+	/** 4 for MQTT 3.1.1 (the default). */
+	protocolLevel?: number;
+	clientId: string;
+	cleanSession: boolean;
+	/** Seconds; 0 turns keepalive off. */
+	keepAlive: number;
+	will?: Will;
+	username?: string;
+	password?: Payload;
+}
+
+export interface ConnackPacket {
+	type: typeof CONNACK;
+	sessionPresent: boolean;
+	returnCode: number;
+}
+
+export interface PublishPacket {
+	type: typeof PUBLISH;
+	topic: string;
+	payload: Payload;
+	qos: QoS;
+	retain: boolean;
+	dup: boolean;
+	/** Present exactly when qos > 0. */
+	packetId?: number;
+}
+
+export interface AckPacket<T extends number> {
+	type: T;
+	packetId: number;
+}
+export type PubackPacket = AckPacket<typeof PUBACK>;
+export type PubrecPacket = AckPacket<typeof PUBREC>;
+export type PubrelPacket = AckPacket<typeof PUBREL>;
+export type PubcompPacket = AckPacket<typeof PUBCOMP>;
+export type UnsubackPacket = AckPacket<typeof UNSUBACK>;
+
+export interface Subscription {
+	filter: string;
+	qos: QoS;
+}
+
+export interface SubscribePacket {
+	type: typeof SUBSCRIBE;
+	packetId: number;
+	subscriptions: Subscription[];
+}
+
+export interface SubackPacket {
+	type: typeof SUBACK;
+	packetId: number;
+	/** Per filter, in order: the granted QoS 0, 1 or 2, or 0x80 for a failure. */
+	returnCodes: number[];
+}
+
+export interface UnsubscribePacket {
+	type: typeof UNSUBSCRIBE;
+	packetId: number;
+	filters: string[];
+}
+
+export interface EmptyPacket<T extends number> {
+	type: T;
+}
+export type PingreqPacket = EmptyPacket<typeof PINGREQ>;
+export type PingrespPacket = EmptyPacket<typeof PINGRESP>;
+export type DisconnectPacket = EmptyPacket<typeof DISCONNECT>;
+
+export type Packet =
+	| ConnectPacket | ConnackPacket | PublishPacket
+	| PubackPacket | PubrecPacket | PubrelPacket | PubcompPacket
+	| SubscribePacket | SubackPacket | UnsubscribePacket | UnsubackPacket
+	| PingreqPacket | PingrespPacket | DisconnectPacket;

@@ -1,0 +1,203 @@
+// Incremental framing: bytes arrive in chunks of any size into one fixed receive buffer, and come
+// out as PacketViews. A PUBLISH larger than the buffer is drained and reported, never allocated.
+
+import { ErrorCode, MqttError } from "./errors.js";
+import { checkFirstByte, checkPublishTopic, checkRemainingLength, parseBody, PacketView } from "./decode.js";
+import { PUBLISH } from "./packet.js";
+import type { QoS } from "./packet.js";
+import { readRemainingLength, remainingLength } from "./remaining-length.js";
+
+/** The smallest receive buffer: a fixed header (5) and the start of a PUBLISH body. */
+export const MIN_RECEIVE_BUFFER = 16;
+
+export class PacketReader {
+	/** The receive buffer; bytes are written at [writeOffset, writeOffset + space()). */
+	readonly buffer: Uint8Array;
+	/** The packet most recently returned by `next()`. */
+	readonly view = new PacketView();
+	private start = 0;
+	private end = 0;
+	/** Body bytes of an oversize PUBLISH still to discard. */
+	private drain = 0;
+	// An oversize PUBLISH whose topic did not fit: the bytes still to skip, then its identifier.
+	private skipTopic = 0;
+	private idBytesNeeded = 0;
+	private id = 0;
+	private oversizeFirstByte = 0;
+	private oversizeRest = 0;
+
+	constructor(size: number) {
+		if (!(size >= MIN_RECEIVE_BUFFER))
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `the receive buffer must be at least ${MIN_RECEIVE_BUFFER} bytes`);
+		this.buffer = new Uint8Array(size);
+	}
+
+	/** Forgets everything buffered (a new connection starts from a clean frame boundary). */
+	reset(): void {
+		this.start = this.end = 0;
+		this.drain = this.skipTopic = this.idBytesNeeded = 0;
+	}
+
+	/** Bytes buffered and not yet returned as packets. */
+	get buffered(): number {
+		return this.end - this.start;
+	}
+
+	/** Makes room at the end of the buffer and returns how many bytes fit at `writeOffset`. */
+	space(): number {
+		if (this.start === this.end)
+			this.start = this.end = 0;
+		else if (this.start > 0) {
+			this.buffer.copyWithin(0, this.start, this.end);
+			this.end -= this.start;
+			this.start = 0;
+		}
+		return this.buffer.length - this.end;
+	}
+
+	/** Where the next bytes go; call `space()` first. */
+	get writeOffset(): number {
+		return this.end;
+	}
+
+	/** Accounts for `count` bytes written at `writeOffset`. */
+	commit(count: number): void {
+		this.end += count;
+	}
+
+	/** Copies as many of `bytes[offset, offset + length)` as fit; returns how many it took. */
+	feed(bytes: Uint8Array, offset: number, length: number): number {
+		const room = this.space();
+		const count = length < room ? length : room;
+		for (let i = 0; i < count; i++) this.buffer[this.end + i] = bytes[offset + i]!;
+		this.end += count;
+		return count;
+	}
+
+	/**
+	 * Parses the next complete packet into `view` and returns true, or returns false when more bytes
+	 * are needed. Throws MqttError when the stream is malformed; the connection must then be closed.
+	 */
+	next(): boolean {
+		if (this.drain > 0 || this.skipTopic > 0 || this.idBytesNeeded > 0) {
+			if (this.streamOversize()) return true;
+			if (this.start === this.end) return false;
+		}
+		const buffer = this.buffer;
+		const start = this.start;
+		const available = this.end - start;
+		if (available === 0) return false;
+		const first = buffer[start]!;
+		checkFirstByte(first);
+		if (!readRemainingLength(buffer, start + 1, this.end)) return false;
+		const length = remainingLength.value;
+		const headerSize = 1 + remainingLength.size;
+		checkRemainingLength(first >> 4, first & 0x0F, length);
+		const total = headerSize + length;
+		if (total > buffer.length) {
+			if ((first >> 4) !== PUBLISH)
+				throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a packet of ${total} bytes does not fit the ${buffer.length}-byte receive buffer (only PUBLISH may be larger)`);
+			return this.beginOversize(first, headerSize, length);
+		}
+		if (available < total) return false;
+		parseBody(this.view, first, buffer, start + headerSize, start + total);
+		this.start = start + total;
+		return true;
+	}
+
+	/** A PUBLISH larger than the buffer: report it from what fits, then discard the rest. */
+	private beginOversize(first: number, headerSize: number, length: number): boolean {
+		const buffer = this.buffer;
+		const bodyStart = this.start + headerSize;
+		const bodyAvailable = this.end - bodyStart;
+		const qos = ((first >> 1) & 3) as QoS;
+		const idBytes = qos > 0 ? 2 : 0;
+		const full = this.start === 0 && this.end === buffer.length;
+		if (bodyAvailable < 2) {
+			if (full) throw new MqttError(ErrorCode.PACKET_TOO_LARGE, "receive buffer too small for a PUBLISH header");
+			return false;
+		}
+		const topicLength = (buffer[bodyStart]! << 8) | buffer[bodyStart + 1]!;
+		const variableHeader = 2 + topicLength + idBytes;
+		if (variableHeader > length)
+			throw new MqttError(ErrorCode.LENGTH_MISMATCH, `PUBLISH topic name of ${topicLength} bytes runs past the remaining length`);
+		if (bodyAvailable >= variableHeader) {
+			const view = this.view;
+			parseOversizeHeader(view, first, buffer, bodyStart, topicLength);
+			view.payloadStart = bodyStart + variableHeader;
+			view.payloadEnd = this.end;
+			view.payloadLength = length - variableHeader;
+			this.drain = length - bodyAvailable;
+			this.start = this.end;
+			return true;
+		}
+		if (!full) return false;
+		// The topic alone is larger than the buffer: skip it, keep only the identifier.
+		this.oversizeFirstByte = first;
+		this.skipTopic = 2 + topicLength - bodyAvailable;
+		this.idBytesNeeded = idBytes;
+		this.id = 0;
+		this.oversizeRest = length - variableHeader;
+		this.start = this.end;
+		return false;
+	}
+
+	/** Consumes bytes of an oversize PUBLISH; returns true when it completes a report in `view`. */
+	private streamOversize(): boolean {
+		const buffer = this.buffer;
+		if (this.skipTopic > 0) {
+			const n = Math.min(this.skipTopic, this.end - this.start);
+			this.start += n;
+			this.skipTopic -= n;
+			if (this.skipTopic > 0) return false;
+		}
+		while (this.idBytesNeeded > 0) {
+			if (this.start === this.end) return false;
+			this.id = (this.id << 8) | buffer[this.start++]!;
+			if (--this.idBytesNeeded === 0 && this.id === 0)
+				throw new MqttError(ErrorCode.ZERO_PACKET_ID, "PUBLISH has packet identifier 0, which is never valid");
+		}
+		if (this.oversizeFirstByte !== 0) {
+			const view = this.view;
+			const first = this.oversizeFirstByte;
+			this.oversizeFirstByte = 0;
+			fillOversize(view, first, buffer);
+			view.packetId = this.id;
+			view.topicStart = view.topicEnd = 0;
+			view.payloadStart = view.payloadEnd = 0;
+			view.payloadLength = this.oversizeRest;
+			this.drain = this.oversizeRest;
+			return true;
+		}
+		const n = Math.min(this.drain, this.end - this.start);
+		this.start += n;
+		this.drain -= n;
+		return false;
+	}
+}
+
+function fillOversize(view: PacketView, first: number, buffer: Uint8Array): void {
+	view.type = PUBLISH;
+	view.flags = first & 0x0F;
+	view.buffer = buffer;
+	view.qos = ((first >> 1) & 3) as QoS;
+	view.dup = (first & 0x08) !== 0;
+	view.retain = (first & 0x01) !== 0;
+	view.oversize = true;
+	view.packetId = 0;
+	view.bodyStart = view.bodyEnd = 0;
+}
+
+function parseOversizeHeader(view: PacketView, first: number, buffer: Uint8Array, bodyStart: number, topicLength: number): void {
+	const topicStart = bodyStart + 2;
+	const topicEnd = topicStart + topicLength;
+	checkPublishTopic(buffer, topicStart, topicEnd);
+	fillOversize(view, first, buffer);
+	view.topicStart = topicStart;
+	view.topicEnd = topicEnd;
+	if (view.qos > 0) {
+		const id = (buffer[topicEnd]! << 8) | buffer[topicEnd + 1]!;
+		if (id === 0) throw new MqttError(ErrorCode.ZERO_PACKET_ID, "PUBLISH has packet identifier 0, which is never valid");
+		view.packetId = id;
+	}
+}

@@ -1,0 +1,131 @@
+// Topic names and topic filters (§4.7): validation, and matching with `+`, `#` and `$`-topics,
+// over strings (API) or over UTF-8 bytes in a receive buffer (no string is made to match).
+
+import { ErrorCode, MqttError } from "./errors.js";
+import { MAX_STRING_BYTES } from "./packet.js";
+import { utf8Length } from "./utf8.js";
+
+const SLASH = 0x2F;
+const PLUS = 0x2B;
+const HASH = 0x23;
+const DOLLAR = 0x24;
+
+/** Validates a topic name (non-empty, no wildcard, MQTT string rules) and returns its UTF-8 bytes. */
+export function topicNameBytes(topic: string, what = "a topic name"): number {
+	if (typeof topic !== "string" || topic.length === 0)
+		throw new MqttError(ErrorCode.EMPTY_TOPIC, `${what} must be a non-empty string`);
+	for (let i = 0; i < topic.length; i++) {
+		const c = topic.charCodeAt(i);
+		if (c === PLUS || c === HASH)
+			throw new MqttError(ErrorCode.WILDCARD_IN_TOPIC, `${what} "${topic}" contains a wildcard (+ or #), which only topic filters may`);
+	}
+	const bytes = utf8Length(topic, true);
+	if (bytes > MAX_STRING_BYTES)
+		throw new MqttError(ErrorCode.STRING_TOO_LONG, `${what} is ${bytes} bytes of UTF-8; at most 65,535 fit`);
+	return bytes;
+}
+
+/** Throws unless `topic` can be a PUBLISH topic name. */
+export function validateTopicName(topic: string): void {
+	topicNameBytes(topic);
+}
+
+/** Throws INVALID_TOPIC_FILTER unless `filter` is a valid topic filter. */
+export function validateTopicFilter(filter: string): void {
+	if (typeof filter !== "string" || filter.length === 0)
+		throw new MqttError(ErrorCode.INVALID_TOPIC_FILTER, "a topic filter must be a non-empty string");
+	const rule = filterRule(filter.length, (i) => filter.charCodeAt(i));
+	if (rule)
+		throw new MqttError(ErrorCode.INVALID_TOPIC_FILTER, `topic filter "${filter}": ${rule}`);
+	if (utf8Length(filter, true) > MAX_STRING_BYTES)
+		throw new MqttError(ErrorCode.STRING_TOO_LONG, "a topic filter is at most 65,535 bytes of UTF-8");
+}
+
+/** The filter rule that bytes [start, end) break, or "" when they form a valid filter. */
+export function checkTopicFilterBytes(buffer: Uint8Array, start: number, end: number): string {
+	if (end <= start) return "a topic filter must not be empty";
+	for (let i = start; i < end; i++) {
+		const c = buffer[i]!;
+		if (c === PLUS || c === HASH) return filterRule(end - start, (k) => buffer[start + k]!);
+	}
+	return "";
+}
+
+function filterRule(length: number, at: (i: number) => number): string {
+	for (let i = 0; i < length; i++) {
+		const c = at(i);
+		if (c === HASH) {
+			if (i !== length - 1) return "# must be the last character";
+			if (i > 0 && at(i - 1) !== SLASH) return "# must be alone in its level";
+		}
+		else if (c === PLUS) {
+			if (i > 0 && at(i - 1) !== SLASH) return "+ must be alone in its level";
+			if (i < length - 1 && at(i + 1) !== SLASH) return "+ must be alone in its level";
+		}
+	}
+	return "";
+}
+
+/** True when bytes [start, end) hold a wildcard character. */
+export function hasWildcard(buffer: Uint8Array, start: number, end: number): boolean {
+	for (let i = start; i < end; i++) {
+		const c = buffer[i]!;
+		if (c === PLUS || c === HASH) return true;
+	}
+	return false;
+}
+
+/** Does the (valid) `filter` match the topic name `topic`? */
+export function topicMatches(filter: string, topic: string): boolean {
+	const fl = filter.length;
+	const tl = topic.length;
+	if (tl > 0 && topic.charCodeAt(0) === DOLLAR && fl > 0) {
+		const f0 = filter.charCodeAt(0);
+		if (f0 === PLUS || f0 === HASH) return false;
+	}
+	let fi = 0;
+	let ti = 0;
+	for (;;) {
+		if (fi === fl) return ti === tl;
+		const fc = filter.charCodeAt(fi);
+		if (fc === HASH) return true;
+		if (fc === PLUS) {
+			while (ti < tl && topic.charCodeAt(ti) !== SLASH) ti++;
+			fi++;
+			continue;
+		}
+		if (ti === tl)
+			return fc === SLASH && fi + 2 === fl && filter.charCodeAt(fi + 1) === HASH;
+		if (fc !== topic.charCodeAt(ti)) return false;
+		fi++;
+		ti++;
+	}
+}
+
+/**
+ * `topicMatches` over UTF-8: the filter's bytes [0, filterLength) against the topic's bytes
+ * [start, end) of a receive buffer. Byte for byte, as the standard compares them.
+ */
+export function topicMatchesBytes(filter: Uint8Array, filterLength: number, topic: Uint8Array, start: number, end: number): boolean {
+	if (end > start && topic[start] === DOLLAR && filterLength > 0) {
+		const f0 = filter[0];
+		if (f0 === PLUS || f0 === HASH) return false;
+	}
+	let fi = 0;
+	let ti = start;
+	for (;;) {
+		if (fi === filterLength) return ti === end;
+		const fc = filter[fi]!;
+		if (fc === HASH) return true;
+		if (fc === PLUS) {
+			while (ti < end && topic[ti] !== SLASH) ti++;
+			fi++;
+			continue;
+		}
+		if (ti === end)
+			return fc === SLASH && fi + 2 === filterLength && filter[fi + 1] === HASH;
+		if (fc !== topic[ti]) return false;
+		fi++;
+		ti++;
+	}
+}

@@ -1,0 +1,46 @@
+// The platform-free suites, run inside the real XS engine (@agoric/xsnap). Each case becomes a
+// mocha test, so a failure inside XS fails here by name.
+
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { XsWorker } from "../../hosts/xs/worker.js";
+import { codecCases } from "../suites/codec.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+interface Outcome { name: string; ok: boolean; error?: string }
+
+function suiteOnXs(suite: string, names: string[]): void {
+	describe(`${suite} (XS engine)`, function () {
+		let outcomes = new Map<string, Outcome>();
+		before(async function () {
+			this.timeout(120_000);
+			const worker = new XsWorker({ onStderr: (t) => process.stderr.write(t) });
+			try {
+				await worker.importModule(path.join(here, "../suites/xs-entry.js"));
+				const ready = await worker.evaluate("globalThis.xsSuitesReady === true ? new TextEncoder().encode('ready').buffer : undefined");
+				assert.equal(ready.text, "ready", "the suites module did not load inside XS");
+				const reply = await worker.evaluate(`runSuite(${JSON.stringify(suite)})`);
+				const parsed = JSON.parse(reply.text) as { marker: string; results: Outcome[] };
+				assert.equal(parsed.marker, "XS-SUITE-COMPLETE");
+				outcomes = new Map(parsed.results.map((r) => [r.name, r]));
+			}
+			finally {
+				await worker.close();
+			}
+		});
+		it("ran every case", () => {
+			assert.equal(outcomes.size, names.length, "cases reported by XS");
+		});
+		for (const name of names) {
+			it(name, () => {
+				const o = outcomes.get(name);
+				assert.ok(o, "not reported by XS");
+				if (!o.ok) assert.fail(o.error);
+			});
+		}
+	});
+}
+
+suiteOnXs("codec", codecCases.map((c) => c.name));
