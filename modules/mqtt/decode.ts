@@ -9,7 +9,7 @@ import {
 import type { Packet, QoS, Subscription, Will } from "./packet.js";
 import { readRemainingLength, remainingLength } from "./remaining-length.js";
 import { checkTopicFilterBytes, hasWildcard } from "./topic.js";
-import { checkUtf8, decodeUtf8, utf8Error } from "./utf8.js";
+import { charCode, checkUtf8, decodeUtf8, utf8Error } from "./utf8.js";
 
 const EMPTY = new Uint8Array(0);
 
@@ -64,12 +64,12 @@ export class PacketView {
 	topicEquals(topic: string): boolean {
 		let at = this.topicStart;
 		const end = this.topicEnd;
-		for (let i = 0; i < topic.length; i++) {
-			const c = topic.charCodeAt(i);
+		for (let i = 0; ; i++) {
+			const c = charCode.call(topic, i);
+			if (c !== c) return at === end;
 			if (c >= 0x80) return this.topic() === topic;
 			if (at >= end || this.buffer[at++] !== c) return false;
 		}
-		return at === end;
 	}
 }
 

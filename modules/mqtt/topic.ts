@@ -3,7 +3,7 @@
 
 import { ErrorCode, MqttError } from "./errors.js";
 import { MAX_STRING_BYTES } from "./packet.js";
-import { utf8Length } from "./utf8.js";
+import { charCode, isEmptyString, utf8Length } from "./utf8.js";
 
 const SLASH = 0x2F;
 const PLUS = 0x2B;
@@ -12,10 +12,11 @@ const DOLLAR = 0x24;
 
 /** Validates a topic name (non-empty, no wildcard, MQTT string rules) and returns its UTF-8 bytes. */
 export function topicNameBytes(topic: string, what = "a topic name"): number {
-	if (typeof topic !== "string" || topic.length === 0)
+	if (typeof topic !== "string" || isEmptyString(topic))
 		throw new MqttError(ErrorCode.EMPTY_TOPIC, `${what} must be a non-empty string`);
-	for (let i = 0; i < topic.length; i++) {
-		const c = topic.charCodeAt(i);
+	for (let i = 0; ; i++) {
+		const c = charCode.call(topic, i);
+		if (c !== c) break;
 		if (c === PLUS || c === HASH)
 			throw new MqttError(ErrorCode.WILDCARD_IN_TOPIC, `${what} "${topic}" contains a wildcard (+ or #), which only topic filters may`);
 	}
@@ -75,28 +76,29 @@ export function hasWildcard(buffer: Uint8Array, start: number, end: number): boo
 	return false;
 }
 
-/** Does the (valid) `filter` match the topic name `topic`? */
+/** Does the (valid) `filter` match the topic name `topic`? (No allocation; see `charCode`.) */
 export function topicMatches(filter: string, topic: string): boolean {
-	const fl = filter.length;
-	const tl = topic.length;
-	if (tl > 0 && topic.charCodeAt(0) === DOLLAR && fl > 0) {
-		const f0 = filter.charCodeAt(0);
+	if (charCode.call(topic, 0) === DOLLAR) {
+		const f0 = charCode.call(filter, 0);
 		if (f0 === PLUS || f0 === HASH) return false;
 	}
 	let fi = 0;
 	let ti = 0;
 	for (;;) {
-		if (fi === fl) return ti === tl;
-		const fc = filter.charCodeAt(fi);
+		const fc = charCode.call(filter, fi);
+		let tc = charCode.call(topic, ti);
+		if (fc !== fc) return tc !== tc;
 		if (fc === HASH) return true;
 		if (fc === PLUS) {
-			while (ti < tl && topic.charCodeAt(ti) !== SLASH) ti++;
+			while (tc === tc && tc !== SLASH) tc = charCode.call(topic, ++ti);
 			fi++;
 			continue;
 		}
-		if (ti === tl)
-			return fc === SLASH && fi + 2 === fl && filter.charCodeAt(fi + 1) === HASH;
-		if (fc !== topic.charCodeAt(ti)) return false;
+		if (tc !== tc) {
+			const end = charCode.call(filter, fi + 2);
+			return fc === SLASH && charCode.call(filter, fi + 1) === HASH && end !== end;
+		}
+		if (fc !== tc) return false;
 		fi++;
 		ti++;
 	}

@@ -4,14 +4,27 @@
 import { ErrorCode, MqttError } from "./errors.js";
 
 /**
+ * `String.prototype.charCodeAt`, always called as `charCode.call(text, i)`. In XS, reading any
+ * property of a primitive string (even `length`) makes a wrapper object; a call with the string
+ * as `this` does not. Past the end it returns NaN, which is how loops here find the end.
+ */
+export const charCode = String.prototype.charCodeAt;
+
+/** True for "" (without reading `length`; see `charCode`). */
+export function isEmptyString(text: string): boolean {
+	const c = charCode.call(text, 0);
+	return c !== c;
+}
+
+/**
  * Bytes `text` takes as UTF-8. `strict` applies MQTT's string rules and throws on U+0000 and
  * unpaired surrogates; otherwise (payloads) an unpaired surrogate counts as U+FFFD.
  */
 export function utf8Length(text: string, strict: boolean): number {
 	let bytes = 0;
-	const length = text.length;
-	for (let i = 0; i < length; i++) {
-		const c = text.charCodeAt(i);
+	for (let i = 0; ; i++) {
+		const c = charCode.call(text, i);
+		if (c !== c) return bytes;
 		if (c < 0x80) {
 			if (c === 0 && strict)
 				throw new MqttError(ErrorCode.UTF8_NULL_CHARACTER, "an MQTT string must not contain U+0000");
@@ -20,8 +33,8 @@ export function utf8Length(text: string, strict: boolean): number {
 		else if (c < 0x800)
 			bytes += 2;
 		else if (c >= 0xD800 && c <= 0xDFFF) {
-			if (c <= 0xDBFF && i + 1 < length) {
-				const d = text.charCodeAt(i + 1);
+			if (c <= 0xDBFF) {
+				const d = charCode.call(text, i + 1);
 				if (d >= 0xDC00 && d <= 0xDFFF) {
 					bytes += 4;
 					i++;
@@ -35,14 +48,13 @@ export function utf8Length(text: string, strict: boolean): number {
 		else
 			bytes += 3;
 	}
-	return bytes;
 }
 
 /** Writes `text` as UTF-8 at `offset` and returns the offset after it. The caller has checked the room. */
 export function writeUtf8(text: string, buffer: Uint8Array, offset: number): number {
-	const length = text.length;
-	for (let i = 0; i < length; i++) {
-		let c = text.charCodeAt(i);
+	for (let i = 0; ; i++) {
+		let c = charCode.call(text, i);
+		if (c !== c) return offset;
 		if (c < 0x80)
 			buffer[offset++] = c;
 		else if (c < 0x800) {
@@ -51,7 +63,7 @@ export function writeUtf8(text: string, buffer: Uint8Array, offset: number): num
 		}
 		else {
 			if (c >= 0xD800 && c <= 0xDFFF) {
-				const d = (c <= 0xDBFF && i + 1 < length) ? text.charCodeAt(i + 1) : 0;
+				const d = c <= 0xDBFF ? charCode.call(text, i + 1) : 0;
 				if (d >= 0xDC00 && d <= 0xDFFF) {
 					c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
 					i++;
@@ -68,7 +80,6 @@ export function writeUtf8(text: string, buffer: Uint8Array, offset: number): num
 			buffer[offset++] = 0x80 | (c & 0x3F);
 		}
 	}
-	return offset;
 }
 
 /**

@@ -1,0 +1,408 @@
+// The MQTT client: wires a Session to a host's Transport and Clock, reads into the one receive
+// buffer, writes from the outbox, dispatches messages to subscriptions, and reconnects.
+
+import type { PacketView } from "./decode.js";
+import { ErrorCode, MqttError } from "./errors.js";
+import type { Clock, TlsOptions, Transport, TransportHandler } from "./host.js";
+import type { Payload, QoS } from "./packet.js";
+import { PacketReader } from "./reader.js";
+import { CONNECTED, Session } from "./session.js";
+import type { SessionEvents, SessionOptions, SessionStats } from "./session.js";
+import { topicMatchesBytes } from "./topic.js";
+
+/**
+ * A received message: a view over the receive buffer, valid during the handler call only.
+ * `topic()`, `payloadText()` and `payloadBytes()` make copies; `buffer`, `payloadStart` and
+ * `payloadEnd` read the bytes in place, without allocating.
+ */
+export type Message = PacketView;
+
+export type MessageHandler = (this: Client, message: Message) => void;
+
+export interface ReconnectOptions {
+	/** First delay in ms (default 1000). */
+	initialDelay?: number;
+	/** Largest delay in ms (default 60000). */
+	maxDelay?: number;
+	/** Growth per failed attempt (default 2). */
+	factor?: number;
+	/** Fraction of each delay taken off at random, 0..1 (default 0.5). */
+	jitter?: number;
+}
+
+export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
+	host: string;
+	/** Default 1883, or 8883 with TLS. */
+	port?: number;
+	/** TLS: true, or options (CA, server name). */
+	tls?: boolean | TlsOptions;
+	/** Default: generated ("xs-" and 12 hex digits) when clean session is on; required otherwise. */
+	clientId?: string;
+	/** Receive buffer bytes: the largest packet kept whole (default 1024); larger PUBLISHes are drained. */
+	rxBufferSize?: number;
+	/** Automatic reconnection with exponential backoff and jitter, or false (default on). */
+	reconnect?: ReconnectOptions | false;
+	transport: Transport;
+	clock: Clock;
+	/** Uniform random numbers in [0, 1) for client ids and jitter (default Math.random). */
+	random?: () => number;
+
+	/** Connected (CONNACK accepted); `sessionPresent` as the broker said. */
+	onConnect?: (this: Client, sessionPresent: boolean) => void;
+	/** A message no subscription handler took. */
+	onMessage?: MessageHandler;
+	/** An established connection ended: `error` says why, undefined after `close()`. */
+	onClose?: (this: Client, error: MqttError | undefined) => void;
+	/** A failure outside an established connection (a refused or timed-out attempt), or a handler that threw. */
+	onError?: (this: Client, error: MqttError | Error) => void;
+	/** An outbound QoS 1/2 message completed its exchange. */
+	onDelivered?: (this: Client, packetId: number) => void;
+	/** SUBACK: the granted QoS (0..2) or 0x80 when the broker refused the subscription. */
+	onSubscribe?: (this: Client, filter: string, returnCode: number) => void;
+	onUnsubscribe?: (this: Client, filter: string) => void;
+	/** A publish that returned -1 may now succeed. */
+	onWritable?: (this: Client) => void;
+	/** A PUBLISH larger than the receive buffer arrived: drained, acknowledged, not delivered. */
+	onOversize?: MessageHandler;
+}
+
+const IDLE = 0;       // waiting to (re)connect
+const OPENING = 1;    // the transport is connecting
+const OPEN = 2;       // the transport is up (MQTT connecting or connected)
+const CLOSING = 3;    // close() is sending DISCONNECT
+const FINISHED = 4;   // closed for good
+
+const CLOSE_GRACE = 2000;
+
+export class Client {
+	readonly session: Session<MessageHandler>;
+	private readonly reader: PacketReader;
+	private readonly transport: Transport;
+	private readonly clock: Clock;
+	private readonly handler: TransportHandler;
+	private readonly onTimer: () => void;
+	private readonly host: string;
+	private readonly port: number;
+	private readonly tls: TlsOptions | undefined;
+	private readonly reconnect: Required<ReconnectOptions> | false;
+	private readonly random: () => number;
+	private readonly callbacks: ClientOptions;
+	private phase = IDLE;
+	private attempt = 0;
+	private reconnectAt = -1;
+	private armedAt = -1;
+	private closeBy = -1;
+	private flushing = false;
+	private flushAgain = false;
+	private servicing = false;
+
+	constructor(options: ClientOptions) {
+		if (!options || typeof options.host !== "string" || !options.host)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.host must name the broker");
+		if (!options.transport || !options.clock)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.transport and options.clock come from a host (hosts/<platform>)");
+		this.callbacks = options;
+		this.random = options.random ?? Math.random;
+		const cleanSession = options.cleanSession ?? true;
+		let clientId = options.clientId;
+		if (clientId === undefined || clientId === "") {
+			if (!cleanSession)
+				throw new MqttError(ErrorCode.EMPTY_CLIENT_ID, "a persistent session (cleanSession false) needs a stable clientId");
+			clientId = "xs-";
+			for (let i = 0; i < 12; i++) clientId += "0123456789abcdef"[Math.floor(this.random() * 16) & 15];
+		}
+		const events: SessionEvents = {
+			output: () => this.flush(),
+			failed: (error, wasConnected) => this.sessionFailed(error, wasConnected),
+			connected: (sessionPresent) => this.sessionConnected(sessionPresent),
+			message: (message) => this.dispatch(message),
+			oversize: (message) => { if (options.onOversize) this.call(options.onOversize, message); },
+			delivered: (packetId) => options.onDelivered?.call(this, packetId),
+			subscribed: (filter, returnCode) => options.onSubscribe?.call(this, filter, returnCode),
+			unsubscribed: (filter) => options.onUnsubscribe?.call(this, filter),
+			writable: () => options.onWritable?.call(this),
+		};
+		this.session = new Session<MessageHandler>({ ...options, clientId, cleanSession }, events);
+		this.reader = new PacketReader(options.rxBufferSize ?? 1024);
+		this.transport = options.transport;
+		this.clock = options.clock;
+		this.host = options.host;
+		this.tls = options.tls === true ? {} : options.tls || undefined;
+		this.port = options.port ?? (this.tls ? 8883 : 1883);
+		const r = options.reconnect;
+		this.reconnect = r === false ? false : {
+			initialDelay: r?.initialDelay ?? 1000, maxDelay: r?.maxDelay ?? 60_000,
+			factor: r?.factor ?? 2, jitter: r?.jitter ?? 0.5,
+		};
+		this.handler = {
+			onOpen: () => this.transportOpened(),
+			onReadable: () => this.service(),
+			onWritable: () => this.flush(),
+			onClose: (error: MqttError) => this.transportClosed(error),
+		};
+		this.onTimer = () => this.timer();
+		this.open();
+	}
+
+	// ---- the API -------------------------------------------------------------------------
+
+	/**
+	 * Publishes. Returns the packet identifier (QoS 1/2), 0 (QoS 0 accepted), or -1 when there is
+	 * no room now (onWritable fires when a retry may succeed; offline QoS 0 is dropped and counted
+	 * unless `qos0WhileOffline` is "queue"). QoS 1/2 messages published offline wait in the pool.
+	 */
+	publish(topic: string, payload: Payload, qos: QoS = 0, retain = false): number {
+		const result = this.session.publish(topic, payload, qos, retain);
+		this.flush();
+		return result;
+	}
+
+	/** Subscribes; `handler` receives the messages whose topic matches `filter` (else onMessage). */
+	subscribe(filter: string, qos: QoS = 0, handler?: MessageHandler): void {
+		this.session.subscribe(filter, qos, handler);
+		this.flush();
+	}
+
+	unsubscribe(filter: string): void {
+		this.session.unsubscribe(filter);
+		this.flush();
+	}
+
+	/** Ends gracefully: DISCONNECT (the broker discards the will), then the connection closes. */
+	close(): void {
+		if (this.phase === FINISHED || this.phase === CLOSING) return;
+		const wasConnected = this.session.state === CONNECTED;
+		this.session.disconnect();
+		this.reconnectAt = -1;
+		if (this.phase === OPEN && this.session.outbox.pending > 0) {
+			this.phase = CLOSING;
+			this.closeBy = this.clock.now() + CLOSE_GRACE;
+			this.flush();
+			if (this.phase === CLOSING) this.schedule();
+			if (wasConnected) this.callbacks.onClose?.call(this, undefined);
+			return;
+		}
+		this.finish();
+		if (wasConnected) this.callbacks.onClose?.call(this, undefined);
+	}
+
+	get connected(): boolean {
+		return this.session.state === CONNECTED;
+	}
+
+	get stats(): SessionStats {
+		return this.session.stats;
+	}
+
+	/** QoS 1/2 messages not yet acknowledged, and queued QoS 0. */
+	get pending(): number {
+		return this.session.pending;
+	}
+
+	// ---- the connection ------------------------------------------------------------------
+
+	private open(): void {
+		this.phase = OPENING;
+		this.reader.reset();
+		this.session.opening(this.clock.now());
+		this.schedule();
+		this.transport.open(this.host, this.port, this.tls, this.handler);
+	}
+
+	private transportOpened(): void {
+		if (this.phase !== OPENING) return;
+		this.phase = OPEN;
+		this.session.opened(this.clock.now());
+		this.flush();
+		this.service();
+	}
+
+	private transportClosed(error: MqttError): void {
+		if (this.phase === FINISHED) return;
+		if (this.phase === CLOSING) return this.finish();
+		const wasConnected = this.session.state === CONNECTED;
+		this.session.closed();
+		this.phase = IDLE;
+		this.report(error, wasConnected);
+		this.scheduleReconnect();
+	}
+
+	private finish(): void {
+		this.phase = FINISHED;
+		this.reconnectAt = -1;
+		this.transport.close();
+		this.clock.disarm();
+		this.armedAt = -1;
+	}
+
+	private report(error: MqttError, wasConnected: boolean): void {
+		if (wasConnected) this.callbacks.onClose?.call(this, error);
+		else this.callbacks.onError?.call(this, error);
+	}
+
+	private scheduleReconnect(): void {
+		const r = this.reconnect;
+		if (!r || this.phase === FINISHED) return;
+		const base = Math.min(r.maxDelay, r.initialDelay * Math.pow(r.factor, this.attempt));
+		const delay = Math.max(0, Math.round(base * (1 - r.jitter * this.random())));
+		this.attempt++;
+		this.reconnectAt = this.clock.now() + delay;
+		this.schedule();
+	}
+
+	// ---- bytes in and out ----------------------------------------------------------------
+
+	/** Reads and handles packets while the outbox has room to answer them. */
+	private service(): void {
+		if (this.servicing) return;
+		this.servicing = true;
+		try {
+			const reader = this.reader;
+			const session = this.session;
+			while (this.phase === OPEN) {
+				let progressed = false;
+				while (this.phase === OPEN && session.canReceive()) {
+					let got: boolean;
+					try {
+						got = reader.next();
+					}
+					catch (error) {
+						session.fail(error instanceof MqttError ? error : new MqttError(ErrorCode.UNEXPECTED_PACKET, String(error)));
+						break;
+					}
+					if (!got) break;
+					session.receive(reader.view, this.clock.now());
+					progressed = true;
+				}
+				if (this.phase !== OPEN) break;
+				if (!session.canReceive()) {
+					this.flush();
+					if (!session.canReceive()) break; // onWritable resumes us
+					continue;
+				}
+				const room = reader.space();
+				const n = this.transport.read(reader.buffer, reader.writeOffset, room);
+				if (n <= 0 && !progressed) break;
+				if (n > 0) reader.commit(n);
+			}
+		}
+		finally {
+			this.servicing = false;
+		}
+		this.flush();
+		this.schedule();
+	}
+
+	/** Writes the outbox to the transport until it is empty or the transport is full. */
+	private flush(): void {
+		if (this.flushing) {
+			this.flushAgain = true;
+			return;
+		}
+		if (this.phase !== OPEN && this.phase !== CLOSING) return;
+		this.flushing = true;
+		try {
+			const o = this.session.outbox;
+			do {
+				this.flushAgain = false;
+				let wrote = false;
+				while (o.pending > 0) {
+					const n = this.transport.write(o.mem, o.head, o.pending);
+					if (n <= 0) break;
+					o.consume(n);
+					wrote = true;
+				}
+				if (wrote) this.session.wrote(this.clock.now());
+				if (o.pending === 0) {
+					if (this.phase === CLOSING) {
+						this.finish();
+						return;
+					}
+					this.session.drained();
+				}
+			} while (this.flushAgain || (o.pending > 0 && this.phase === OPEN && this.writeProgress()));
+		}
+		finally {
+			this.flushing = false;
+		}
+		if (this.phase === OPEN && !this.servicing && this.session.canReceive() && this.reader.buffered > 0) this.service();
+	}
+
+	/** One more write attempt after the session added bytes; true when the transport took some. */
+	private writeProgress(): boolean {
+		const o = this.session.outbox;
+		const n = this.transport.write(o.mem, o.head, o.pending);
+		if (n <= 0) return false;
+		o.consume(n);
+		this.session.wrote(this.clock.now());
+		return true;
+	}
+
+	// ---- time ----------------------------------------------------------------------------
+
+	/** Arms the clock for the earliest deadline, unless it is already armed for one earlier. */
+	private schedule(): void {
+		if (this.phase === FINISHED) return;
+		let deadline = this.session.nextDeadline();
+		if (this.reconnectAt >= 0 && (deadline < 0 || this.reconnectAt < deadline)) deadline = this.reconnectAt;
+		if (this.phase === CLOSING && (deadline < 0 || this.closeBy < deadline)) deadline = this.closeBy;
+		if (deadline < 0) return;
+		if (this.armedAt >= 0 && this.armedAt <= deadline) return;
+		this.armedAt = deadline;
+		this.clock.arm(Math.max(0, deadline - this.clock.now()), this.onTimer);
+	}
+
+	private timer(): void {
+		this.armedAt = -1;
+		const now = this.clock.now();
+		if (this.phase === CLOSING) {
+			if (now >= this.closeBy) return this.finish();
+		}
+		else if (this.phase === IDLE && this.reconnectAt >= 0 && now >= this.reconnectAt) {
+			this.reconnectAt = -1;
+			this.open();
+			return;
+		}
+		this.session.tick(now);
+		this.flush();
+		this.schedule();
+	}
+
+	// ---- session events ------------------------------------------------------------------
+
+	private sessionFailed(error: MqttError, wasConnected: boolean): void {
+		this.transport.close();
+		this.phase = IDLE;
+		this.report(error, wasConnected);
+		this.scheduleReconnect();
+	}
+
+	private sessionConnected(sessionPresent: boolean): void {
+		this.attempt = 0;
+		this.callbacks.onConnect?.call(this, sessionPresent);
+	}
+
+	/** Each subscription whose filter matches (compared on the topic's bytes) gets the message. */
+	private dispatch(message: PacketView): void {
+		const subs = this.session.subscriptions;
+		let taken = false;
+		for (let i = 0; i < subs.length; i++) {
+			const s = subs[i]!;
+			if (s.handler && topicMatchesBytes(s.bytes, s.bytes.length, message.buffer, message.topicStart, message.topicEnd)) {
+				taken = true;
+				this.call(s.handler, message);
+			}
+		}
+		if (!taken && this.callbacks.onMessage) this.call(this.callbacks.onMessage, message);
+	}
+
+	private call(handler: MessageHandler, message: Message): void {
+		try {
+			handler.call(this, message);
+		}
+		catch (error) {
+			// The message is still acknowledged: a handler's bug must not make the broker re-send it forever.
+			this.callbacks.onError?.call(this, error as Error);
+		}
+	}
+}

@@ -1,0 +1,134 @@
+// Outbound QoS 1/2 messages (and queued offline QoS 0), kept encoded in a fixed byte region until
+// their exchange completes, in publish order. A re-send is a copy of bytes with DUP set.
+
+/** Entry states. A message holds bytes while QUEUED, SENT or RESEND. */
+export const FREE = 0;
+/** Accepted, not yet sent on this connection. */
+export const QUEUED = 1;
+/** PUBLISH sent on this connection; awaiting PUBACK or PUBREC. */
+export const SENT = 2;
+/** PUBLISH sent on an earlier connection; to be re-sent with DUP 1. */
+export const RESEND = 3;
+/** PUBREC received; PUBREL to be sent (again). The message bytes are gone. */
+export const RELEASE = 4;
+/** PUBREL sent on this connection; awaiting PUBCOMP. */
+export const RELEASING = 5;
+
+export class MessagePool {
+	readonly ids: Uint16Array;
+	readonly states: Uint8Array;
+	readonly qos: Uint8Array;
+	readonly offsets: Uint32Array;
+	readonly lengths: Uint32Array;
+	/** Entries are a ring: indices first .. first + count - 1 (mod capacity), FREE holes included. */
+	first = 0;
+	count = 0;
+	/** Entries not FREE. */
+	live = 0;
+	/** Entries SENT, RESEND, RELEASE or RELEASING: the in-flight window. */
+	inflight = 0;
+	/** Where the next message's bytes go, relative to `base`. */
+	private writeAt = 0;
+
+	constructor(readonly mem: Uint8Array, readonly base: number, readonly size: number, readonly capacity: number) {
+		this.ids = new Uint16Array(capacity);
+		this.states = new Uint8Array(capacity);
+		this.qos = new Uint8Array(capacity);
+		this.offsets = new Uint32Array(capacity);
+		this.lengths = new Uint32Array(capacity);
+	}
+
+	/** The entry index at ring position `k` (0 = oldest). */
+	at(k: number): number {
+		const i = this.first + k;
+		return i < this.capacity ? i : i - this.capacity;
+	}
+
+	/** The index of the live entry with packet identifier `id`, or -1. */
+	find(id: number): number {
+		for (let k = 0; k < this.count; k++) {
+			const i = this.at(k);
+			if (this.states[i] !== FREE && this.ids[i] === id) return i;
+		}
+		return -1;
+	}
+
+	/**
+	 * Finds room for a message of `length` bytes and an entry for it. Returns the absolute offset
+	 * in `mem` to encode it at, or -1 when the pool is full (bytes or entries).
+	 */
+	allocate(length: number): number {
+		if (this.count === this.capacity || length > this.size) return -1;
+		let start = -1;
+		for (let k = 0; k < this.count; k++) {
+			const i = this.at(k);
+			const s = this.states[i];
+			if (s === QUEUED || s === SENT || s === RESEND) {
+				start = this.offsets[i]! - this.base;
+				break;
+			}
+		}
+		let at: number;
+		if (start < 0) at = 0;
+		else if (this.writeAt > start) {
+			if (length <= this.size - this.writeAt) at = this.writeAt;
+			else if (length <= start) at = 0;
+			else return -1;
+		}
+		else if (this.writeAt < start && length <= start - this.writeAt) at = this.writeAt;
+		else return -1;
+		return this.base + at;
+	}
+
+	/** Adds the message encoded at `offset` (from `allocate`); returns its entry index. */
+	add(id: number, qos: number, offset: number, length: number, state: number): number {
+		const i = this.at(this.count);
+		this.count++;
+		this.live++;
+		this.ids[i] = id;
+		this.qos[i] = qos;
+		this.states[i] = state;
+		this.offsets[i] = offset;
+		this.lengths[i] = length;
+		this.writeAt = offset - this.base + length;
+		if (state !== QUEUED) this.inflight++;
+		return i;
+	}
+
+	/** Moves entry `i` to `state`, keeping the in-flight count. */
+	set(i: number, state: number): void {
+		const was = this.states[i]!;
+		if (was === QUEUED && state !== QUEUED && state !== FREE) this.inflight++;
+		this.states[i] = state;
+		if (state === RELEASE || state === RELEASING) this.lengths[i] = 0;
+	}
+
+	/** Forgets entry `i`. */
+	remove(i: number): void {
+		if (this.states[i] !== QUEUED) this.inflight--;
+		this.states[i] = FREE;
+		this.live--;
+		while (this.count > 0 && this.states[this.first] === FREE) {
+			this.first = this.first + 1 === this.capacity ? 0 : this.first + 1;
+			this.count--;
+		}
+		if (this.count === 0) this.first = this.writeAt = 0;
+	}
+
+	/** A connection ended: what was sent must be sent again on the next one. */
+	disconnected(): void {
+		for (let k = 0; k < this.count; k++) {
+			const i = this.at(k);
+			const s = this.states[i];
+			if (s === SENT) this.states[i] = RESEND;
+			else if (s === RELEASING) this.states[i] = RELEASE;
+		}
+	}
+
+	/** Bytes held by messages (what a full pool would refuse). */
+	get bytesUsed(): number {
+		let n = 0;
+		for (let k = 0; k < this.count; k++) n += this.lengths[this.at(k)]!;
+		return n;
+	}
+}

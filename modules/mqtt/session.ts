@@ -1,0 +1,586 @@
+// The MQTT 3.1.1 session as a pure state machine: decoded packets, clock ticks and API calls in;
+// bytes in the outbox and events out. No sockets, no timers: every protocol path is testable.
+
+import type { PacketView } from "./decode.js";
+import { measurePublish, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, writePublish } from "./encode.js";
+import { connackError, ErrorCode, MqttError } from "./errors.js";
+import {
+	CONNACK, DISCONNECT, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
+	SUBACK, UNSUBACK,
+} from "./packet.js";
+import type { Payload, QoS, Will } from "./packet.js";
+import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
+import { Outbox } from "./outbox.js";
+import { validateTopicFilter } from "./topic.js";
+import { utf8Length, writeUtf8 } from "./utf8.js";
+
+export interface SessionOptions {
+	clientId: string;
+	/** Start a new session on every connect (default true). */
+	cleanSession?: boolean;
+	/** Seconds; 0 turns keepalive off (default 60). */
+	keepAlive?: number;
+	username?: string;
+	password?: Payload;
+	will?: Will;
+	/** Outbox bytes: the largest packet that can be sent (default 1024). */
+	txBufferSize?: number;
+	/** Bytes for unacknowledged QoS 1/2 messages and the offline queue (default 4096). */
+	queueBytes?: number;
+	/** Messages the pool can hold (default 32). */
+	maxMessages?: number;
+	/** QoS 1/2 messages in flight at once (default 8). */
+	maxInflight?: number;
+	/** Inbound QoS 2 identifiers awaiting PUBREL (default 32); keep it at least the broker's in-flight limit. */
+	maxInboundQos2?: number;
+	/** Milliseconds from opening a connection to CONNACK (default 10000). */
+	connectTimeout?: number;
+	/** QoS 0 messages published while offline: "drop" (counted) or "queue" in the pool (default "drop"). */
+	qos0WhileOffline?: "drop" | "queue";
+}
+
+/** What the session tells its owner (the client). */
+export interface SessionEvents {
+	/** Bytes are waiting in the outbox. */
+	output(): void;
+	/** The connection must be closed, for this reason; the session is already disconnected. */
+	failed(error: MqttError, wasConnected: boolean): void;
+	connected(sessionPresent: boolean): void;
+	/** An inbound PUBLISH; the view is valid only during the call. The acknowledgement follows it. */
+	message(message: PacketView): void;
+	/** An inbound PUBLISH larger than the receive buffer: reported, acknowledged, not delivered. */
+	oversize(message: PacketView): void;
+	/** An outbound QoS 1 or 2 message completed its exchange. */
+	delivered(packetId: number): void;
+	/** SUBACK for `filter`: the granted QoS (0..2) or 0x80 for a refusal. */
+	subscribed(filter: string, returnCode: number): void;
+	unsubscribed(filter: string): void;
+	/** A publish refused for want of room may now be accepted. */
+	writable(): void;
+}
+
+export const DISCONNECTED = 0;
+export const CONNECTING = 1;
+export const CONNECTED = 2;
+export const CLOSED = 3;
+
+/** One subscription: the filter (as string and UTF-8), its QoS, and what the client hangs on it. */
+export class SubscriptionEntry<H> {
+	/** The latest SUBACK return code for it, or -1 before one came. */
+	granted = -1;
+	constructor(readonly filter: string, readonly bytes: Uint8Array, public qos: QoS, public handler: H | undefined) {}
+}
+
+/** A SUBSCRIBE (qos 0..2) or UNSUBSCRIBE (qos -1) for one filter, until its acknowledgement. */
+interface Request {
+	filter: string;
+	qos: number;
+	packetId: number;
+	sent: boolean;
+}
+
+/** Counters a user can read at any time (`client.stats`). */
+export class SessionStats {
+	connects = 0;
+	messagesSent = 0;
+	messagesReceived = 0;
+	duplicatesIgnored = 0;
+	qos0Dropped = 0;
+	oversizeReceived = 0;
+	pings = 0;
+}
+
+const ACK_SIZE = 4;
+
+export class Session<H = unknown> {
+	state = DISCONNECTED;
+	readonly stats = new SessionStats();
+	readonly outbox: Outbox;
+	readonly pool: MessagePool;
+	readonly subscriptions: Array<SubscriptionEntry<H>> = [];
+	private readonly requests: Request[] = [];
+	private readonly inboundIds: Uint16Array;
+	private inboundCount = 0;
+	private nextId = 1;
+	private readonly keepAliveMs: number;
+	private connectDeadline = 0;
+	private lastSent = 0;
+	private lastReceived = 0;
+	private pingOutstanding = false;
+	private blocked = false;
+	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will">> & SessionOptions;
+
+	constructor(options: SessionOptions, readonly events: SessionEvents) {
+		const o = {
+			cleanSession: true, keepAlive: 60, txBufferSize: 1024, queueBytes: 4096, maxMessages: 32,
+			maxInflight: 8, maxInboundQos2: 32, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
+			...options,
+		};
+		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
+		checkInteger("txBufferSize", o.txBufferSize, 16, 268_435_460);
+		checkInteger("queueBytes", o.queueBytes, 0, 268_435_460);
+		checkInteger("maxMessages", o.maxMessages, 1, 65_535);
+		checkInteger("maxInflight", o.maxInflight, 1, 65_535);
+		checkInteger("maxInboundQos2", o.maxInboundQos2, 1, 65_535);
+		checkInteger("connectTimeout", o.connectTimeout, 1, 2_147_483_647);
+		this.options = o;
+		// Validate CONNECT now, so that a bad client id, will or password throws before any byte.
+		encodeConnect(new Uint8Array(o.txBufferSize), 0, this.connectPacket());
+		const mem = new Uint8Array(o.txBufferSize + o.queueBytes);
+		this.outbox = new Outbox(mem, 0, o.txBufferSize);
+		this.pool = new MessagePool(mem, o.txBufferSize, o.queueBytes, o.maxMessages);
+		this.inboundIds = new Uint16Array(o.maxInboundQos2);
+		this.keepAliveMs = o.keepAlive * 1000;
+	}
+
+	private connectPacket() {
+		const o = this.options;
+		return { type: 1 as const, clientId: o.clientId, cleanSession: o.cleanSession, keepAlive: o.keepAlive, will: o.will, username: o.username, password: o.password };
+	}
+
+	// ---- the connection ------------------------------------------------------------------
+
+	/** A connection attempt starts now (the transport is opening): the connect timeout runs. */
+	opening(now: number): void {
+		this.checkOpen();
+		this.state = CONNECTING;
+		this.connectDeadline = now + this.options.connectTimeout;
+	}
+
+	/** The transport is open: sends CONNECT. */
+	opened(now: number): void {
+		this.outbox.clear();
+		const n = encodeConnect(this.outbox.mem, this.outbox.tail, this.connectPacket());
+		this.outbox.commit(n);
+		this.lastSent = this.lastReceived = now;
+		this.events.output();
+	}
+
+	/** The connection is gone (lost, or closed by us): what was in flight waits for the next one. */
+	closed(): void {
+		if (this.state === CLOSED) return;
+		this.state = DISCONNECTED;
+		this.disconnectBookkeeping();
+	}
+
+	private disconnectBookkeeping(): void {
+		this.outbox.clear();
+		this.pool.disconnected();
+		this.pingOutstanding = false;
+		const requests = this.requests;
+		for (let i = 0; i < requests.length; i++) requests[i]!.sent = false;
+	}
+
+	/** Fails the connection: the owner closes the transport. */
+	fail(error: MqttError): void {
+		if (this.state !== CONNECTING && this.state !== CONNECTED) return;
+		const wasConnected = this.state === CONNECTED;
+		this.state = DISCONNECTED;
+		this.disconnectBookkeeping();
+		this.events.failed(error, wasConnected);
+	}
+
+	/**
+	 * A graceful end: DISCONNECT goes into the outbox (the broker then discards the will); the owner
+	 * flushes it and closes the transport. Every later call throws CLIENT_CLOSED.
+	 */
+	disconnect(): void {
+		if (this.state === CLOSED) return;
+		const wasConnected = this.state === CONNECTED;
+		this.state = CLOSED;
+		this.outbox.clear();
+		this.pool.disconnected();
+		if (wasConnected) {
+			this.outbox.commit(encodeEmpty(this.outbox.mem, this.outbox.tail, DISCONNECT));
+			this.events.output();
+		}
+	}
+
+	/** Is there room to answer one more inbound packet? (The owner reads only while there is.) */
+	canReceive(): boolean {
+		return this.outbox.free >= ACK_SIZE;
+	}
+
+	// ---- time ----------------------------------------------------------------------------
+
+	/** Time passes: connect timeout, keepalive PINGREQ, dead-connection detection. */
+	tick(now: number): void {
+		if (this.state === CONNECTING) {
+			if (now >= this.connectDeadline)
+				this.fail(new MqttError(ErrorCode.CONNECT_TIMEOUT, `no CONNACK within ${this.options.connectTimeout} ms`));
+			return;
+		}
+		if (this.state !== CONNECTED || this.keepAliveMs === 0) return;
+		const k = this.keepAliveMs;
+		if (now - this.lastReceived >= k + (k >> 1)) {
+			this.fail(new MqttError(ErrorCode.KEEPALIVE_TIMEOUT, `nothing received for ${now - this.lastReceived} ms (1.5 × keep alive of ${this.options.keepAlive} s)`));
+			return;
+		}
+		if (!this.pingOutstanding && (now - this.lastSent >= k || now - this.lastReceived >= k) && this.outbox.reserve(2)) {
+			this.outbox.commit(encodeEmpty(this.outbox.mem, this.outbox.tail, PINGREQ));
+			this.pingOutstanding = true;
+			this.lastSent = now;
+			this.stats.pings++;
+			this.events.output();
+		}
+	}
+
+	/** When the next `tick` has something to do (absolute ms), or -1 for never. */
+	nextDeadline(): number {
+		if (this.state === CONNECTING) return this.connectDeadline;
+		if (this.state !== CONNECTED || this.keepAliveMs === 0) return -1;
+		const k = this.keepAliveMs;
+		const dead = this.lastReceived + k + (k >> 1);
+		if (this.pingOutstanding) return dead;
+		const ping = Math.min(this.lastSent, this.lastReceived) + k;
+		return ping < dead ? ping : dead;
+	}
+
+	/** The owner wrote bytes to the transport at `now` (keepalive counts from there). */
+	wrote(now: number): void {
+		this.lastSent = now;
+	}
+
+	// ---- inbound packets -----------------------------------------------------------------
+
+	/** Handles one decoded packet. Call only while `canReceive()`. */
+	receive(p: PacketView, now: number): void {
+		this.lastReceived = now;
+		if (this.state === CONNECTING) {
+			if (p.type !== CONNACK)
+				return this.fail(new MqttError(ErrorCode.UNEXPECTED_PACKET, `${PACKET_NAMES[p.type]} before CONNACK (the first packet from a broker must be CONNACK)`));
+			return this.connack(p.sessionPresent, p.returnCode);
+		}
+		if (this.state !== CONNECTED) return;
+		switch (p.type) {
+			case PUBLISH: return this.inboundPublish(p);
+			case PUBACK: return this.puback(p.packetId);
+			case PUBREC: return this.pubrec(p.packetId);
+			case PUBREL: return this.pubrel(p.packetId);
+			case PUBCOMP: return this.pubcomp(p.packetId);
+			case SUBACK: return this.suback(p);
+			case UNSUBACK: return this.unsuback(p.packetId);
+			case PINGRESP:
+				this.pingOutstanding = false;
+				return;
+			default:
+				return this.fail(new MqttError(ErrorCode.UNEXPECTED_PACKET, `a broker must not send ${PACKET_NAMES[p.type]}`));
+		}
+	}
+
+	private connack(sessionPresent: boolean, returnCode: number): void {
+		if (returnCode !== 0) return this.fail(connackError(returnCode));
+		if (sessionPresent && this.options.cleanSession)
+			return this.fail(new MqttError(ErrorCode.SESSION_PRESENT_WITH_CLEAN_SESSION, "CONNACK says session present, but clean session was requested"));
+		this.state = CONNECTED;
+		this.stats.connects++;
+		this.pingOutstanding = false;
+		if (!sessionPresent) {
+			// The broker has no state for us: no inbound QoS 2 is half done, no subscription exists.
+			this.inboundCount = 0;
+			this.requests.length = 0;
+			const subs = this.subscriptions;
+			for (let i = 0; i < subs.length; i++) this.requests.push({ filter: subs[i]!.filter, qos: subs[i]!.qos, packetId: 0, sent: false });
+		}
+		this.events.connected(sessionPresent);
+		if (this.state === CONNECTED) this.pump();
+	}
+
+	private inboundPublish(p: PacketView): void {
+		const qos = p.qos;
+		if (qos === 2) {
+			const id = p.packetId;
+			if (this.inboundIndex(id) >= 0) {
+				// A re-sent PUBLISH before PUBREL: delivered already; answer PUBREC again.
+				this.stats.duplicatesIgnored++;
+				return this.ack(PUBREC, id);
+			}
+			if (this.inboundCount === this.inboundIds.length)
+				return this.fail(new MqttError(ErrorCode.INBOUND_QOS2_FULL, `more than ${this.inboundIds.length} inbound QoS 2 messages await PUBREL (maxInboundQos2)`));
+			this.inboundIds[this.inboundCount++] = id;
+		}
+		if (p.oversize) {
+			this.stats.oversizeReceived++;
+			this.events.oversize(p);
+		}
+		else {
+			this.stats.messagesReceived++;
+			this.events.message(p);
+		}
+		if (this.state !== CONNECTED) return;
+		if (qos === 1) this.ack(PUBACK, p.packetId);
+		else if (qos === 2) this.ack(PUBREC, p.packetId);
+	}
+
+	private inboundIndex(id: number): number {
+		for (let i = 0; i < this.inboundCount; i++) if (this.inboundIds[i] === id) return i;
+		return -1;
+	}
+
+	private pubrel(id: number): void {
+		const i = this.inboundIndex(id);
+		if (i >= 0) this.inboundIds[i] = this.inboundIds[--this.inboundCount]!;
+		this.ack(PUBCOMP, id); // also for an unknown identifier (§4.3.3)
+	}
+
+	private puback(id: number): void {
+		const i = this.pool.find(id);
+		if (i < 0 || this.pool.qos[i] !== 1 || (this.pool.states[i] !== SENT && this.pool.states[i] !== RESEND))
+			return this.fail(unknownId("PUBACK", id));
+		this.complete(i, id);
+	}
+
+	private pubrec(id: number): void {
+		const pool = this.pool;
+		const i = pool.find(id);
+		if (i < 0 || pool.qos[i] !== 2)
+			return this.fail(unknownId("PUBREC", id));
+		// Forget the message, keep the identifier, send PUBREL; never re-send the PUBLISH now.
+		pool.set(i, RELEASE);
+		this.pump();
+	}
+
+	private pubcomp(id: number): void {
+		const i = this.pool.find(id);
+		if (i < 0 || (this.pool.states[i] !== RELEASING && this.pool.states[i] !== RELEASE))
+			return this.fail(unknownId("PUBCOMP", id));
+		this.complete(i, id);
+	}
+
+	private complete(i: number, id: number): void {
+		this.pool.remove(i);
+		this.events.delivered(id);
+		if (this.state !== CONNECTED) return;
+		this.pump();
+		this.unblock();
+	}
+
+	/** The sent request with identifier `id`, removed from the list, or undefined. */
+	private takeRequest(id: number, subscribe: boolean): Request | undefined {
+		const list = this.requests;
+		for (let i = 0; i < list.length; i++) {
+			const r = list[i]!;
+			if (r.sent && r.packetId === id && (r.qos >= 0) === subscribe) {
+				list.splice(i, 1);
+				return r;
+			}
+		}
+		return undefined;
+	}
+
+	private suback(p: PacketView): void {
+		const id = p.packetId;
+		const request = this.takeRequest(id, true);
+		if (!request) return this.fail(unknownId("SUBACK", id));
+		const count = p.payloadEnd - p.payloadStart;
+		if (count !== 1)
+			return this.fail(new MqttError(ErrorCode.SUBACK_COUNT_MISMATCH, `SUBACK ${id} has ${count} return codes for 1 topic filter`));
+		const code = p.buffer[p.payloadStart]!;
+		const subs = this.subscriptions;
+		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === request.filter) subs[i]!.granted = code;
+		this.events.subscribed(request.filter, code);
+		if (this.state === CONNECTED) this.pump();
+	}
+
+	private unsuback(id: number): void {
+		const request = this.takeRequest(id, false);
+		if (!request) return this.fail(unknownId("UNSUBACK", id));
+		this.events.unsubscribed(request.filter);
+		if (this.state === CONNECTED) this.pump();
+	}
+
+	private ack(type: number, id: number): void {
+		const o = this.outbox;
+		if (!o.reserve(ACK_SIZE)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the outbox for an acknowledgement"));
+		o.commit(encodeAck(o.mem, o.tail, type, id));
+		this.events.output();
+	}
+
+	// ---- the API -------------------------------------------------------------------------
+
+	/**
+	 * Publishes a message. Returns the packet identifier (QoS 1 and 2), 0 (QoS 0 accepted), or -1
+	 * when there is no room now (the outbox, or the pool for QoS 1/2; or offline QoS 0 under the
+	 * "drop" policy): `writable` fires when a retry may succeed. Throws on a message that can never
+	 * be sent (bad topic, QoS, or larger than the buffers), and after `disconnect()`.
+	 */
+	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
+		this.checkOpen();
+		const total = measurePublish(topic, payload, qos);
+		if (total > this.options.txBufferSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
+		if (qos === 0 && (this.state === CONNECTED || this.options.qos0WhileOffline === "drop")) {
+			if (this.state !== CONNECTED) {
+				this.stats.qos0Dropped++;
+				return -1;
+			}
+			const o = this.outbox;
+			if (!o.reserve(total)) {
+				this.blocked = true;
+				return -1;
+			}
+			writePublish(o.mem, o.tail, topic, payload, 0, retain, false, 0);
+			o.commit(total);
+			this.stats.messagesSent++;
+			this.events.output();
+			return 0;
+		}
+		if (total > this.options.queueBytes)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.queueBytes}-byte message pool (queueBytes)`);
+		const pool = this.pool;
+		const offset = pool.allocate(total);
+		if (offset < 0) {
+			this.blocked = true;
+			return -1;
+		}
+		const id = qos > 0 ? this.allocateId() : 0;
+		writePublish(pool.mem, offset, topic, payload, qos, retain, false, id);
+		pool.add(id, qos, offset, total, QUEUED);
+		if (this.state === CONNECTED) this.pump();
+		return id;
+	}
+
+	/**
+	 * Subscribes (or changes the QoS of an existing subscription). The SUBSCRIBE goes out now when
+	 * connected, else on connect; it is sent again after a reconnect without a session.
+	 */
+	subscribe(filter: string, qos: QoS, handler?: H): SubscriptionEntry<H> {
+		this.checkOpen();
+		validateTopicFilter(filter);
+		if (qos !== 0 && qos !== 1 && qos !== 2)
+			throw new MqttError(ErrorCode.INVALID_QOS, `requested QoS must be 0, 1 or 2, not ${qos}`);
+		let entry: SubscriptionEntry<H> | undefined;
+		const subs = this.subscriptions;
+		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === filter) entry = subs[i];
+		if (entry) {
+			entry.qos = qos;
+			entry.handler = handler;
+		}
+		else {
+			const bytes = new Uint8Array(utf8Length(filter, true));
+			writeUtf8(filter, bytes, 0);
+			entry = new SubscriptionEntry<H>(filter, bytes, qos, handler);
+			subs.push(entry);
+		}
+		this.requests.push({ filter, qos, packetId: 0, sent: false });
+		if (this.state === CONNECTED) this.pump();
+		return entry;
+	}
+
+	/** Removes a subscription now (its handler is not called again) and tells the broker. */
+	unsubscribe(filter: string): void {
+		this.checkOpen();
+		validateTopicFilter(filter);
+		const list = this.subscriptions;
+		for (let i = list.length - 1; i >= 0; i--) if (list[i]!.filter === filter) list.splice(i, 1);
+		this.requests.push({ filter, qos: -1, packetId: 0, sent: false });
+		if (this.state === CONNECTED) this.pump();
+	}
+
+	private checkOpen(): void {
+		if (this.state === CLOSED) throw new MqttError(ErrorCode.CLIENT_CLOSED, "the client was closed");
+	}
+
+	private allocateId(): number {
+		for (;;) {
+			const id = this.nextId;
+			this.nextId = id === 65_535 ? 1 : id + 1;
+			if (!this.idInUse(id)) return id;
+		}
+	}
+
+	private idInUse(id: number): boolean {
+		if (this.pool.find(id) >= 0) return true;
+		const requests = this.requests;
+		for (let i = 0; i < requests.length; i++) if (requests[i]!.sent && requests[i]!.packetId === id) return true;
+		return false;
+	}
+
+	/**
+	 * Writes whatever is waiting into the outbox, in order, as room and the in-flight window allow:
+	 * SUBSCRIBE/UNSUBSCRIBE, then pool messages (PUBREL and DUP re-sends first, as they are older).
+	 */
+	pump(): void {
+		if (this.state !== CONNECTED) return;
+		const o = this.outbox;
+		let wrote = false;
+		const requests = this.requests;
+		for (let i = 0; i < requests.length; i++) {
+			const r = requests[i]!;
+			if (r.sent) continue;
+			const id = this.allocateId();
+			if (this.encodeRequest(id, r.filter, r.qos) < 0) break;
+			r.packetId = id;
+			r.sent = true;
+			wrote = true;
+		}
+		const pool = this.pool;
+		const mem = o.mem;
+		for (let k = 0; k < pool.count; k++) {
+			const i = pool.at(k);
+			const state = pool.states[i]!;
+			if (state === FREE || state === SENT || state === RELEASING) continue;
+			if (state === RELEASE) {
+				if (!o.reserve(ACK_SIZE)) break;
+				o.commit(encodeAck(mem, o.tail, PUBREL, pool.ids[i]!));
+				pool.set(i, RELEASING);
+				wrote = true;
+				continue;
+			}
+			if (state === QUEUED && pool.qos[i] !== 0 && pool.inflight >= this.options.maxInflight) break;
+			const length = pool.lengths[i]!;
+			if (!o.reserve(length)) break;
+			const offset = pool.offsets[i]!;
+			mem.copyWithin(o.tail, offset, offset + length);
+			if (state === RESEND) mem[o.tail] = mem[o.tail]! | 0x08;
+			o.commit(length);
+			wrote = true;
+			if (state === QUEUED) this.stats.messagesSent++;
+			if (pool.qos[i] === 0) {
+				pool.remove(i);
+				k--;
+			}
+			else pool.set(i, SENT);
+		}
+		if (wrote) this.events.output();
+	}
+
+	/** SUBSCRIBE (qos >= 0) or UNSUBSCRIBE (qos -1) for one filter; -1 when the outbox is full. */
+	private encodeRequest(id: number, filter: string, qos: number): number {
+		const o = this.outbox;
+		const size = 1 + 4 + 2 + 2 + utf8Length(filter, true) + 1;
+		if (!o.reserve(size)) return -1;
+		const n = qos >= 0
+			? encodeSubscribe(o.mem, o.tail, id, [{ filter, qos: qos as QoS }])
+			: encodeUnsubscribe(o.mem, o.tail, id, [filter]);
+		o.commit(n);
+		return n;
+	}
+
+	/** The outbox drained (the owner calls this): continue pending work, release blocked publishers. */
+	drained(): void {
+		if (this.state === CONNECTED) this.pump();
+		this.unblock();
+	}
+
+	private unblock(): void {
+		if (this.blocked && this.outbox.free > 0) {
+			this.blocked = false;
+			this.events.writable();
+		}
+	}
+
+	/** Messages accepted and not yet acknowledged (QoS 1/2) or not yet sent (queued QoS 0). */
+	get pending(): number {
+		return this.pool.live;
+	}
+}
+
+function unknownId(type: string, id: number): MqttError {
+	return new MqttError(ErrorCode.UNKNOWN_PACKET_ID, `${type} for packet identifier ${id}, which has no exchange in progress`);
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+	if (typeof value !== "number" || !(value >= min && value <= max) || Math.floor(value) !== value)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${name} must be an integer in ${min}..${max}, not ${value}`);
+}

@@ -1,0 +1,37 @@
+// The hot paths allocate nothing, measured in the real XS engine: heap slots counted before any
+// collection across many operations, and live slots after gc(). Allocation is behaviour, not speed.
+
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { measure, startWorkloads } from "../../bench/xs-meter.js";
+import type { XsWorker } from "../../hosts/xs/worker.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+describe("allocation in the XS engine", function () {
+	this.timeout(120_000);
+	let worker: XsWorker;
+	before(async () => {
+		worker = await startWorkloads(path.join(here, "../../bench/xs/workloads.js"), "workloadsReady");
+	});
+	after(async () => worker?.close());
+
+	for (const [name, label] of [
+		["encodeQos0", "encoding a QoS 0 PUBLISH"],
+		["decodePublish", "decoding a PUBLISH"],
+		["readPublish", "framing and decoding a PUBLISH from a stream"],
+	] as const) {
+		it(`${label} allocates nothing (2,000 times)`, async () => {
+			const f = await measure(worker, name, 2_000);
+			assert.equal(f.allocatedSlots, 0, "heap slots allocated");
+			assert.equal(f.heapGrowth, 0, "live heap growth after gc()");
+		});
+	}
+
+	it("the measurement sees an allocation when there is one", async () => {
+		await worker.evaluate("workloads.allocating = (n) => { for (let i = 0; i < n; i++) globalThis.kept = { i }; }");
+		const f = await measure(worker, "allocating", 2_000);
+		assert.ok(f.allocatedSlots >= 2_000, `expected at least one slot per operation, saw ${f.allocatedSlots}`);
+	});
+});
