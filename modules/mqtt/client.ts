@@ -95,6 +95,8 @@ export class Client {
 	private flushing = false;
 	private flushAgain = false;
 	private servicing = false;
+	/** Reading stopped because the outbox had no room for an acknowledgement. */
+	private readPaused = false;
 
 	constructor(options: ClientOptions) {
 		if (!options || typeof options.host !== "string" || !options.host)
@@ -203,6 +205,7 @@ export class Client {
 
 	private open(): void {
 		this.phase = OPENING;
+		this.readPaused = false;
 		this.reader.reset();
 		this.session.opening(this.clock.now());
 		this.schedule();
@@ -277,7 +280,10 @@ export class Client {
 				if (this.phase !== OPEN) break;
 				if (!session.canReceive()) {
 					this.flush();
-					if (!session.canReceive()) break; // onWritable resumes us
+					if (!session.canReceive()) {
+						this.readPaused = true; // flush() resumes reading once there is room
+						break;
+					}
 					continue;
 				}
 				const room = reader.space();
@@ -325,7 +331,10 @@ export class Client {
 		finally {
 			this.flushing = false;
 		}
-		if (this.phase === OPEN && !this.servicing && this.session.canReceive() && this.reader.buffered > 0) this.service();
+		if (this.readPaused && this.phase === OPEN && !this.servicing && this.session.canReceive()) {
+			this.readPaused = false;
+			this.service();
+		}
 	}
 
 	/** One more write attempt after the session added bytes; true when the transport took some. */

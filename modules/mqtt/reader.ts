@@ -35,7 +35,7 @@ export class PacketReader {
 	/** Forgets everything buffered (a new connection starts from a clean frame boundary). */
 	reset(): void {
 		this.start = this.end = 0;
-		this.drain = this.skipTopic = this.idBytesNeeded = 0;
+		this.drain = this.skipTopic = this.idBytesNeeded = this.oversizeFirstByte = 0;
 	}
 
 	/** Bytes buffered and not yet returned as packets. */
@@ -132,13 +132,16 @@ export class PacketReader {
 			return true;
 		}
 		if (!full) return false;
-		// The topic alone is larger than the buffer: skip it, keep only the identifier.
+		// The variable header is larger than the buffer: skip the topic, keep only the identifier.
+		// When the topic fits but not the whole identifier, its first byte is already buffered:
+		// leave it there for streamOversize rather than skipping it.
+		const topicEnd = bodyStart + 2 + topicLength;
 		this.oversizeFirstByte = first;
-		this.skipTopic = 2 + topicLength - bodyAvailable;
+		this.skipTopic = topicEnd > this.end ? topicEnd - this.end : 0;
 		this.idBytesNeeded = idBytes;
 		this.id = 0;
 		this.oversizeRest = length - variableHeader;
-		this.start = this.end;
+		this.start = topicEnd < this.end ? topicEnd : this.end;
 		return false;
 	}
 

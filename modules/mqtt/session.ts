@@ -107,7 +107,10 @@ export class Session<H = unknown> {
 	private lastSent = 0;
 	private lastReceived = 0;
 	private pingOutstanding = false;
-	private blocked = false;
+	/** A refused publish waits for this many free outbox bytes (0: none waits). */
+	private blockedOnOutbox = 0;
+	/** A refused publish waits for room in the pool. */
+	private blockedOnPool = false;
 	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will">> & SessionOptions;
 
 	constructor(options: SessionOptions, readonly events: SessionEvents) {
@@ -350,9 +353,11 @@ export class Session<H = unknown> {
 	private complete(i: number, id: number): void {
 		this.pool.remove(i);
 		this.events.delivered(id);
-		if (this.state !== CONNECTED) return;
-		this.pump();
-		this.unblock();
+		if (this.blockedOnPool) {
+			this.blockedOnPool = false;
+			this.events.writable();
+		}
+		if (this.state === CONNECTED) this.pump();
 	}
 
 	/** The sent request with identifier `id`, removed from the list, or undefined. */
@@ -416,7 +421,7 @@ export class Session<H = unknown> {
 			}
 			const o = this.outbox;
 			if (!o.reserve(total)) {
-				this.blocked = true;
+				this.blockedOnOutbox = total;
 				return -1;
 			}
 			writePublish(o.mem, o.tail, topic, payload, 0, retain, false, 0);
@@ -430,7 +435,7 @@ export class Session<H = unknown> {
 		const pool = this.pool;
 		const offset = pool.allocate(total);
 		if (offset < 0) {
-			this.blocked = true;
+			this.blockedOnPool = true;
 			return -1;
 		}
 		const id = qos > 0 ? this.allocateId() : 0;
@@ -560,12 +565,8 @@ export class Session<H = unknown> {
 	/** The outbox drained (the owner calls this): continue pending work, release blocked publishers. */
 	drained(): void {
 		if (this.state === CONNECTED) this.pump();
-		this.unblock();
-	}
-
-	private unblock(): void {
-		if (this.blocked && this.outbox.free > 0) {
-			this.blocked = false;
+		if (this.blockedOnOutbox > 0 && this.outbox.free >= this.blockedOnOutbox) {
+			this.blockedOnOutbox = 0;
 			this.events.writable();
 		}
 	}

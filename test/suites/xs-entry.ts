@@ -2,9 +2,11 @@
 // The Node side checks `xsSuitesReady` first, since XS does not report a module that throws.
 
 import type { Case } from "../lib/check.js";
+import { clientCases } from "./client.js";
 import { codecCases } from "./codec.js";
+import { sessionCases } from "./session.js";
 
-const suites: Record<string, Case[]> = { codec: codecCases };
+const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases };
 
 interface Result { name: string; ok: boolean; error?: string }
 

@@ -5,7 +5,9 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { XsWorker } from "../../hosts/xs/worker.js";
+import { clientCases } from "../suites/client.js";
 import { codecCases } from "../suites/codec.js";
+import { sessionCases } from "../suites/session.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -44,3 +46,5 @@ function suiteOnXs(suite: string, names: string[]): void {
 }
 
 suiteOnXs("codec", codecCases.map((c) => c.name));
+suiteOnXs("session", sessionCases.map((c) => c.name));
+suiteOnXs("client", clientCases.map((c) => c.name));

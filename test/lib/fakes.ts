@@ -1,0 +1,107 @@
+// A scripted transport and a hand-driven clock: the client's host seam, for tests that must
+// control every byte and every millisecond. Platform-free, so the same tests run inside XS.
+
+import type { MqttError } from "../../modules/mqtt/errors.js";
+import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+import { hex } from "./check.js";
+
+export class FakeClock implements Clock {
+	time = 1_000;
+	deadline = -1;
+	private callback: (() => void) | undefined;
+	armCount = 0;
+	now(): number {
+		return this.time;
+	}
+	arm(delay: number, callback: () => void): void {
+		this.deadline = this.time + delay;
+		this.callback = callback;
+		this.armCount++;
+	}
+	disarm(): void {
+		this.deadline = -1;
+		this.callback = undefined;
+	}
+	/** Moves time to the armed deadline and fires it once; returns the time that passed. */
+	fireNext(): number {
+		if (this.deadline < 0) return 0;
+		const passed = Math.max(0, this.deadline - this.time);
+		this.advance(passed);
+		return passed;
+	}
+	/** Moves time forward, firing the timer each time it falls due. */
+	advance(ms: number): void {
+		const end = this.time + ms;
+		while (this.deadline >= 0 && this.deadline <= end) {
+			this.time = Math.max(this.time, this.deadline);
+			const cb = this.callback!;
+			this.deadline = -1;
+			this.callback = undefined;
+			cb();
+		}
+		this.time = end;
+	}
+}
+
+export class FakeTransport implements Transport {
+	handler: TransportHandler | undefined;
+	opens: Array<{ host: string; port: number; tls: TlsOptions | undefined; at: number }> = [];
+	written: number[] = [];
+	closes = 0;
+	/** Bytes the next writes may take in total (Infinity: all). */
+	writeRoom = Infinity;
+	private incoming: number[] = [];
+	constructor(private readonly clock: FakeClock) {}
+
+	open(host: string, port: number, tls: TlsOptions | undefined, handler: TransportHandler): void {
+		this.handler = handler;
+		this.incoming = [];
+		this.opens.push({ host, port, tls, at: this.clock.now() });
+	}
+	read(buffer: Uint8Array, offset: number, length: number): number {
+		const n = Math.min(length, this.incoming.length);
+		for (let i = 0; i < n; i++) buffer[offset + i] = this.incoming[i]!;
+		this.incoming.splice(0, n);
+		return n;
+	}
+	write(buffer: Uint8Array, offset: number, length: number): number {
+		const n = Math.min(length, this.writeRoom);
+		for (let i = 0; i < n; i++) this.written.push(buffer[offset + i]!);
+		this.writeRoom -= n;
+		return n;
+	}
+	close(): void {
+		this.closes++;
+		this.handler = undefined;
+	}
+
+	// ---- the test's side ----
+	accept(): void {
+		this.handler!.onOpen();
+	}
+	deliverHex(text: string): void {
+		const clean = text.replace(/\s+/g, "");
+		for (let i = 0; i < clean.length; i += 2) this.incoming.push(parseInt(clean.substr(i, 2), 16));
+		this.handler!.onReadable();
+	}
+	/** The other side is gone. */
+	lose(error: MqttError): void {
+		const h = this.handler!;
+		this.handler = undefined;
+		h.onClose(error);
+	}
+	/** Room again after backpressure. */
+	unblock(room = Infinity): void {
+		this.writeRoom = room;
+		this.handler!.onWritable();
+	}
+	/** Everything written since the last call, as hex. */
+	sent(): string {
+		const text = hex(Uint8Array.from(this.written));
+		this.written = [];
+		return text;
+	}
+	get unread(): number {
+		return this.incoming.length;
+	}
+}

@@ -1,0 +1,287 @@
+// The client over a scripted transport and a hand-driven clock: connection lifecycle, dispatch,
+// backpressure, keepalive and reconnection with backoff. Platform-free: also runs in XS.
+
+import { Client } from "../../modules/mqtt/client.js";
+import type { ClientOptions, Message } from "../../modules/mqtt/client.js";
+import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
+import { CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, SUBACK, SUBSCRIBE } from "../../modules/mqtt/packet.js";
+import { deepEqual, equal, ok, throwsCode } from "../lib/check.js";
+import type { Case } from "../lib/check.js";
+import { FakeClock, FakeTransport } from "../lib/fakes.js";
+import { bytesOf, pub } from "./session.js";
+
+const CONNACK_OK = bytesOf({ type: CONNACK, sessionPresent: false, returnCode: 0 });
+
+class Rig {
+	readonly clock = new FakeClock();
+	readonly transport = new FakeTransport(this.clock);
+	readonly log: string[] = [];
+	readonly client: Client;
+	random = 0.5;
+	constructor(options: Partial<ClientOptions> = {}) {
+		const log = this.log;
+		this.client = new Client({
+			host: "broker.local", clientId: "rig", keepAlive: 0, transport: this.transport, clock: this.clock,
+			random: () => this.random,
+			reconnect: { initialDelay: 1000, maxDelay: 8000, factor: 2, jitter: 0.5 },
+			onConnect(present) { log.push(`connect ${present}`); },
+			onClose(error) { log.push(`close ${error ? error.code : "graceful"}`); },
+			onError(error) { log.push(`error ${(error as MqttError).code ?? error.message}`); },
+			onMessage(m: Message) { log.push(`message ${m.topic()} ${m.payloadText()}`); },
+			onDelivered(id) { log.push(`delivered ${id}`); },
+			onSubscribe(filter, code) { log.push(`suback ${filter} ${code}`); },
+			onWritable() { log.push("writable"); },
+			...options,
+		});
+	}
+	/** Accepts the TCP connection and answers CONNECT with CONNACK. */
+	up(): void {
+		this.transport.accept();
+		this.transport.sent();
+		this.transport.deliverHex(CONNACK_OK);
+	}
+	take(): string[] {
+		return this.log.splice(0);
+	}
+}
+
+export const clientCases: Case[] = [];
+const add = (name: string, run: () => void): void => { clientCases.push({ name, run }); };
+
+add("opens the transport at once and sends CONNECT when it is up", () => {
+	const r = new Rig({ port: 1999 });
+	equal(r.transport.opens.length, 1);
+	equal(r.transport.opens[0]!.host, "broker.local");
+	equal(r.transport.opens[0]!.port, 1999);
+	r.transport.accept();
+	equal(r.transport.sent(), bytesOf({ type: CONNECT, clientId: "rig", cleanSession: true, keepAlive: 0 }));
+	r.transport.deliverHex(CONNACK_OK);
+	deepEqual(r.take(), ["connect false"]);
+	ok(r.client.connected, "connected");
+});
+
+add("default ports: 1883, and 8883 with TLS", () => {
+	equal(new Rig({ port: undefined }).transport.opens[0]!.port, 1883);
+	const tls = new Rig({ port: undefined, tls: true });
+	equal(tls.transport.opens[0]!.port, 8883);
+	ok(tls.transport.opens[0]!.tls !== undefined, "TLS options passed");
+});
+
+add("a client id is generated when none is given and clean session is on", () => {
+	const r = new Rig({ clientId: undefined });
+	r.transport.accept();
+	const sent = r.transport.sent();
+	// "xs-" and 12 hex digits: 15 bytes of client id
+	equal(sent.slice(0, 5), "10 1B", "CONNECT of the expected length");
+	throwsCode(() => new Rig({ clientId: undefined, cleanSession: false }), "EMPTY_CLIENT_ID");
+});
+
+add("messages go to every matching subscription handler, else to onMessage", () => {
+	const seen: string[] = [];
+	const r = new Rig();
+	r.up();
+	r.client.subscribe("sensors/+/temp", 1, function (m) { seen.push(`temp ${m.topic()} ${m.payloadText()}`); });
+	r.client.subscribe("sensors/#", 0, function (m) { seen.push(`all ${m.topic()}`); });
+	r.transport.sent();
+	r.transport.deliverHex(bytesOf(
+		pub("sensors/a/temp", "21.5", 1, 3),
+		pub("sensors/a/hum", "40", 0),
+		pub("other", "x", 0),
+	));
+	deepEqual(seen, ["temp sensors/a/temp 21.5", "all sensors/a/temp", "all sensors/a/hum"]);
+	deepEqual(r.take(), ["connect false", "message other x"]);
+	equal(r.transport.sent(), bytesOf({ type: PUBACK, packetId: 3 }), "acknowledged after the handlers");
+});
+
+add("a handler that throws is reported, and its message is still acknowledged", () => {
+	const r = new Rig();
+	r.up();
+	r.client.subscribe("cmd/#", 1, () => { throw new Error("handler bug"); });
+	r.transport.sent();
+	r.take();
+	r.transport.deliverHex(bytesOf(pub("cmd/x", "1", 1, 9)));
+	deepEqual(r.take(), ["error handler bug"]);
+	equal(r.transport.sent(), bytesOf({ type: PUBACK, packetId: 9 }));
+});
+
+add("a lost connection is reported, then retried with exponential backoff, jitter and a cap", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "gone"));
+	deepEqual(r.take(), ["close CONNECTION_LOST"]);
+	const delays: number[] = [];
+	for (let i = 0; i < 6; i++) {
+		const before = r.transport.opens.length;
+		const from = r.clock.now();
+		r.clock.fireNext();
+		equal(r.transport.opens.length, before + 1, `attempt ${i + 1}`);
+		delays.push(r.transport.opens[before]!.at - from);
+		r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "refused"));
+	}
+	// random() = 0.5 and jitter 0.5: each delay is 3/4 of min(8000, 1000 × 2^n)
+	deepEqual(delays, [750, 1500, 3000, 6000, 6000, 6000]);
+	deepEqual(r.take(), ["error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED"]);
+	r.clock.fireNext();
+	r.up();
+	deepEqual(r.take(), ["connect false"]);
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "gone"));
+	const from = r.clock.now();
+	const before = r.transport.opens.length;
+	r.clock.fireNext();
+	equal(r.transport.opens[before]!.at - from, 750, "backoff starts over after a successful connect");
+});
+
+add("a refused CONNACK is a named error, and the retries back off (no storm)", () => {
+	const r = new Rig();
+	for (let i = 0; i < 4; i++) {
+		r.transport.accept();
+		r.transport.sent();
+		r.transport.deliverHex(bytesOf({ type: CONNACK, sessionPresent: false, returnCode: 4 }));
+		if (i < 3) r.clock.fireNext();
+	}
+	deepEqual(r.take(), ["error BAD_USERNAME_OR_PASSWORD", "error BAD_USERNAME_OR_PASSWORD", "error BAD_USERNAME_OR_PASSWORD", "error BAD_USERNAME_OR_PASSWORD"]);
+	const at = r.transport.opens.map((o) => o.at);
+	deepEqual(at.slice(1).map((t, i) => t - at[i]!), [750, 1500, 3000], "growing gaps");
+	equal(r.transport.closes, 4, "each refused connection closed");
+});
+
+add("no CONNACK within connectTimeout: closed, reported, retried", () => {
+	const r = new Rig({ connectTimeout: 2000 });
+	r.transport.accept();
+	r.clock.advance(1999);
+	deepEqual(r.take(), []);
+	r.clock.advance(1);
+	deepEqual(r.take(), ["error CONNECT_TIMEOUT"]);
+	equal(r.transport.closes, 1);
+	r.clock.advance(750);
+	equal(r.transport.opens.length, 2, "retried");
+});
+
+add("keepalive over the clock: PINGREQ, and a silent broker is dropped after 1.5 × keepAlive", () => {
+	const r = new Rig({ keepAlive: 2 });
+	r.up();
+	r.take();
+	r.clock.advance(2000);
+	equal(r.transport.sent(), bytesOf({ type: PINGREQ }));
+	r.transport.deliverHex(bytesOf({ type: PINGRESP }));
+	r.clock.advance(2000);
+	equal(r.transport.sent(), bytesOf({ type: PINGREQ }), "again after 2 s");
+	r.clock.advance(999);
+	deepEqual(r.take(), []);
+	r.clock.advance(1);
+	deepEqual(r.take(), ["close KEEPALIVE_TIMEOUT"]);
+	equal(r.transport.closes, 1, "transport closed");
+	r.clock.advance(750);
+	equal(r.transport.opens.length, 2, "reconnecting");
+});
+
+add("transport backpressure: the outbox keeps the rest and sends it on onWritable", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	r.transport.writeRoom = 5;
+	equal(r.client.publish("bp/topic", "0123456789", 0), 0);
+	const full = bytesOf(pub("bp/topic", "0123456789", 0));
+	equal(r.transport.sent(), full.slice(0, 14), "five bytes taken");
+	r.transport.unblock();
+	equal(r.transport.sent(), full.slice(15), "the rest after onWritable");
+});
+
+add("reading pauses while the outbox cannot take an acknowledgement, and resumes", () => {
+	const r = new Rig({ txBufferSize: 32 });
+	r.up();
+	r.take();
+	r.transport.writeRoom = 0;
+	// 28 bytes of QoS 0 fill the outbox, leaving 4: room for exactly one PUBACK.
+	equal(r.client.publish("t", "x".repeat(23), 0), 0);
+	r.transport.deliverHex(bytesOf(pub("a", "1", 1, 1), pub("b", "2", 1, 2), pub("c", "3", 1, 3)));
+	deepEqual(r.take(), ["message a 1"], "only what can be acknowledged");
+	r.transport.unblock();
+	deepEqual(r.take(), ["message b 2", "message c 3"]);
+	const out = r.transport.sent();
+	ok(out.endsWith(bytesOf({ type: PUBACK, packetId: 1 }, { type: PUBACK, packetId: 2 }, { type: PUBACK, packetId: 3 })), "all acknowledged in order");
+});
+
+add("onWritable tells a refused publisher to try again", () => {
+	const r = new Rig({ queueBytes: 40, maxInflight: 1 });
+	r.up();
+	r.take();
+	ok(r.client.publish("w", "0123456789abcdef", 1) > 0, "first accepted");
+	equal(r.client.publish("w", "0123456789abcdef", 1), -1, "pool full");
+	r.transport.deliverHex(bytesOf({ type: PUBACK, packetId: 1 }));
+	deepEqual(r.take(), ["delivered 1", "writable"]);
+});
+
+add("close(): DISCONNECT, transport closed, onClose without error, no reconnect, later calls throw", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	r.client.close();
+	equal(r.transport.sent(), bytesOf({ type: DISCONNECT }));
+	equal(r.transport.closes, 1);
+	deepEqual(r.take(), ["close graceful"]);
+	r.clock.advance(1_000_000);
+	equal(r.transport.opens.length, 1, "never reopened");
+	throwsCode(() => r.client.publish("t", "x", 0), "CLIENT_CLOSED");
+	throwsCode(() => r.client.subscribe("t"), "CLIENT_CLOSED");
+});
+
+add("close() while the transport is blocked waits for DISCONNECT to drain, within a grace period", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	r.transport.writeRoom = 0;
+	r.client.close();
+	equal(r.transport.closes, 0, "still draining");
+	r.transport.unblock();
+	equal(r.transport.sent(), bytesOf({ type: DISCONNECT }));
+	equal(r.transport.closes, 1);
+	const r2 = new Rig();
+	r2.up();
+	r2.transport.writeRoom = 0;
+	r2.client.close();
+	r2.clock.advance(2000);
+	equal(r2.transport.closes, 1, "closed after the grace period even if never drained");
+});
+
+add("close() while waiting to reconnect stops the retries", () => {
+	const r = new Rig();
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "refused"));
+	r.client.close();
+	r.clock.advance(1_000_000);
+	equal(r.transport.opens.length, 1);
+});
+
+add("subscriptions made while offline are sent once connected; QoS 1 published offline too", () => {
+	const r = new Rig();
+	r.client.subscribe("later/#", 1);
+	equal(r.client.publish("later/x", "queued", 1), 1);
+	r.transport.accept();
+	r.transport.sent();
+	r.transport.deliverHex(CONNACK_OK);
+	equal(r.transport.sent(), bytesOf({ type: SUBSCRIBE, packetId: 2, subscriptions: [{ filter: "later/#", qos: 1 }] }, pub("later/x", "queued", 1, 1)));
+	r.transport.deliverHex(bytesOf({ type: SUBACK, packetId: 2, returnCodes: [1] }, { type: PUBACK, packetId: 1 }));
+	deepEqual(r.take(), ["connect false", "suback later/# 1", "delivered 1"]);
+	equal(r.client.pending, 0);
+});
+
+add("packets split across many reads are reassembled", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	const all = bytesOf(pub("split/a", "first", 0), pub("split/b", "second", 0)).split(" ");
+	for (const b of all) r.transport.deliverHex(b);
+	deepEqual(r.take(), ["message split/a first", "message split/b second"]);
+});
+
+add("malformed bytes from the broker close the connection with a typed error, and it reconnects", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	r.transport.deliverHex("36 05 00 01 74 00 01");
+	deepEqual(r.take(), ["close INVALID_QOS"]);
+	equal(r.transport.closes, 1);
+	r.clock.advance(750);
+	equal(r.transport.opens.length, 2);
+});

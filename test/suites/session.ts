@@ -1,0 +1,591 @@
+// The session, byte for byte, against a scripted broker: the paths real brokers rarely take
+// (PUBREL re-send, duplicate QoS 2, identifier wrap, full pools). Platform-free: also runs in XS.
+
+import { encode } from "../../modules/mqtt/encode.js";
+import type { MqttError } from "../../modules/mqtt/errors.js";
+import {
+	CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK,
+	SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
+} from "../../modules/mqtt/packet.js";
+import type { Packet, QoS } from "../../modules/mqtt/packet.js";
+import { PacketReader } from "../../modules/mqtt/reader.js";
+import { CONNECTED, Session } from "../../modules/mqtt/session.js";
+import type { SessionOptions } from "../../modules/mqtt/session.js";
+import { deepEqual, equal, fail, hex, ok, throwsCode } from "../lib/check.js";
+import type { Case } from "../lib/check.js";
+
+/** Hex of one packet object, as the (fixture-verified) encoder writes it. */
+export function bytesOf(...packets: Packet[]): string {
+	const buffer = new Uint8Array(70_000);
+	let n = 0;
+	for (const p of packets) n += encode(p, buffer, n);
+	return hex(buffer.subarray(0, n));
+}
+
+export const pub = (topic: string, payload: string, qos: QoS, packetId?: number, dup = false, retain = false): Packet =>
+	({ type: PUBLISH, topic, payload, qos, retain, dup, packetId });
+const ack = (type: typeof PUBACK | typeof PUBREC | typeof PUBREL | typeof PUBCOMP | typeof UNSUBACK, packetId: number): Packet => ({ type, packetId } as Packet);
+
+/** A session with a scripted broker: `sent()` is what it wrote, `events` what it told its owner. */
+export class Harness {
+	readonly session: Session<string>;
+	readonly events: string[] = [];
+	readonly reader = new PacketReader(2048);
+	now = 1_000;
+	constructor(options: Partial<SessionOptions> = {}) {
+		this.session = new Session<string>({ clientId: "c1", keepAlive: 0, ...options }, {
+			output: () => {},
+			failed: (error: MqttError, wasConnected: boolean) => this.events.push(`failed ${error.code}${wasConnected ? "" : " (connecting)"}`),
+			connected: (present: boolean) => this.events.push(`connected ${present}`),
+			message: (m) => this.events.push(`message ${m.topic()} ${m.payloadText()} q${m.qos}${m.dup ? " dup" : ""}${m.retain ? " retain" : ""}`),
+			oversize: (m) => this.events.push(`oversize ${m.topic()} ${m.payloadLength} q${m.qos}`),
+			delivered: (id: number) => this.events.push(`delivered ${id}`),
+			subscribed: (filter: string, code: number) => this.events.push(`subscribed ${filter} ${code}`),
+			unsubscribed: (filter: string) => this.events.push(`unsubscribed ${filter}`),
+			writable: () => this.events.push("writable"),
+		});
+	}
+	/** What the session wrote since the last call, as hex; the outbox is then emptied. */
+	sent(): string {
+		const o = this.session.outbox;
+		const text = hex(o.mem.subarray(o.head, o.tail));
+		o.consume(o.pending);
+		this.session.drained();
+		return text;
+	}
+	/** Bytes from the broker. */
+	receive(...packets: Packet[]): void {
+		this.receiveHex(bytesOf(...packets));
+	}
+	receiveHex(text: string): void {
+		const clean = text.replace(/\s+/g, "");
+		const bytes = new Uint8Array(clean.length / 2);
+		for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(clean.substr(i * 2, 2), 16);
+		let at = 0;
+		while (at < bytes.length) {
+			at += this.reader.feed(bytes, at, bytes.length - at);
+			while (this.reader.next()) {
+				if (!this.session.canReceive()) fail("the session has no room to answer");
+				this.session.receive(this.reader.view, this.now);
+			}
+		}
+	}
+	/** Opens a connection and answers its CONNECT with CONNACK. */
+	connect(sessionPresent = false): void {
+		this.session.opening(this.now);
+		this.session.opened(this.now);
+		const connect = this.sent();
+		if (!connect.startsWith("10")) fail(`expected CONNECT first, got ${connect}`);
+		this.reader.reset();
+		this.receive({ type: CONNACK, sessionPresent, returnCode: 0 });
+	}
+	/** The connection drops (nothing more reaches the broker). */
+	drop(): void {
+		this.session.closed();
+		this.session.outbox.clear();
+	}
+	take(): string[] {
+		return this.events.splice(0);
+	}
+	tick(ms: number): void {
+		this.now += ms;
+		this.session.tick(this.now);
+	}
+}
+
+export const sessionCases: Case[] = [];
+const add = (name: string, run: () => void): void => { sessionCases.push({ name, run }); };
+
+add("CONNECT is the first packet, with every configured field", () => {
+	const h = new Harness({ clientId: "dev-7", cleanSession: false, keepAlive: 30, username: "u", password: "p", will: { topic: "devices/dev-7/status", payload: "offline", qos: 1, retain: true } });
+	h.session.opening(h.now);
+	h.session.opened(h.now);
+	equal(h.sent(), bytesOf({ type: CONNECT, clientId: "dev-7", cleanSession: false, keepAlive: 30, username: "u", password: "p", will: { topic: "devices/dev-7/status", payload: "offline", qos: 1, retain: true } }));
+});
+
+add("CONNACK accepted: connected, with session present as the broker said", () => {
+	const h = new Harness({ cleanSession: false });
+	h.connect(true);
+	deepEqual(h.take(), ["connected true"]);
+	equal(h.session.state, CONNECTED, "state");
+});
+
+add("a packet before CONNACK is a protocol error", () => {
+	const h = new Harness();
+	h.session.opening(h.now);
+	h.session.opened(h.now);
+	h.sent();
+	h.receive(pub("t", "x", 0));
+	deepEqual(h.take(), ["failed UNEXPECTED_PACKET (connecting)"]);
+});
+
+add("CONNACK refusals are named errors", () => {
+	const names = ["", "UNACCEPTABLE_PROTOCOL_VERSION", "IDENTIFIER_REJECTED", "SERVER_UNAVAILABLE", "BAD_USERNAME_OR_PASSWORD", "NOT_AUTHORIZED"];
+	for (let code = 1; code <= 5; code++) {
+		const h = new Harness();
+		h.session.opening(h.now);
+		h.session.opened(h.now);
+		h.sent();
+		h.receive({ type: CONNACK, sessionPresent: false, returnCode: code });
+		deepEqual(h.take(), [`failed ${names[code]} (connecting)`], `return code ${code}`);
+	}
+});
+
+add("session present after asking for a clean session is a protocol error", () => {
+	const h = new Harness({ cleanSession: true });
+	h.session.opening(h.now);
+	h.session.opened(h.now);
+	h.sent();
+	h.receive({ type: CONNACK, sessionPresent: true, returnCode: 0 });
+	deepEqual(h.take(), ["failed SESSION_PRESENT_WITH_CLEAN_SESSION (connecting)"]);
+});
+
+add("no CONNACK within connectTimeout: CONNECT_TIMEOUT", () => {
+	const h = new Harness({ connectTimeout: 5000 });
+	h.session.opening(h.now);
+	h.tick(4999);
+	deepEqual(h.take(), []);
+	h.tick(1);
+	deepEqual(h.take(), ["failed CONNECT_TIMEOUT (connecting)"]);
+});
+
+add("QoS 0: written at once; offline it is dropped and counted", () => {
+	const h = new Harness();
+	equal(h.session.publish("t/a", "off", 0, false), -1, "offline");
+	equal(h.session.stats.qos0Dropped, 1, "counted");
+	h.connect();
+	h.take();
+	equal(h.session.publish("t/a", "on", 0, true), 0, "accepted");
+	equal(h.sent(), bytesOf(pub("t/a", "on", 0, undefined, false, true)));
+});
+
+add("QoS 0 offline with the queue policy: kept and sent on connect", () => {
+	const h = new Harness({ qos0WhileOffline: "queue" });
+	equal(h.session.publish("t/a", "queued", 0, false), 0, "accepted");
+	h.connect();
+	equal(h.sent(), bytesOf(pub("t/a", "queued", 0)));
+	equal(h.session.pending, 0, "nothing left");
+});
+
+add("QoS 1: the PUBLISH is kept until PUBACK, then delivered", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	const id = h.session.publish("t/1", "one", 1, false);
+	equal(id, 1, "first identifier");
+	equal(h.sent(), bytesOf(pub("t/1", "one", 1, 1)));
+	equal(h.session.pending, 1, "kept");
+	h.receive(ack(PUBACK, 1));
+	deepEqual(h.take(), ["delivered 1"]);
+	equal(h.session.pending, 0, "forgotten");
+});
+
+add("QoS 2: PUBLISH, PUBREC → PUBREL, PUBCOMP → delivered", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	equal(h.session.publish("t/2", "two", 2, false), 1);
+	equal(h.sent(), bytesOf(pub("t/2", "two", 2, 1)));
+	h.receive(ack(PUBREC, 1));
+	equal(h.sent(), bytesOf(ack(PUBREL, 1)), "PUBREL");
+	deepEqual(h.take(), []);
+	h.receive(ack(PUBCOMP, 1));
+	deepEqual(h.take(), ["delivered 1"]);
+	equal(h.session.pending, 0);
+});
+
+add("reconnect with a session: unfinished PUBLISH re-sent with DUP and its identifier, PUBREL re-sent, in order", () => {
+	const h = new Harness({ cleanSession: false });
+	h.connect(false);
+	h.take();
+	h.session.publish("t/a", "A", 1, false); // 1
+	h.session.publish("t/b", "B", 2, false); // 2
+	h.session.publish("t/c", "C", 2, false); // 3
+	h.session.publish("t/d", "D", 1, false); // 4
+	h.sent();
+	h.receive(ack(PUBREC, 2)); // B is past PUBREC: only its PUBREL may be re-sent
+	equal(h.sent(), bytesOf(ack(PUBREL, 2)));
+	h.receive(ack(PUBACK, 4));
+	deepEqual(h.take(), ["delivered 4"]);
+	h.drop();
+	h.connect(true);
+	deepEqual(h.take(), ["connected true"]);
+	equal(h.sent(), bytesOf(pub("t/a", "A", 1, 1, true), ack(PUBREL, 2), pub("t/c", "C", 2, 3, true)));
+	// The DUP bit is the only difference from the first send:
+	equal(bytesOf(pub("t/a", "A", 1, 1, true)).slice(0, 2), "3A", "DUP 1, QoS 1");
+	h.receive(ack(PUBACK, 1), ack(PUBCOMP, 2), ack(PUBREC, 3));
+	equal(h.sent(), bytesOf(ack(PUBREL, 3)));
+	h.receive(ack(PUBCOMP, 3));
+	deepEqual(h.take(), ["delivered 1", "delivered 2", "delivered 3"]);
+	equal(h.session.pending, 0);
+});
+
+add("never re-send a QoS 2 PUBLISH once PUBREC came, even after several reconnects", () => {
+	const h = new Harness({ cleanSession: false });
+	h.connect();
+	h.session.publish("t", "x", 2, false);
+	h.sent();
+	h.receive(ack(PUBREC, 1));
+	h.sent();
+	for (let i = 0; i < 3; i++) {
+		h.drop();
+		h.connect(true);
+		equal(h.sent(), bytesOf(ack(PUBREL, 1)), `reconnect ${i + 1}`);
+	}
+});
+
+add("QoS 1/2 published while offline wait in the pool and go out on connect, in order", () => {
+	const h = new Harness();
+	equal(h.session.publish("q/1", "a", 1, false), 1);
+	equal(h.session.publish("q/2", "b", 2, true), 2);
+	equal(h.session.publish("q/3", "c", 1, false), 3);
+	equal(h.sent(), "", "nothing sent offline");
+	h.connect();
+	equal(h.sent(), bytesOf(pub("q/1", "a", 1, 1), pub("q/2", "b", 2, 2, false, true), pub("q/3", "c", 1, 3)));
+});
+
+add("packet identifiers wrap from 65,535 to 1 and skip those in use", () => {
+	const h = new Harness({ maxMessages: 4, maxInflight: 4 });
+	h.connect();
+	h.take();
+	const s = h.session as unknown as { nextId: number };
+	equal(h.session.publish("t", "a", 1, false), 1, "keeps id 1 in use");
+	s.nextId = 65_534;
+	equal(h.session.publish("t", "b", 1, false), 65_534);
+	equal(h.session.publish("t", "c", 1, false), 65_535);
+	equal(h.session.publish("t", "d", 1, false), 2, "wrapped past 1, which is in use");
+	h.sent();
+	h.receive(ack(PUBACK, 1));
+	s.nextId = 65_535;
+	h.receive(ack(PUBACK, 65_535));
+	equal(h.session.publish("t", "e", 1, false), 65_535, "free again");
+	equal(h.session.publish("t", "f", 1, false), -1, "the pool's 4 entries are full");
+});
+
+add("the in-flight window: maxInflight PUBLISH at once, the rest wait; each PUBACK releases the next", () => {
+	const h = new Harness({ maxInflight: 2 });
+	h.connect();
+	for (let i = 1; i <= 4; i++) equal(h.session.publish("w", String(i), 1, false), i);
+	equal(h.sent(), bytesOf(pub("w", "1", 1, 1), pub("w", "2", 1, 2)), "two in flight");
+	h.receive(ack(PUBACK, 2));
+	equal(h.sent(), bytesOf(pub("w", "3", 1, 3)), "one released");
+	h.receive(ack(PUBACK, 1));
+	equal(h.sent(), bytesOf(pub("w", "4", 1, 4)));
+});
+
+add("a full pool is backpressure: -1, nothing dropped, writable after an acknowledgement", () => {
+	const h = new Harness({ queueBytes: 64, maxInflight: 8 });
+	h.connect();
+	h.take();
+	const ids: number[] = [];
+	for (;;) {
+		const id = h.session.publish("full/topic", "0123456789", 1, false);
+		if (id < 0) break;
+		ids.push(id);
+	}
+	equal(ids.length, 2, "two 26-byte messages fit 64 bytes");
+	h.sent();
+	h.receive(ack(PUBACK, ids[0]!));
+	deepEqual(h.take(), ["delivered 1", "writable"]);
+	ok(h.session.publish("full/topic", "0123456789", 1, false) > 0, "accepted after writable");
+});
+
+add("the pool wraps around its byte region and keeps messages whole", () => {
+	const h = new Harness({ queueBytes: 100, maxInflight: 1 });
+	h.connect();
+	h.take();
+	let sent = 0;
+	for (let round = 0; round < 20; round++) {
+		const id = h.session.publish("ring", "x".repeat(10 + (round % 7) * 5), 1, false);
+		ok(id > 0, `round ${round} accepted`);
+		equal(h.sent(), bytesOf(pub("ring", "x".repeat(10 + (round % 7) * 5), 1, id)), `round ${round} bytes`);
+		h.receive(ack(PUBACK, id));
+		sent++;
+	}
+	equal(sent, 20);
+	equal(h.session.pending, 0);
+});
+
+add("an outbox too full for a QoS 0 publish is backpressure too", () => {
+	const h = new Harness({ txBufferSize: 64 });
+	h.connect();
+	h.take();
+	equal(h.session.publish("t", "x".repeat(40), 0, false), 0);
+	equal(h.session.publish("t", "x".repeat(40), 0, false), -1, "outbox full");
+	h.sent();
+	deepEqual(h.take(), ["writable"]);
+	equal(h.session.publish("t", "x".repeat(40), 0, false), 0);
+});
+
+add("inbound QoS 0, 1 and 2: delivered, then acknowledged", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	h.receive(pub("in/0", "zero", 0), pub("in/1", "one", 1, 7), pub("in/2", "two", 2, 8, false, true));
+	deepEqual(h.take(), ["message in/0 zero q0", "message in/1 one q1", "message in/2 two q2 retain"]);
+	equal(h.sent(), bytesOf(ack(PUBACK, 7), ack(PUBREC, 8)));
+	h.receive(ack(PUBREL, 8));
+	equal(h.sent(), bytesOf(ack(PUBCOMP, 8)));
+});
+
+add("inbound QoS 2: a re-sent PUBLISH before PUBREL is not delivered twice", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	h.receive(pub("x", "once", 2, 5));
+	h.receive(pub("x", "once", 2, 5, true));
+	h.receive(pub("x", "once", 2, 5, true));
+	deepEqual(h.take(), ["message x once q2"]);
+	equal(h.sent(), bytesOf(ack(PUBREC, 5), ack(PUBREC, 5), ack(PUBREC, 5)));
+	equal(h.session.stats.duplicatesIgnored, 2);
+	h.receive(ack(PUBREL, 5));
+	equal(h.sent(), bytesOf(ack(PUBCOMP, 5)));
+	h.receive(pub("x", "again", 2, 5));
+	deepEqual(h.take(), ["message x again q2"], "after PUBREL the identifier is new");
+});
+
+add("inbound QoS 2 survives a reconnect with a session: the re-sent PUBLISH is still a duplicate", () => {
+	const h = new Harness({ cleanSession: false });
+	h.connect();
+	h.take();
+	h.receive(pub("x", "m", 2, 9));
+	h.sent();
+	h.drop();
+	h.connect(true);
+	h.receive(pub("x", "m", 2, 9, true));
+	deepEqual(h.take(), ["message x m q2", "connected true"]);
+	equal(h.sent(), bytesOf(ack(PUBREC, 9)));
+});
+
+add("PUBREL for an unknown identifier is answered with PUBCOMP", () => {
+	const h = new Harness();
+	h.connect();
+	h.receive(ack(PUBREL, 77));
+	equal(h.sent(), bytesOf(ack(PUBCOMP, 77)));
+});
+
+add("acknowledgements go out in the order the PUBLISH packets arrived", () => {
+	const h = new Harness();
+	h.connect();
+	h.receive(pub("a", "1", 1, 3), pub("b", "2", 2, 1), pub("c", "3", 1, 2), pub("d", "4", 2, 9));
+	equal(h.sent(), bytesOf(ack(PUBACK, 3), ack(PUBREC, 1), ack(PUBACK, 2), ack(PUBREC, 9)));
+});
+
+add("more inbound QoS 2 awaiting PUBREL than maxInboundQos2 is INBOUND_QOS2_FULL", () => {
+	const h = new Harness({ maxInboundQos2: 2 });
+	h.connect();
+	h.take();
+	h.receive(pub("a", "1", 2, 1), pub("a", "2", 2, 2));
+	h.receive(pub("a", "3", 2, 3));
+	deepEqual(h.take(), ["message a 1 q2", "message a 2 q2", "failed INBOUND_QOS2_FULL"]);
+});
+
+add("acknowledgements for identifiers without an exchange are UNKNOWN_PACKET_ID", () => {
+	for (const p of [ack(PUBACK, 4), ack(PUBREC, 4), ack(PUBCOMP, 4), ack(UNSUBACK, 4), { type: SUBACK, packetId: 4, returnCodes: [0] } as Packet]) {
+		const h = new Harness();
+		h.connect();
+		h.take();
+		h.receive(p);
+		deepEqual(h.take(), ["failed UNKNOWN_PACKET_ID"], `packet type ${p.type}`);
+	}
+});
+
+add("PUBACK for a QoS 2 message is UNKNOWN_PACKET_ID", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	h.session.publish("t", "x", 2, false);
+	h.receive(ack(PUBACK, 1));
+	deepEqual(h.take(), ["failed UNKNOWN_PACKET_ID"]);
+	equal(h.session.pending, 1, "the message is kept for the next connection");
+});
+
+add("packets a broker must not send are UNEXPECTED_PACKET", () => {
+	for (const p of [{ type: PINGREQ }, { type: DISCONNECT }, { type: CONNACK, sessionPresent: false, returnCode: 0 }, { type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "a", qos: 0 }] }, { type: UNSUBSCRIBE, packetId: 1, filters: ["a"] }] as Packet[]) {
+		const h = new Harness();
+		h.connect();
+		h.take();
+		h.receive(p);
+		deepEqual(h.take(), ["failed UNEXPECTED_PACKET"], `packet type ${p.type}`);
+	}
+});
+
+add("SUBSCRIBE before connecting goes out after CONNACK; SUBACK reports granted QoS and refusals", () => {
+	const h = new Harness();
+	h.session.subscribe("a/+", 1, "handler-a");
+	h.session.subscribe("forbidden/#", 2);
+	h.connect();
+	equal(h.sent(), bytesOf(
+		{ type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "a/+", qos: 1 }] },
+		{ type: SUBSCRIBE, packetId: 2, subscriptions: [{ filter: "forbidden/#", qos: 2 }] },
+	));
+	h.receive({ type: SUBACK, packetId: 2, returnCodes: [0x80] }, { type: SUBACK, packetId: 1, returnCodes: [1] });
+	deepEqual(h.take(), ["connected false", "subscribed forbidden/# 128", "subscribed a/+ 1"]);
+	equal(h.session.subscriptions[0]!.granted, 1);
+	equal(h.session.subscriptions[1]!.granted, 0x80);
+});
+
+add("SUBACK with the wrong number of return codes is SUBACK_COUNT_MISMATCH", () => {
+	const h = new Harness();
+	h.connect();
+	h.session.subscribe("a", 0);
+	h.sent();
+	h.take();
+	h.receive({ type: SUBACK, packetId: 1, returnCodes: [0, 0] });
+	deepEqual(h.take(), ["failed SUBACK_COUNT_MISMATCH"]);
+});
+
+add("subscriptions are restored after a reconnect without a session, not with one", () => {
+	const h = new Harness({ cleanSession: false });
+	h.connect();
+	h.session.subscribe("s/1", 1);
+	h.session.subscribe("s/2", 2);
+	h.sent();
+	h.receive({ type: SUBACK, packetId: 1, returnCodes: [1] }, { type: SUBACK, packetId: 2, returnCodes: [2] });
+	h.drop();
+	h.connect(true);
+	equal(h.sent(), "", "the broker kept them");
+	h.drop();
+	h.connect(false);
+	equal(h.sent(), bytesOf(
+		{ type: SUBSCRIBE, packetId: 3, subscriptions: [{ filter: "s/1", qos: 1 }] },
+		{ type: SUBSCRIBE, packetId: 4, subscriptions: [{ filter: "s/2", qos: 2 }] },
+	), "the broker lost them");
+});
+
+add("a SUBSCRIBE lost with the connection is sent again", () => {
+	const h = new Harness({ cleanSession: false });
+	h.connect();
+	h.session.subscribe("s", 1);
+	h.sent();
+	h.drop();
+	h.connect(true);
+	equal(h.sent(), bytesOf({ type: SUBSCRIBE, packetId: 2, subscriptions: [{ filter: "s", qos: 1 }] }));
+});
+
+add("UNSUBSCRIBE: the subscription is gone at once; UNSUBACK reported", () => {
+	const h = new Harness();
+	h.connect();
+	h.session.subscribe("u/#", 0, "h");
+	h.sent();
+	h.receive({ type: SUBACK, packetId: 1, returnCodes: [0] });
+	h.session.unsubscribe("u/#");
+	equal(h.session.subscriptions.length, 0, "removed");
+	equal(h.sent(), bytesOf({ type: UNSUBSCRIBE, packetId: 2, filters: ["u/#"] }));
+	h.receive(ack(UNSUBACK, 2));
+	deepEqual(h.take(), ["connected false", "subscribed u/# 0", "unsubscribed u/#"]);
+});
+
+add("keepalive: PINGREQ after keepAlive of silence; PINGRESP clears it", () => {
+	const h = new Harness({ keepAlive: 10 });
+	h.connect();
+	h.sent();
+	h.tick(9_999);
+	equal(h.sent(), "", "not yet");
+	h.tick(1);
+	equal(h.sent(), bytesOf({ type: PINGREQ }));
+	h.tick(1_000);
+	equal(h.sent(), "", "one ping outstanding at a time");
+	h.receive({ type: PINGRESP });
+	h.tick(8_999);
+	equal(h.sent(), "", "10 s after the last PINGREQ went out, not before");
+	h.tick(1);
+	equal(h.sent(), bytesOf({ type: PINGREQ }));
+	equal(h.session.stats.pings, 2);
+});
+
+add("keepalive: a device that only sends still pings when the broker is silent", () => {
+	const h = new Harness({ keepAlive: 10 });
+	h.connect();
+	h.sent();
+	for (let i = 0; i < 4; i++) {
+		h.tick(2_000);
+		h.session.publish("telemetry", "x", 0, false);
+		h.session.wrote(h.now);
+		equal(h.sent(), bytesOf(pub("telemetry", "x", 0)), `telemetry ${i + 1}, no ping`);
+	}
+	h.tick(2_000);
+	equal(h.sent(), bytesOf({ type: PINGREQ }), "10 s with nothing received");
+});
+
+add("keepalive: nothing received for 1.5 × keepAlive is KEEPALIVE_TIMEOUT", () => {
+	const h = new Harness({ keepAlive: 10 });
+	h.connect();
+	h.take();
+	h.tick(10_000);
+	h.sent();
+	h.tick(4_999);
+	deepEqual(h.take(), []);
+	h.tick(1);
+	deepEqual(h.take(), ["failed KEEPALIVE_TIMEOUT"]);
+});
+
+add("keepalive 0: never pings, never times out", () => {
+	const h = new Harness({ keepAlive: 0 });
+	h.connect();
+	h.take();
+	h.tick(10_000_000);
+	equal(h.sent(), "");
+	deepEqual(h.take(), []);
+	equal(h.session.nextDeadline(), -1);
+});
+
+add("nextDeadline says when the next tick matters", () => {
+	const h = new Harness({ keepAlive: 10, connectTimeout: 3000 });
+	h.session.opening(h.now);
+	equal(h.session.nextDeadline(), h.now + 3000, "connect timeout");
+	h.session.opened(h.now);
+	h.sent();
+	h.receive({ type: CONNACK, sessionPresent: false, returnCode: 0 });
+	equal(h.session.nextDeadline(), h.now + 10_000, "ping");
+});
+
+add("an oversize inbound PUBLISH is reported and acknowledged, not delivered", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	const big = new Array<string>(3001).join("z");
+	h.receive(pub("big", big, 1, 12));
+	deepEqual(h.take(), ["oversize big 3000 q1"]);
+	equal(h.sent(), bytesOf(ack(PUBACK, 12)));
+	equal(h.session.stats.oversizeReceived, 1);
+});
+
+add("API misuse throws before a byte is written", () => {
+	const h = new Harness({ txBufferSize: 128, queueBytes: 256 });
+	h.connect();
+	h.sent();
+	throwsCode(() => h.session.publish("a/+", "x", 0, false), "WILDCARD_IN_TOPIC");
+	throwsCode(() => h.session.publish("a/#", "x", 1, false), "WILDCARD_IN_TOPIC");
+	throwsCode(() => h.session.publish("", "x", 1, false), "EMPTY_TOPIC");
+	throwsCode(() => h.session.publish("t", "x", 3 as QoS, false), "INVALID_QOS");
+	throwsCode(() => h.session.publish("t", "x".repeat(200), 0, false), "PACKET_TOO_LARGE");
+	throwsCode(() => h.session.publish("t", "x".repeat(200), 1, false), "PACKET_TOO_LARGE");
+	throwsCode(() => h.session.subscribe("a/#/b", 0), "INVALID_TOPIC_FILTER");
+	throwsCode(() => h.session.subscribe("a", 3 as QoS), "INVALID_QOS");
+	equal(h.sent(), "", "nothing written");
+	equal(h.session.pending, 0, "nothing kept");
+});
+
+add("disconnect sends DISCONNECT; every later call throws CLIENT_CLOSED", () => {
+	const h = new Harness();
+	h.connect();
+	h.sent();
+	h.session.publish("t", "kept", 1, false);
+	h.sent();
+	h.session.disconnect();
+	equal(h.sent(), bytesOf({ type: DISCONNECT }));
+	throwsCode(() => h.session.publish("t", "x", 0, false), "CLIENT_CLOSED");
+	throwsCode(() => h.session.subscribe("t", 0), "CLIENT_CLOSED");
+	throwsCode(() => h.session.unsubscribe("t"), "CLIENT_CLOSED");
+	equal(h.session.pending, 1, "the unacknowledged message is not forgotten");
+});
+
+add("bad options throw at construction", () => {
+	throwsCode(() => new Harness({ keepAlive: 70_000 }), "INVALID_ARGUMENT");
+	throwsCode(() => new Harness({ maxInflight: 0 }), "INVALID_ARGUMENT");
+	throwsCode(() => new Harness({ clientId: "", cleanSession: false }), "EMPTY_CLIENT_ID");
+	throwsCode(() => new Harness({ password: "p" }), "PASSWORD_WITHOUT_USERNAME");
+	throwsCode(() => new Harness({ will: { topic: "a/+", payload: "x", qos: 0, retain: false } }), "WILDCARD_IN_TOPIC");
+	throwsCode(() => new Harness({ txBufferSize: 20, clientId: "a-rather-long-client-identifier" }), "BUFFER_TOO_SMALL");
+});
