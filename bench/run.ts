@@ -21,7 +21,7 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 	const worker = await startWorkloads(path.join(here, "xs/workloads.js"), "workloadsReady");
 	const failures: string[] = [];
 	const lines = [
-		"## Codec in the XS engine",
+		"## Codec and client in the XS engine",
 		"",
 		`Deterministic XS meter; topic 24 bytes, payload 64 bytes; ${count.toLocaleString("en")} operations each.`,
 		"Compute is per operation with the loop's own cost subtracted. Slots allocated are counted",
@@ -36,6 +36,9 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 			["encodeQos0", "encode a QoS 0 PUBLISH"],
 			["decodePublish", "decode a PUBLISH"],
 			["readPublish", "frame + decode a PUBLISH from a stream (copy in, find, decode)"],
+			["clientPublishQos0", "client: publish QoS 0 (to the transport)"],
+			["clientPublishQos1", "client: publish QoS 1 → PUBACK → delivered"],
+			["clientReceiveQos1", "client: inbound QoS 1 → handler → PUBACK"],
 		] as const) {
 			const f = await measure(worker, name, count);
 			lines.push(row(label, f));

@@ -19,7 +19,7 @@ describe("benchmarks", function () {
 			const run = spawnSync(process.execPath, [path.join(here, "../bench/run.js"), "--quick", "--out", out], { encoding: "utf8" });
 			assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
 			const text = readFileSync(out, "utf8");
-			assert.match(text, /## Codec in the XS engine/);
+			assert.match(text, /## Codec and client in the XS engine/);
 			assert.match(text, /\| encode a QoS 0 PUBLISH \| \d+/);
 		}
 		finally {

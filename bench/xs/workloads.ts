@@ -1,9 +1,12 @@
 // Workloads measured inside the XS engine: each runs an operation n times on fixed buffers.
 // Registered on globalThis so the Node side (bench/xs-meter.ts) can drive them crank by crank.
 
+import { Client } from "../../modules/mqtt/client.js";
+import type { Message } from "../../modules/mqtt/client.js";
 import { PacketView, parsePacket } from "../../modules/mqtt/decode.js";
 import { encodePublish } from "../../modules/mqtt/encode.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
+import { LoopbackBroker, StillClock } from "./loopback.js";
 
 /** The benchmark message: a 24-byte topic and a 64-byte payload. */
 export const TOPIC = "devices/abcdef/telemetry";
@@ -16,6 +19,24 @@ const frameLength = encodePublish(frame, 0, TOPIC, PAYLOAD, 0, false, false, 0);
 const view = new PacketView();
 const reader = new PacketReader(1024);
 let sink = 0;
+
+// A connected client over the loopback broker, for the exchanges below.
+const broker = new LoopbackBroker();
+let delivered = 0;
+let handled = 0;
+function onMessage(message: Message): void {
+	handled++;
+	sink ^= message.buffer[message.payloadStart]! ^ message.qos;
+}
+export const client = new Client({
+	host: "loopback", clientId: "bench", keepAlive: 0, transport: broker, clock: new StillClock(),
+	onDelivered(): void { delivered++; },
+	onMessage,
+});
+broker.handler!.onOpen();
+broker.deliver();
+const inboundFrame = new Uint8Array(256);
+const inboundLength = encodePublish(inboundFrame, 0, TOPIC, PAYLOAD, 1, false, false, 7);
 
 export const workloads: Record<string, (n: number) => void> = {
 	/** Loop overhead alone, subtracted from the others. */
@@ -40,6 +61,30 @@ export const workloads: Record<string, (n: number) => void> = {
 			if (!reader.next()) throw new Error("no packet");
 			sink ^= reader.view.payloadEnd;
 		}
+	},
+	/** Publish QoS 0 through the client to the transport. */
+	clientPublishQos0(n: number): void {
+		for (let i = 0; i < n; i++) client.publish(TOPIC, PAYLOAD, 0, false);
+	},
+	/** Publish QoS 1 through the client; the broker's PUBACK comes back and completes it. */
+	clientPublishQos1(n: number): void {
+		const before = delivered;
+		for (let i = 0; i < n; i++) {
+			if (client.publish(TOPIC, PAYLOAD, 1, false) <= 0) throw new Error("publish refused");
+			broker.deliver();
+		}
+		if (delivered - before !== n) throw new Error(`delivered ${delivered - before} of ${n}`);
+	},
+	/** An inbound QoS 1 PUBLISH: read, decoded, dispatched to the handler, answered with PUBACK. */
+	clientReceiveQos1(n: number): void {
+		const before = handled;
+		const written = broker.bytesWritten;
+		for (let i = 0; i < n; i++) {
+			broker.inject(inboundFrame, inboundLength);
+			broker.deliver();
+		}
+		if (handled - before !== n) throw new Error(`handled ${handled - before} of ${n}`);
+		if (broker.bytesWritten - written !== 4 * n) throw new Error("PUBACKs missing");
 	},
 };
 

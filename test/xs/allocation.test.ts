@@ -21,6 +21,9 @@ describe("allocation in the XS engine", function () {
 		["encodeQos0", "encoding a QoS 0 PUBLISH"],
 		["decodePublish", "decoding a PUBLISH"],
 		["readPublish", "framing and decoding a PUBLISH from a stream"],
+		["clientPublishQos0", "a client publishing QoS 0"],
+		["clientPublishQos1", "a client publishing QoS 1 through to PUBACK"],
+		["clientReceiveQos1", "a client receiving QoS 1: handler, then PUBACK"],
 	] as const) {
 		it(`${label} allocates nothing (2,000 times)`, async () => {
 			const f = await measure(worker, name, 2_000);

@@ -1,0 +1,82 @@
+// An allocation-free scripted broker for measuring the client inside XS: it answers each QoS 1
+// PUBLISH it is given with PUBACK, and can replay one inbound frame as often as asked.
+
+import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+
+export class StillClock implements Clock {
+	time = 1_000;
+	now(): number {
+		return this.time;
+	}
+	arm(): void {}
+	disarm(): void {}
+}
+
+export class LoopbackBroker implements Transport {
+	handler: TransportHandler | undefined;
+	private readonly incoming = new Uint8Array(4096);
+	private readHead = 0;
+	private readTail = 0;
+	bytesWritten = 0;
+	acksQueued = 0;
+
+	open(_host: string, _port: number, _tls: TlsOptions | undefined, handler: TransportHandler): void {
+		this.handler = handler;
+	}
+	read(buffer: Uint8Array, offset: number, length: number): number {
+		let n = this.readTail - this.readHead;
+		if (n > length) n = length;
+		for (let i = 0; i < n; i++) buffer[offset + i] = this.incoming[this.readHead + i]!;
+		this.readHead += n;
+		if (this.readHead === this.readTail) this.readHead = this.readTail = 0;
+		return n;
+	}
+	/** Takes whole packets; queues PUBACK for each QoS 1 PUBLISH and CONNACK for CONNECT. */
+	write(buffer: Uint8Array, offset: number, length: number): number {
+		const end = offset + length;
+		let at = offset;
+		while (at < end) {
+			const first = buffer[at]!;
+			let value = 0;
+			let multiplier = 1;
+			let k = at + 1;
+			for (;;) {
+				const b = buffer[k++]!;
+				value += (b & 0x7F) * multiplier;
+				if (!(b & 0x80)) break;
+				multiplier *= 128;
+			}
+			const type = first >> 4;
+			if (type === 1) this.queue(0x20, 0, 0);
+			else if (type === 3 && ((first >> 1) & 3) === 1) {
+				const topicLength = (buffer[k]! << 8) | buffer[k + 1]!;
+				const id = k + 2 + topicLength;
+				this.queue(0x40, buffer[id]!, buffer[id + 1]!);
+			}
+			at = k + value;
+		}
+		this.bytesWritten += length;
+		return length;
+	}
+	close(): void {
+		this.handler = undefined;
+	}
+	private queue(first: number, a: number, b: number): void {
+		const q = this.incoming;
+		q[this.readTail] = first;
+		q[this.readTail + 1] = 2;
+		q[this.readTail + 2] = a;
+		q[this.readTail + 3] = b;
+		this.readTail += 4;
+		this.acksQueued++;
+	}
+	/** Puts bytes [0, length) of `frame` in the receive queue. */
+	inject(frame: Uint8Array, length: number): void {
+		for (let i = 0; i < length; i++) this.incoming[this.readTail + i] = frame[i]!;
+		this.readTail += length;
+	}
+	/** Hands what is queued to the client. */
+	deliver(): void {
+		if (this.readTail > this.readHead) this.handler!.onReadable();
+	}
+}
