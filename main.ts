@@ -1,9 +1,11 @@
-// The device firmware's entry point. For now it proves the codec runs on the device:
-// it encodes a CONNECT and a PUBLISH into one fixed buffer and traces their sizes.
+// The device firmware: reads its sensor, publishes QoS 0 telemetry, takes QoS 1 commands, and has
+// a last will that marks it "offline". "hosts/platform/*" is the platform (see manifest.json).
 
-import { encodeConnect, encodePublish } from "./modules/mqtt/encode.js";
+import { createHost } from "hosts/platform/device-host";
+import { Device } from "./modules/device/device.js";
 
-const buffer = new Uint8Array(128);
-const connect = encodeConnect(buffer, 0, { type: 1, clientId: "xs-mqtt-demo", cleanSession: true, keepAlive: 60 });
-const publish = encodePublish(buffer, 0, "devices/demo/telemetry", "{\"seq\":1}", 0, false, false, 0);
-trace(`xs-mqtt: CONNECT ${connect} bytes, PUBLISH ${publish} bytes\n`);
+function boot(): void {
+	new Device(createHost(boot));
+}
+
+boot();

@@ -93,9 +93,16 @@ export class NodeTransport implements Transport {
 
 	close(): void {
 		this.generation++;
-		this.socket?.destroy();
+		const socket = this.socket;
 		this.socket = undefined;
 		this.reset();
+		if (!socket) return;
+		if (socket.writableLength > 0 && !socket.destroyed) {
+			// Bytes (a DISCONNECT, say) still queued in Node: let them go out, then close.
+			socket.end();
+			setTimeout(() => socket.destroy(), 1000).unref();
+		}
+		else socket.destroy();
 	}
 
 	private reset(): void {

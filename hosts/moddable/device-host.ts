@@ -1,0 +1,75 @@
+// The device's host on the Moddable SDK: config from the manifest (overridable on the mcconfig
+// command line), the ECMA-419 transport, SDK timers, the board's sensor and LED, preferences.
+
+import board from "hosts/platform/board";
+import config from "mc/config";
+import Net from "net";
+import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
+import { ModdableClock } from "./clock.js";
+import { ModdableSystem } from "./system.js";
+import { ModdableTransport } from "./transport.js";
+
+/** A config value as a number (command-line overrides arrive as strings). */
+function num(value: unknown, fallback: number): number {
+	const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+	return Number.isFinite(n) ? n : fallback;
+}
+
+function flag(value: unknown): boolean {
+	return value === true || value === 1 || value === "true" || value === "1";
+}
+
+function str(value: unknown): string | undefined {
+	return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** `deviceId` from config, else one made from the network interface's MAC address. */
+function deviceId(): string {
+	const configured = str(config.deviceId);
+	if (configured) return configured;
+	let mac = "";
+	try {
+		mac = Net.get("MAC") ?? "";
+	}
+	catch {
+		// no network interface (yet)
+	}
+	const tail = mac.replace(/[^0-9a-fA-F]/g, "").slice(-6).toLowerCase();
+	return `xs-${tail || "device"}`;
+}
+
+export function readConfig(): DeviceConfig {
+	const tls = flag(config.mqttTls);
+	return {
+		deviceId: deviceId(),
+		topicPrefix: str(config.topicPrefix) ?? "devices",
+		mqttHost: str(config.mqttHost) ?? "127.0.0.1",
+		mqttPort: num(config.mqttPort, tls ? 8883 : 1883),
+		mqttUser: str(config.mqttUser),
+		mqttPassword: str(config.mqttPassword),
+		mqttTls: tls,
+		mqttCa: str(config.mqttCa),
+		telemetryInterval: num(config.telemetryInterval, 10_000),
+		keepAlive: num(config.keepAlive, 30),
+	};
+}
+
+/** Builds the host; `reboot` starts the app again where the platform cannot restart (simulator). */
+export function createHost(reboot: () => void): DeviceHost {
+	const system = new ModdableSystem(reboot);
+	const boardConfig = {
+		sensorSda: num(config.sensorSda, 21),
+		sensorScl: num(config.sensorScl, 22),
+		sensorAddress: num(config.sensorAddress, 0x44),
+		ledPin: num(config.ledPin, 2),
+	};
+	board.keepNetwork({ ssid: str(config.ssid), password: str(config.password) }, (line) => system.trace(line));
+	return {
+		config: readConfig(),
+		transport: new ModdableTransport(),
+		clock: () => new ModdableClock(),
+		sensor: board.createSensor(boardConfig, () => system.uptime()),
+		led: board.createLed(boardConfig),
+		system,
+	};
+}

@@ -1,0 +1,164 @@
+// Transport over the SDK's ECMA-419 sockets (embedded:io/socket/tcp, and the SDK's TLS socket),
+// with DNS from `net`. Reads land in the client's buffer through fixed staging views: no allocation.
+
+import TCP from "embedded:io/socket/tcp";
+import TLSSocket from "embedded:io/socket/tcp/tls";
+import Net from "net";
+import Resource from "Resource";
+import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
+import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+
+/** The staging buffer: reads and writes go through views of 1, 2, 4 ... STAGE bytes over it. */
+const STAGE = 512;
+
+interface Socket {
+	read(buffer: Uint8Array): unknown;
+	write(buffer: Uint8Array): unknown;
+	close(): unknown;
+}
+
+export class ModdableTransport implements Transport {
+	private socket: Socket | undefined;
+	private handler: TransportHandler | undefined;
+	private readable = 0;
+	private writable = 0;
+	private opened = false;
+	private secure = false;
+	private generation = 0;
+	private readonly views: Uint8Array[] = [];
+
+	constructor() {
+		const stage = new Uint8Array(STAGE);
+		for (let size = 1; size <= STAGE; size <<= 1) this.views.push(new Uint8Array(stage.buffer, 0, size));
+	}
+
+	open(host: string, port: number, tls: TlsOptions | undefined, handler: TransportHandler): void {
+		this.close();
+		const generation = ++this.generation;
+		this.handler = handler;
+		this.secure = tls !== undefined;
+		if (isAddress(host)) return this.connect(host, host, port, tls, generation);
+		try {
+			Net.resolve(host, (_name: string, address?: string) => {
+				if (generation !== this.generation) return;
+				if (address) this.connect(address, host, port, tls, generation);
+				else this.fail(generation, new MqttError(ErrorCode.HOST_NOT_FOUND, `no address for ${host}`));
+			});
+		}
+		catch {
+			this.fail(generation, new MqttError(ErrorCode.HOST_NOT_FOUND, `cannot look up ${host} now`));
+		}
+	}
+
+	private connect(address: string, host: string, port: number, tls: TlsOptions | undefined, generation: number): void {
+		const transport = this;
+		const options = {
+			address, port, nodelay: true,
+			onReadable(count: number): void {
+				if (generation !== transport.generation) return;
+				transport.readable = count;
+				transport.handler?.onReadable();
+			},
+			onWritable(count: number): void {
+				if (generation !== transport.generation) return;
+				transport.writable = count;
+				if (!transport.opened) {
+					transport.opened = true;
+					transport.handler?.onOpen();
+				}
+				else transport.handler?.onWritable();
+			},
+			onError(): void {
+				if (generation !== transport.generation) return;
+				const where = `${host}:${port}`;
+				transport.fail(generation, !transport.opened
+					? new MqttError(transport.secure ? ErrorCode.TLS_ERROR : ErrorCode.CONNECTION_REFUSED, transport.secure ? `TLS with ${where} failed (certificate or handshake)` : `${where} refused the connection`)
+					: new MqttError(ErrorCode.CONNECTION_LOST, `the connection to ${where} was lost`));
+			},
+		};
+		try {
+			if (tls) {
+				const secure: Record<string, unknown> = { verify: !tls.insecure };
+				if (typeof tls.ca === "string" && tls.ca) secure.certificate = new Resource(tls.ca);
+				else if (tls.ca instanceof Uint8Array) secure.certificate = tls.ca.buffer;
+				this.socket = new TLSSocket({ ...options, host: tls.serverName ?? host, TCP: { io: TCP }, secure });
+			}
+			else
+				this.socket = new TCP(options) as Socket;
+		}
+		catch (error) {
+			this.fail(generation, new MqttError(ErrorCode.CONNECTION_REFUSED, `cannot connect to ${host}:${port}: ${(error as Error).message}`));
+		}
+	}
+
+	read(buffer: Uint8Array, offset: number, length: number): number {
+		const socket = this.socket;
+		if (!socket) return 0;
+		let want = length < this.readable ? length : this.readable;
+		let done = 0;
+		while (want > 0) {
+			const view = this.views[stageIndex(want)]!;
+			const got = socket.read(view);
+			const n = typeof got === "number" ? got : view.length;
+			if (n <= 0) break;
+			buffer.set(n === view.length ? view : view.subarray(0, n), offset + done);
+			done += n;
+			want -= n;
+		}
+		this.readable -= done;
+		return done;
+	}
+
+	write(buffer: Uint8Array, offset: number, length: number): number {
+		const socket = this.socket;
+		if (!socket || !this.opened) return 0;
+		let left = length < this.writable ? length : this.writable;
+		let done = 0;
+		while (left > 0) {
+			const view = this.views[stageIndex(left)]!;
+			const n = view.length;
+			for (let i = 0; i < n; i++) view[i] = buffer[offset + done + i]!;
+			const room = socket.write(view);
+			done += n;
+			left -= n;
+			this.writable = typeof room === "number" ? room : this.writable - n;
+			if (left > this.writable) left = this.writable;
+		}
+		return done;
+	}
+
+	close(): void {
+		this.generation++;
+		const socket = this.socket;
+		this.socket = undefined;
+		this.handler = undefined;
+		this.readable = this.writable = 0;
+		this.opened = false;
+		try {
+			socket?.close();
+		}
+		catch {
+			// already closed by the other side
+		}
+	}
+
+	private fail(generation: number, error: MqttError): void {
+		const handler = this.handler;
+		this.close();
+		if (generation + 1 === this.generation) handler?.onClose(error);
+	}
+}
+
+/** The index of the largest staging view no longer than `n` (n >= 1). */
+function stageIndex(n: number): number {
+	let k = 0;
+	while (k < 9 && (2 << k) <= n) k++;
+	return k;
+}
+
+function isAddress(host: string): boolean {
+	const parts = host.split(".");
+	if (parts.length !== 4) return false;
+	for (const p of parts) if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return false;
+	return true;
+}

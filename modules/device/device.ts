@@ -1,0 +1,274 @@
+// The device firmware's logic, platform-free: status with a last will, QoS 0 telemetry on a
+// schedule, and QoS 1 commands answered on a response topic. main.ts gives it a host.
+
+import { Client } from "../mqtt/client.js";
+import type { Message } from "../mqtt/client.js";
+import type { Clock } from "../mqtt/host.js";
+import type { QoS } from "../mqtt/packet.js";
+import type { DeviceHost, Reading } from "./host.js";
+
+/** Bounds of the `interval` command, in milliseconds. */
+export const MIN_INTERVAL = 1_000;
+export const MAX_INTERVAL = 3_600_000;
+/** How long a shutdown waits for `offline` (and the last responses) to be acknowledged. */
+export const SHUTDOWN_GRACE = 5_000;
+/** Key of the persistent flag set while a command-ordered restart is under way. */
+export const RESTART_FLAG = "restarting";
+/** Responses kept while the client has no room for them. */
+const BACKLOG = 8;
+
+interface Outgoing {
+	topic: string;
+	payload: string;
+	qos: QoS;
+	retain: boolean;
+}
+
+type Answer = Record<string, unknown>;
+
+export class Device {
+	readonly client: Client;
+	readonly topics: { status: string; telemetry: string; commands: string; responses: string };
+	/** Telemetry readings taken so far (the `seq` of the last one). */
+	seq = 0;
+	interval: number;
+	private ledOn = false;
+	private readonly ticker: Clock;
+	private readonly grace: Clock;
+	private readonly backlog: Outgoing[] = [];
+	private shuttingDown: (() => void) | undefined;
+	/** The first connection after a command-ordered restart: a re-sent restart must not run again. */
+	private afterRestart: boolean;
+	private readonly onTick = (): void => this.telemetry();
+
+	constructor(readonly host: DeviceHost) {
+		const c = host.config;
+		const base = `${c.topicPrefix}/${c.deviceId}`;
+		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/` };
+		this.interval = clampInterval(c.telemetryInterval);
+		this.afterRestart = host.system.load(RESTART_FLAG) === 1;
+		if (this.afterRestart) host.system.save(RESTART_FLAG, undefined);
+		this.ticker = host.clock();
+		this.grace = host.clock();
+		const device = this;
+		this.client = new Client({
+			host: c.mqttHost,
+			port: c.mqttPort,
+			tls: c.mqttTls ? { ca: c.mqttCa } : undefined,
+			clientId: c.deviceId,
+			cleanSession: false,
+			keepAlive: c.keepAlive ?? 30,
+			username: c.mqttUser || undefined,
+			password: c.mqttUser ? c.mqttPassword : undefined,
+			will: { topic: this.topics.status, payload: "offline", qos: 1, retain: true },
+			transport: host.transport,
+			clock: host.clock(),
+			onConnect(sessionPresent) {
+				device.trace(`connected to ${c.mqttHost}:${c.mqttPort}${sessionPresent ? " (session resumed)" : ""}`);
+				device.send(device.topics.status, "online", 1, true);
+				device.flushBacklog();
+			},
+			onClose(error) {
+				device.trace(error ? `connection lost: ${error.message}` : "disconnected");
+			},
+			onError(error) {
+				device.trace(`error: ${error.message}`);
+			},
+			onSubscribe(filter, code) {
+				if (code === 0x80) device.trace(`the broker refused the subscription to ${filter}`);
+			},
+			onWritable() {
+				device.flushBacklog();
+			},
+			onDelivered() {
+				device.checkShutdown();
+			},
+			onOversize(message) {
+				device.trace(`dropped a ${message.payloadLength}-byte message: larger than the receive buffer`);
+			},
+		});
+		this.client.subscribe(`${this.topics.commands}+`, 1, (message) => this.command(message));
+		this.ticker.arm(this.interval, this.onTick);
+		this.trace(`device ${c.deviceId}: telemetry every ${this.interval} ms on ${this.topics.telemetry}, sensor ${host.sensor.name}`);
+	}
+
+	/** Takes a reading and publishes it as QoS 0 telemetry; schedules the next. */
+	telemetry(): void {
+		this.ticker.arm(this.interval, this.onTick);
+		// What a broker re-sends arrives right after CONNACK; by the first reading it is over.
+		if (this.client.connected) this.afterRestart = false;
+		const body = this.reading();
+		this.client.publish(this.topics.telemetry, JSON.stringify(body), 0, false);
+	}
+
+	/** A reading as telemetry JSON fields: sequence number, uptime, sensor values or the error. */
+	reading(): Answer {
+		this.seq++;
+		const body: Answer = { seq: this.seq, uptime: this.host.system.uptime(), sensor: this.host.sensor.name };
+		try {
+			const r: Reading = this.host.sensor.read();
+			if (r.temperature !== undefined) body.temperature = r.temperature;
+			if (r.humidity !== undefined) body.humidity = r.humidity;
+			if (r.temperature === undefined && r.humidity === undefined) body.error = "the sensor gave no values";
+		}
+		catch (error) {
+			body.error = `sensor read failed: ${(error as Error)?.message ?? String(error)}`;
+		}
+		return body;
+	}
+
+	/**
+	 * Ends gracefully: `offline` (retained) goes out, the wait for its acknowledgement is at most
+	 * SHUTDOWN_GRACE, then DISCONNECT (so the broker discards the will) and `then`.
+	 */
+	shutdown(then: () => void): void {
+		if (this.shuttingDown) return;
+		this.shuttingDown = then;
+		this.ticker.disarm();
+		this.send(this.topics.status, "offline", 1, true);
+		this.grace.arm(SHUTDOWN_GRACE, () => this.finishShutdown());
+		this.checkShutdown();
+	}
+
+	private checkShutdown(): void {
+		if (this.shuttingDown && this.client.pending === 0 && this.backlog.length === 0) this.finishShutdown();
+	}
+
+	private finishShutdown(): void {
+		const then = this.shuttingDown;
+		if (!then) return;
+		this.shuttingDown = () => {};
+		this.grace.disarm();
+		this.client.close();
+		then();
+	}
+
+	// ---- commands --------------------------------------------------------------------------
+
+	private command(message: Message): void {
+		const topic = message.topic();
+		const name = topic.slice(this.topics.commands.length);
+		let answer: Answer;
+		try {
+			if (message.retain)
+				answer = { ok: false, error: "retained commands are not run (publish commands without retain)" };
+			else
+				answer = this.run(name, message.payloadText(), message.dup);
+		}
+		catch (error) {
+			answer = { ok: false, error: `command failed: ${(error as Error)?.message ?? String(error)}` };
+		}
+		this.trace(`command ${name}: ${answer.ok ? "ok" : answer.error}`);
+		this.send(this.topics.responses + name, JSON.stringify(answer), 1, false);
+		if (answer.restarting) this.restart();
+	}
+
+	/** Runs one command; returns the response body. Throws nothing the caller cannot report. */
+	run(name: string, payload: string, duplicate: boolean): Answer {
+		switch (name) {
+			case "interval": {
+				const value = parseInterval(payload);
+				if (typeof value === "string") return { ok: false, error: value };
+				this.interval = value;
+				this.ticker.arm(value, this.onTick);
+				return { ok: true, interval: value };
+			}
+			case "read":
+				return { ok: true, ...this.reading() };
+			case "led": {
+				const on = parseSwitch(payload);
+				if (on === undefined) return { ok: false, error: `led takes "on" or "off", not ${JSON.stringify(payload.slice(0, 40))}` };
+				this.host.led.set(on);
+				this.ledOn = on;
+				this.trace(`LED ${on ? "on" : "off"}`);
+				return { ok: true, led: on ? "on" : "off" };
+			}
+			case "ping":
+				return { ok: true, uptime: this.host.system.uptime(), memory: this.host.system.memory(), seq: this.seq, led: this.ledOn ? "on" : "off" };
+			case "restart":
+				if (duplicate && this.afterRestart)
+					return { ok: false, error: "a re-sent restart after a restart was ignored" };
+				if (this.shuttingDown) return { ok: false, error: "already shutting down" };
+				return { ok: true, restarting: true };
+			case "":
+				return { ok: false, error: "no command name" };
+			default:
+				return { ok: false, error: `unknown command "${name.slice(0, 40)}" (commands: interval, read, led, ping, restart)` };
+		}
+	}
+
+	private restart(): void {
+		this.host.system.save(RESTART_FLAG, 1);
+		this.shutdown(() => {
+			this.trace("restarting");
+			this.host.system.restart();
+		});
+	}
+
+	// ---- publishing that loses nothing -----------------------------------------------------
+
+	/** Publishes; a QoS 1 message the client cannot take now waits in a small backlog. */
+	private send(topic: string, payload: string, qos: QoS, retain: boolean): void {
+		if (this.backlog.length === 0 && this.client.publish(topic, payload, qos, retain) >= 0) return;
+		if (qos === 0) return;
+		if (this.backlog.length >= BACKLOG) {
+			this.trace(`no room for a message to ${topic}: dropped`);
+			return;
+		}
+		this.backlog.push({ topic, payload, qos, retain });
+	}
+
+	private flushBacklog(): void {
+		while (this.backlog.length > 0) {
+			const m = this.backlog[0]!;
+			if (this.client.publish(m.topic, m.payload, m.qos, m.retain) < 0) return;
+			this.backlog.shift();
+		}
+		this.checkShutdown();
+	}
+
+	private trace(line: string): void {
+		this.host.system.trace(line);
+	}
+}
+
+function clampInterval(value: number): number {
+	if (!(value >= MIN_INTERVAL)) return MIN_INTERVAL;
+	return value > MAX_INTERVAL ? MAX_INTERVAL : Math.floor(value);
+}
+
+/** `5000`, `"5000"`, `{"interval":5000}` or `{"ms":5000}`: an integer in range, or the error text. */
+export function parseInterval(payload: string): number | string {
+	let value: unknown;
+	try {
+		value = JSON.parse(payload);
+	}
+	catch {
+		return `interval takes a number of milliseconds, not ${JSON.stringify(payload.slice(0, 40))}`;
+	}
+	if (typeof value === "string" && value.trim() !== "") value = Number(value);
+	if (value && typeof value === "object") {
+		const o = value as Record<string, unknown>;
+		value = o.interval ?? o.ms;
+	}
+	if (typeof value !== "number" || !Number.isInteger(value))
+		return "interval takes an integer number of milliseconds";
+	if (value < MIN_INTERVAL || value > MAX_INTERVAL)
+		return `interval must be ${MIN_INTERVAL}..${MAX_INTERVAL} ms, not ${value}`;
+	return value;
+}
+
+/** "on"/"off", true/false, 1/0, as text or JSON (also {"state":"on"}); undefined otherwise. */
+export function parseSwitch(payload: string): boolean | undefined {
+	let value: unknown = payload.trim();
+	try {
+		value = JSON.parse(payload);
+	}
+	catch {
+		// plain text
+	}
+	if (value && typeof value === "object") value = (value as Record<string, unknown>).state;
+	if (value === true || value === 1 || value === "on" || value === "ON" || value === "1" || value === "true") return true;
+	if (value === false || value === 0 || value === "off" || value === "OFF" || value === "0" || value === "false") return false;
+	return undefined;
+}

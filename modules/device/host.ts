@@ -1,0 +1,62 @@
+// What the device firmware needs from its platform: the MQTT host seam plus a sensor, an LED,
+// uptime, memory, restart, a trace line and two small persistent numbers.
+
+import type { Clock, Store, Transport } from "../mqtt/host.js";
+
+/** One sensor reading; a field is absent when the sensor could not give it. */
+export interface Reading {
+	temperature?: number;
+	humidity?: number;
+}
+
+export interface Sensor {
+	/** The part's name, for telemetry ("SHT3x", "simulated"). */
+	readonly name: string;
+	/** Takes a reading now; throws when the part does not answer. */
+	read(): Reading;
+}
+
+export interface Led {
+	set(on: boolean): void;
+}
+
+export interface DeviceSystem {
+	/** Milliseconds since boot. */
+	uptime(): number;
+	/** Free heap bytes where the platform reports them, and XS heap use. */
+	memory(): { free?: number; used?: number };
+	/** Restarts the device (never returns on a board). */
+	restart(): void;
+	trace(line: string): void;
+	/** A small persistent number (survives restart), or undefined. */
+	load(key: string): number | undefined;
+	save(key: string, value: number | undefined): void;
+}
+
+export interface DeviceConfig {
+	deviceId: string;
+	topicPrefix: string;
+	mqttHost: string;
+	mqttPort: number;
+	mqttUser?: string;
+	mqttPassword?: string;
+	mqttTls: boolean;
+	/** PEM text (Node) or resource name (Moddable) of the CA to trust. */
+	mqttCa?: string;
+	/** Milliseconds between telemetry readings. */
+	telemetryInterval: number;
+	/** Seconds (default 30). */
+	keepAlive?: number;
+}
+
+export interface DeviceHost {
+	config: DeviceConfig;
+	transport: Transport;
+	/** A new clock on the shared time base (the client and the app each take one). */
+	clock(): Clock;
+	sensor: Sensor;
+	led: Led;
+	system: DeviceSystem;
+	/** Persistent store for the client's in-flight messages, where the platform has one. */
+	store?: Store;
+}
