@@ -52,15 +52,22 @@ export class XsWorker {
 	private readonly waiting: Array<{ resolve: (reply: Reply) => void; reject: (error: Error) => void }> = [];
 	private exited: Error | undefined;
 	private stdout = "";
+	private last: Promise<unknown> = Promise.resolve();
 
 	constructor(private readonly options: WorkerOptions = {}) {
 		const args = ["xs-mqtt", "-l", String(options.meteringLimit ?? 1e10)];
 		this.process = spawn(xsnapBinary(), args, {
 			stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
 			cwd: options.cwd,
+			// Its own process group: a terminal's Ctrl-C goes to the parent, which stops it in order.
+			// (If the parent dies, the worker's command pipe closes and it exits.)
+			detached: true,
 		});
 		this.toXs = this.process.stdio[3] as Writable;
 		const fromXs = this.process.stdio[4] as Readable;
+		// A worker that is killed (or dies) closes its pipes: the exit handler reports it.
+		this.toXs.on("error", () => {});
+		fromXs.on("error", () => {});
 		fromXs.on("data", (chunk: Buffer) => this.receive(chunk));
 		this.process.stdout!.setEncoding("utf8");
 		this.process.stdout!.on("data", (text: string) => {
@@ -114,22 +121,35 @@ export class XsWorker {
 	}
 
 	kill(): void {
-		if (!this.exited) this.process.kill("SIGKILL");
+		if (this.exited) return;
+		this.exited = new Error("the XS worker was killed");
+		for (const w of this.waiting.splice(0)) w.reject(this.exited);
+		this.process.kill("SIGKILL");
 	}
 
 	private command(text: string): Promise<Reply> {
 		return this.commandBytes(Buffer.from(text));
 	}
 
+	/**
+	 * Commands go one at a time: XS reads its channel only between cranks, and a command written
+	 * while a crank waits for the answer to one of its own queries would be taken for that answer.
+	 */
 	private commandBytes(bytes: Buffer): Promise<Reply> {
-		if (this.exited) return Promise.reject(this.exited);
-		return new Promise<Reply>((resolve, reject) => {
-			this.waiting.push({ resolve, reject });
-			this.write(bytes);
-		});
+		const run = (): Promise<Reply> => {
+			if (this.exited) return Promise.reject(this.exited);
+			return new Promise<Reply>((resolve, reject) => {
+				this.waiting.push({ resolve, reject });
+				this.write(bytes);
+			});
+		};
+		const result = this.last.then(run, run);
+		this.last = result.catch(() => undefined);
+		return result;
 	}
 
 	private write(body: Buffer): void {
+		if (this.exited) return;
 		this.toXs.write(Buffer.concat([Buffer.from(`${body.length}:`), body, Buffer.from(",")]));
 	}
 

@@ -88,6 +88,7 @@ export class Device {
 			},
 		});
 		this.client.subscribe(`${this.topics.commands}+`, 1, (message) => this.command(message));
+		host.system.onShutdown?.((done) => this.shutdown(done));
 		this.ticker.arm(this.interval, this.onTick);
 		this.trace(`device ${c.deviceId}: telemetry every ${this.interval} ms on ${this.topics.telemetry}, sensor ${host.sensor.name}`);
 	}

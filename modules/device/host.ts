@@ -31,6 +31,8 @@ export interface DeviceSystem {
 	/** A small persistent number (survives restart), or undefined. */
 	load(key: string): number | undefined;
 	save(key: string, value: number | undefined): void;
+	/** Where the platform can ask for a graceful stop (Ctrl-C on a desktop host): `handler` runs it. */
+	onShutdown?(handler: (done: () => void) => void): void;
 }
 
 export interface DeviceConfig {

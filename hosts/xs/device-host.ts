@@ -1,0 +1,56 @@
+// The device's host inside the XS engine from npm: config from the Node parent, its socket and
+// timers over the bridge, the simulated sensor, an LED that prints, storage kept by the parent.
+
+import type { DeviceConfig, DeviceHost, DeviceSystem } from "../../modules/device/host.js";
+import { SimulatedSensor } from "../../modules/device/simulated-sensor.js";
+import { EVENT_SHUTDOWN, listen, now, request, requestText } from "./bridge.js";
+import { XsClock } from "./clock.js";
+import { XsTransport } from "./transport.js";
+
+interface Boot {
+	xsConfig: DeviceConfig;
+	xsBootTime: number;
+	xsHostReady?: boolean;
+}
+
+export function createHost(_reboot: () => void): DeviceHost {
+	const boot = globalThis as unknown as Boot;
+	const bootTime = boot.xsBootTime;
+	let shutdownHandler: ((done: () => void) => void) | undefined;
+	const system: DeviceSystem = {
+		uptime: () => now() - bootTime,
+		memory: () => JSON.parse(requestText("m")) as { free?: number; used?: number },
+		restart: () => {
+			request("r"); // the parent starts a fresh engine: a reboot
+		},
+		trace: (line) => print(line),
+		load: (key) => {
+			const value = requestText("l", key);
+			return value === "" ? undefined : Number(value);
+		},
+		save: (key, value) => {
+			request("s", JSON.stringify({ key, value: value ?? null }));
+		},
+		onShutdown: (handler) => {
+			shutdownHandler = handler;
+		},
+	};
+	listen((kind) => {
+		if (kind !== EVENT_SHUTDOWN) return;
+		const done = (): void => {
+			request("x");
+		};
+		if (shutdownHandler) shutdownHandler(done);
+		else done();
+	});
+	const host: DeviceHost = {
+		config: boot.xsConfig,
+		transport: new XsTransport(),
+		clock: () => new XsClock(),
+		sensor: new SimulatedSensor(() => system.uptime()),
+		led: { set: (on) => print(`LED ${on ? "on" : "off"} (simulated)`) },
+		system,
+	};
+	boot.xsHostReady = true;
+	return host;
+}

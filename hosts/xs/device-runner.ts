@@ -1,0 +1,228 @@
+// Node side of the XS host: runs the compiled firmware (main.js and its modules) inside the XS
+// engine from npm, and serves its socket, timers, storage and restarts over xsnap's channel.
+
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import type { DeviceConfig } from "../../modules/device/host.js";
+import type { MqttError } from "../../modules/mqtt/errors.js";
+import type { TlsOptions } from "../../modules/mqtt/host.js";
+import { NodeTransport } from "../node/transport.js";
+import { XsWorker } from "./worker.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The compiled firmware entry and the XS device host it imports as "hosts/platform/device-host". */
+const MAIN = path.join(here, "../../main.js");
+const DEVICE_HOST = path.join(here, "device-host.js");
+
+const EVENT_OPEN = "O";
+const EVENT_READABLE = "R";
+const EVENT_WRITABLE = "W";
+const EVENT_CLOSED = "C";
+const EVENT_TIMER = "T";
+const EVENT_SHUTDOWN = "S";
+
+export interface XsDeviceOptions {
+	config: DeviceConfig;
+	/** Each line the firmware traces. */
+	onTrace?: (line: string) => void;
+	/** The engine's error output (an uncaught exception, say). */
+	onError?: (text: string) => void;
+	/** The firmware restarted itself (a `restart` command); a fresh engine is booting. */
+	onRestart?: () => void;
+	/** A JSON file for the firmware's persistent numbers (default: kept in memory). */
+	storeFile?: string;
+}
+
+export class XsDevice {
+	private worker: XsWorker | undefined;
+	private readonly transport = new NodeTransport();
+	private serial = 0;
+	private open = -1;
+	private readableSignalled = false;
+	private readonly timers = new Map<number, NodeJS.Timeout>();
+	private readonly storage: Record<string, number>;
+	private readonly started = performance.now();
+	private stage: string | undefined;
+	private queue: Promise<unknown> = Promise.resolve();
+	private heap = 0;
+	private shutdownDone: (() => void) | undefined;
+	private stopping = false;
+	/** Completed boots (1 after start, +1 per restart). */
+	boots = 0;
+
+	constructor(private readonly options: XsDeviceOptions) {
+		this.storage = options.storeFile && existsSync(options.storeFile)
+			? JSON.parse(readFileSync(options.storeFile, "utf8")) as Record<string, number>
+			: {};
+	}
+
+	/** Boots the firmware in a fresh XS engine. */
+	async start(): Promise<void> {
+		if (!this.stage) {
+			this.stage = mkdtempSync(path.join(os.tmpdir(), "xs-mqtt-host-"));
+			mkdirSync(path.join(this.stage, "hosts", "platform"), { recursive: true });
+			writeFileSync(path.join(this.stage, "hosts", "platform", "device-host"), `export * from ${JSON.stringify(DEVICE_HOST)};\n`);
+		}
+		const worker = new XsWorker({
+			cwd: this.stage,
+			onPrint: (line) => this.options.onTrace?.(line),
+			onStderr: (text) => this.options.onError?.(text),
+			onQuery: (request) => this.query(request),
+		});
+		this.worker = worker;
+		await worker.evaluate(`globalThis.xsConfig = ${JSON.stringify(this.options.config)}; globalThis.xsBootTime = ${this.now()};`);
+		await worker.importModule(MAIN);
+		const ready = await worker.evaluate("new TextEncoder().encode(String(globalThis.xsHostReady === true)).buffer");
+		if (ready.text !== "true") {
+			await this.kill();
+			throw new Error("the firmware did not start inside XS (see its error output)");
+		}
+		this.heap = ready.meter.currentHeapCount;
+		this.boots++;
+	}
+
+	/** Graceful stop: the firmware publishes `offline`, disconnects, and the engine ends. */
+	async stop(timeout = 8000): Promise<void> {
+		if (!this.worker) return;
+		this.stopping = true;
+		const done = new Promise<void>((resolve) => { this.shutdownDone = resolve; });
+		await this.event(EVENT_SHUTDOWN, "");
+		await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeout).unref())]);
+		await this.end(false);
+	}
+
+	/** Abrupt stop, as a power cut: the engine dies, the socket closes without DISCONNECT. */
+	async kill(): Promise<void> {
+		this.stopping = true;
+		await this.end(true);
+	}
+
+	private async end(abrupt: boolean): Promise<void> {
+		for (const t of this.timers.values()) clearTimeout(t);
+		this.timers.clear();
+		const worker = this.worker;
+		this.worker = undefined;
+		if (abrupt) {
+			worker?.kill();
+			this.transport.close();
+		}
+		else {
+			this.transport.close();
+			await worker?.close();
+		}
+		this.open = -1;
+		if (this.stage) rmSync(this.stage, { recursive: true, force: true });
+		this.stage = undefined;
+	}
+
+	private now(): number {
+		return Math.floor(performance.now() - this.started);
+	}
+
+	/** Sends one event to the firmware, in order with the others. */
+	private event(kind: string, payload: string): Promise<unknown> {
+		const worker = this.worker;
+		if (!worker) return Promise.resolve();
+		const body = Buffer.from(payload);
+		const message = Buffer.alloc(9 + body.length);
+		message[0] = kind.charCodeAt(0);
+		message.writeDoubleLE(this.now(), 1);
+		body.copy(message, 9);
+		this.queue = this.queue.then(() => worker.send(message)).then(
+			(reply) => { this.heap = reply.meter.currentHeapCount; },
+			(error: Error) => { if (this.worker === worker) this.options.onError?.(`${error.message}\n`); },
+		);
+		return this.queue;
+	}
+
+	/** Answers a request from the firmware (synchronously, while XS waits). */
+	private query(request: Uint8Array): Uint8Array | string {
+		const op = String.fromCharCode(request[0]!);
+		const body = Buffer.from(request.subarray(1));
+		switch (op) {
+			case "o": {
+				const { host, port, tls } = JSON.parse(body.toString()) as { host: string; port: number; tls: TlsOptions | null };
+				const serial = ++this.serial;
+				this.open = serial;
+				this.readableSignalled = false;
+				this.transport.open(host, port, tls ?? undefined, {
+					onOpen: () => { if (this.open === serial) void this.event(EVENT_OPEN, `${serial}`); },
+					onReadable: () => {
+						if (this.open !== serial || this.readableSignalled) return;
+						this.readableSignalled = true;
+						void this.event(EVENT_READABLE, `${serial}`);
+					},
+					onWritable: () => { if (this.open === serial) void this.event(EVENT_WRITABLE, `${serial}`); },
+					onClose: (error: MqttError) => {
+						if (this.open !== serial) return;
+						this.open = -1;
+						void this.event(EVENT_CLOSED, `${serial}\n${error.code}\n${error.message}`);
+					},
+				});
+				return String(serial);
+			}
+			case "g": {
+				const want = Number(body.toString());
+				const buffer = new Uint8Array(Math.min(want, 64 * 1024));
+				const n = this.transport.read(buffer, 0, buffer.length);
+				if (n < buffer.length) this.readableSignalled = false;
+				return buffer.subarray(0, n);
+			}
+			case "w":
+				return String(this.transport.write(body, 0, body.length));
+			case "c":
+				this.open = -1;
+				this.transport.close();
+				return "";
+			case "a": {
+				const [id, delay] = body.toString().split(",").map(Number) as [number, number];
+				const old = this.timers.get(id);
+				if (old) clearTimeout(old);
+				this.timers.set(id, setTimeout(() => {
+					this.timers.delete(id);
+					void this.event(EVENT_TIMER, String(id));
+				}, delay));
+				return "";
+			}
+			case "d": {
+				const id = Number(body.toString());
+				const old = this.timers.get(id);
+				if (old) clearTimeout(old);
+				this.timers.delete(id);
+				return "";
+			}
+			case "m":
+				return JSON.stringify({ used: this.heap });
+			case "l": {
+				const value = this.storage[body.toString()];
+				return value === undefined ? "" : String(value);
+			}
+			case "s": {
+				const { key, value } = JSON.parse(body.toString()) as { key: string; value: number | null };
+				if (value === null) delete this.storage[key];
+				else this.storage[key] = value;
+				if (this.options.storeFile) writeFileSync(this.options.storeFile, JSON.stringify(this.storage));
+				return "";
+			}
+			case "r":
+				setImmediate(() => void this.reboot());
+				return "";
+			case "x":
+				this.shutdownDone?.();
+				return "";
+			default:
+				return "";
+		}
+	}
+
+	/** A restart asked by the firmware: a fresh engine, same storage. */
+	private async reboot(): Promise<void> {
+		if (this.stopping) return;
+		await this.end(true);
+		this.options.onRestart?.();
+		await this.start();
+	}
+}
