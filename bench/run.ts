@@ -1,10 +1,13 @@
-// `npm run bench`: runs every benchmark and writes the figures, with the machine's details,
-// to bench/RESULTS.md. `--quick` runs small counts (a check that the benchmarks still work).
+// `npm run bench`: runs every benchmark and writes the figures, with the machine's details, to
+// bench/RESULTS.md; it fails when a target is missed. `--quick` runs small counts (a check that the
+// benchmarks still work; targets are reported, not enforced).
 
 import { writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { throughputSection } from "./node-throughput.js";
+import { footprintSection, sdkSection } from "./xs-comparison.js";
 import { measure, startWorkloads } from "./xs-meter.js";
 import type { XsFigures } from "./xs-meter.js";
 
@@ -53,7 +56,7 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 
 async function main(): Promise<void> {
 	const started = new Date();
-	const sections = [await codec()];
+	const sections = [await codec(), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick)];
 	const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 	const text = [
 		"# Benchmark results",
@@ -68,7 +71,8 @@ async function main(): Promise<void> {
 	const failures = sections.flatMap((s) => s.failures);
 	if (failures.length) {
 		process.stdout.write(`targets missed:\n  ${failures.join("\n  ")}\n`);
-		process.exitCode = 1;
+		// A full run fails on a missed target; a quick run only checks that the benchmarks work.
+		if (!quick) process.exitCode = 1;
 	}
 }
 

@@ -71,13 +71,14 @@ function keepWiFi(config: { ssid?: string; password?: string }, trace: (line: st
 		}
 	};
 	const wifi = new WiFi({
+		// Called later, from the Wi-Fi event loop (never during construction): `wifi` is set by then.
 		onChanged(property) {
 			if (property !== "connection") return;
-			if (this.connection <= DISCONNECTED) {
+			if (wifi.connection <= DISCONNECTED) {
 				trace(`Wi-Fi "${ssid}" lost; joining again`);
 				if (!retry) retry = Timer.set(join, WIFI_RETRY);
 			}
-			else if (this.address) trace(`Wi-Fi "${ssid}" back, address ${this.address}`);
+			else if (wifi.address) trace(`Wi-Fi "${ssid}" back, address ${wifi.address}`);
 		},
 	});
 }

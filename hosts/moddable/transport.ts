@@ -2,6 +2,7 @@
 // with DNS from `net`. Reads land in the client's buffer through fixed staging views: no allocation.
 
 import TCP from "embedded:io/socket/tcp";
+import type { Options as TcpOptions } from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import Net from "net";
 import Resource from "Resource";
@@ -81,7 +82,13 @@ export class ModdableTransport implements Transport {
 				const secure: Record<string, unknown> = { verify: !tls.insecure };
 				if (typeof tls.ca === "string" && tls.ca) secure.certificate = new Resource(tls.ca);
 				else if (tls.ca instanceof Uint8Array) secure.certificate = tls.ca.buffer;
-				this.socket = new TLSSocket({ ...options, host: tls.serverName ?? host, TCP: { io: TCP }, secure });
+				// The TLS socket runs its handshake inside the TCP socket's callbacks, and a refused
+				// certificate throws there: uncaught, that aborts XS. It becomes TLS_ERROR instead.
+				const io = guardedTCP((error) => {
+					if (generation === transport.generation)
+						transport.fail(generation, new MqttError(ErrorCode.TLS_ERROR, `TLS with ${host}:${port} failed: ${tlsProblem(error)}`));
+				});
+				this.socket = new TLSSocket({ ...options, host: tls.serverName ?? host, TCP: { io }, secure });
 			}
 			else
 				this.socket = new TCP(options) as Socket;
@@ -147,6 +154,36 @@ export class ModdableTransport implements Transport {
 		this.close();
 		if (generation + 1 === this.generation) handler?.onClose(error);
 	}
+}
+
+/** The SDK's TCP socket class, with what its readiness callbacks throw caught and given to `failed`. */
+function guardedTCP(failed: (error: unknown) => void): typeof TCP {
+	type Callback = (this: TCP, count: number) => void;
+	function guard(callback: Callback | undefined): Callback | undefined {
+		if (!callback) return undefined;
+		return function (this: TCP, count: number): void {
+			try {
+				callback.call(this, count);
+			}
+			catch (error) {
+				failed(error);
+			}
+		};
+	}
+	return class {
+		constructor(options: TcpOptions) {
+			// A constructor may return another object: the TLS socket gets a plain SDK socket.
+			return new TCP({ ...options, onReadable: guard(options.onReadable), onWritable: guard(options.onWritable) } as TcpOptions);
+		}
+	} as unknown as typeof TCP;
+}
+
+/** Why the SDK's TLS refused the connection, in words ("certificate: auth err" is its only word for a bad certificate). */
+function tlsProblem(error: unknown): string {
+	const message = (error as Error | undefined)?.message ?? String(error);
+	if (message.indexOf("certificate") >= 0 && message.indexOf("auth err") >= 0)
+		return `the broker's certificate was refused: not signed by the CA in mqttCa, not for this name, or out of its dates (${message})`;
+	return message;
 }
 
 /** The index of the largest staging view no longer than `n` (n >= 1). */

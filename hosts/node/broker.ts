@@ -20,8 +20,14 @@ export interface BrokerOptions {
 	acl?: string[];
 	/** Filters whose SUBSCRIBE the broker refuses with return code 0x80 (mosquitto: dynamic-security plugin; aedes: authorizeSubscribe). */
 	refuseSubscriptions?: string[];
-	/** mosquitto: max_inflight_messages (outbound QoS 1/2 per client). */
+	/** mosquitto: max_inflight_messages (outbound QoS 1/2 per client, and inbound QoS 2 awaiting PUBREL). */
 	maxInflight?: number;
+	/** mosquitto: max_queued_messages per client (0: no limit); past it, QoS 0 to a client that lags is dropped. aedes: ignored. */
+	maxQueuedMessages?: number;
+	/** mosquitto: the listener speaks TLS with these PEM files (cafile: the CA that signed certfile). aedes: not supported. */
+	tls?: { certfile: string; keyfile: string; cafile?: string };
+	/** mosquitto: password_file (made with mosquitto_passwd) and allow_anonymous false. aedes: not supported. */
+	passwordFile?: string;
 	/** Which broker; default: MQTT_TEST_BROKER, else mosquitto when installed, else aedes. */
 	kind?: "mosquitto" | "aedes";
 }
@@ -32,6 +38,8 @@ export interface Broker {
 	readonly port: number;
 	/** "mosquitto 2.0.11", "aedes 1.2.0". */
 	readonly version: string;
+	/** mosquitto: its process id while it runs (to read its CPU time); aedes runs in this process: undefined. */
+	readonly pid: number | undefined;
 	/** Stops it for good and removes its files. */
 	stop(): Promise<void>;
 	/** Ends it abruptly: mosquitto gets `signal` (default SIGKILL); aedes drops every connection and closes. */
@@ -142,6 +150,9 @@ function chooseKind(options: BrokerOptions): { kind: "mosquitto" | "aedes"; why:
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
 	const choice = chooseKind(options);
+	// An aedes without them would be an open, plaintext broker: fail rather than pretend.
+	if (choice.kind === "aedes" && (options.tls || options.passwordFile))
+		throw new Error(`tls and passwordFile need mosquitto, and the broker would be aedes${choice.why ? ` (${choice.why})` : ""}`);
 	const broker = choice.kind === "mosquitto"
 		? await Mosquitto.start(choice.binary!, options)
 		: await AedesBroker.start(options);
@@ -177,6 +188,10 @@ class Mosquitto implements Broker {
 	private exited: Promise<void> = Promise.resolve();
 	private exitReason: string | undefined;
 
+	get pid(): number | undefined {
+		return this.child?.pid;
+	}
+
 	private constructor(
 		private readonly binary: string,
 		readonly version: string,
@@ -195,7 +210,7 @@ class Mosquitto implements Broker {
 			const configFile = join(dir, "mosquitto.conf");
 			const lines = [
 				`listener ${port} ${HOST}`,
-				"allow_anonymous true",
+				`allow_anonymous ${options.passwordFile ? "false" : "true"}`,
 				`log_dest file ${join(dir, "mosquitto.log")}`,
 				"log_type error",
 				"log_type warning",
@@ -207,6 +222,12 @@ class Mosquitto implements Broker {
 			if (options.persistence) lines.push("persistence true", `persistence_location ${dir}/`, "autosave_interval 0");
 			else lines.push("persistence false");
 			if (options.maxInflight !== undefined) lines.push(`max_inflight_messages ${options.maxInflight}`);
+			if (options.maxQueuedMessages !== undefined) lines.push(`max_queued_messages ${options.maxQueuedMessages}`);
+			if (options.tls) {
+				if (options.tls.cafile) lines.push(`cafile ${options.tls.cafile}`);
+				lines.push(`certfile ${options.tls.certfile}`, `keyfile ${options.tls.keyfile}`);
+			}
+			if (options.passwordFile) lines.push(`password_file ${options.passwordFile}`);
 			if (options.acl) {
 				const aclFile = join(dir, "acl");
 				writeFileSync(aclFile, options.acl.join("\n") + "\n");
@@ -316,6 +337,7 @@ class AedesBroker implements Broker {
 	readonly kind = "aedes" as const;
 	readonly host = HOST;
 	readonly version = aedesVersion();
+	readonly pid = undefined;
 	private aedes: Aedes | undefined;
 	private server: net.Server | undefined;
 	private readonly sockets = new Set<net.Socket>();

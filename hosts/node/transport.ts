@@ -1,5 +1,5 @@
 // Transport over node:net and node:tls: received chunks wait in a queue until the client reads
-// them into its own buffer; writes report backpressure until the socket drains.
+// them into its own buffer; writes gather in a staging buffer handed to the socket once per loop turn.
 
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -8,6 +8,8 @@ import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt
 
 /** Above this many unread bytes the socket is paused (TCP flow control does the rest). */
 const HIGH_WATER = 256 * 1024;
+/** Bytes gathered in one event-loop turn for the socket's one write; past that, `write` takes less. */
+const STAGE_SIZE = 64 * 1024;
 
 export class NodeTransport implements Transport {
 	private socket: net.Socket | undefined;
@@ -15,11 +17,18 @@ export class NodeTransport implements Transport {
 	private offset = 0;
 	private buffered = 0;
 	private paused = false;
+	/** Writes are refused until the stage is flushed (it was full) or the socket drains. */
 	private blocked = false;
 	private generation = 0;
+	private handler: TransportHandler | undefined;
+	private readonly stage = Buffer.allocUnsafe(STAGE_SIZE);
+	private staged = 0;
+	private flushQueued = false;
+	private readonly flushStage = (): void => this.flushStaged();
 
 	open(host: string, port: number, options: TlsOptions | undefined, handler: TransportHandler): void {
 		this.reset();
+		this.handler = handler;
 		const generation = ++this.generation;
 		const live = (): boolean => generation === this.generation;
 		let failure: Error | undefined;
@@ -83,20 +92,53 @@ export class NodeTransport implements Transport {
 		return count;
 	}
 
+	/**
+	 * Copies into the stage (the client reuses its buffer at once). The socket gets everything staged
+	 * in this event-loop turn as one write, after the turn's I/O callbacks (setImmediate): a burst of
+	 * small packets costs one system call, and reading goes on between bursts.
+	 */
 	write(buffer: Uint8Array, offset: number, length: number): number {
 		const socket = this.socket;
 		if (!socket || this.blocked || socket.destroyed) return 0;
-		// The client reuses its buffer at once, so the socket gets a copy.
-		if (!socket.write(Buffer.from(buffer.subarray(offset, offset + length)))) this.blocked = true;
-		return length;
+		const room = STAGE_SIZE - this.staged;
+		const n = length < room ? length : room;
+		if (n > 0) {
+			this.stage.set(buffer.subarray(offset, offset + n), this.staged);
+			this.staged += n;
+			if (!this.flushQueued) {
+				this.flushQueued = true;
+				setImmediate(this.flushStage);
+			}
+		}
+		if (n < length) this.blocked = true; // onWritable once the stage is flushed
+		return n;
+	}
+
+	private flushStaged(): void {
+		this.flushQueued = false;
+		const socket = this.socket;
+		if (!socket || this.staged === 0 || socket.destroyed) return;
+		const chunk = Buffer.allocUnsafe(this.staged);
+		this.stage.copy(chunk, 0, 0, this.staged);
+		this.staged = 0;
+		if (!socket.write(chunk)) {
+			this.blocked = true; // onWritable at 'drain'
+			return;
+		}
+		if (this.blocked) {
+			this.blocked = false;
+			this.handler?.onWritable();
+		}
 	}
 
 	close(): void {
 		this.generation++;
 		const socket = this.socket;
+		const staged = this.staged > 0 ? Buffer.from(this.stage.subarray(0, this.staged)) : undefined;
 		this.socket = undefined;
 		this.reset();
 		if (!socket) return;
+		if (staged && !socket.destroyed) socket.write(staged);
 		if (socket.writableLength > 0 && !socket.destroyed) {
 			// Bytes (a DISCONNECT, say) still queued in Node: let them go out, then close.
 			socket.end();
@@ -111,7 +153,26 @@ export class NodeTransport implements Transport {
 		this.buffered = 0;
 		this.paused = false;
 		this.blocked = false;
+		this.staged = 0;
 	}
+}
+
+/** OpenSSL's verify codes for a certificate chain that does not lead to a trusted CA. */
+const UNTRUSTED = [
+	"UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+	"SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "CERT_UNTRUSTED", "CERT_SIGNATURE_FAILURE",
+];
+
+/** Why a certificate was refused, in plain words ("" when the code is not a certificate check). */
+function certificateProblem(code: string, error: Error): string {
+	if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+		const name = (error as { host?: unknown }).host;
+		return `the broker's certificate does not match the name${typeof name === "string" ? ` "${name}"` : ""} (host, or tls.serverName)`;
+	}
+	if (UNTRUSTED.indexOf(code) >= 0) return "the broker's certificate is not trusted: no trusted CA (tls.ca) signed it";
+	if (code === "CERT_HAS_EXPIRED") return "the broker's certificate has expired";
+	if (code === "CERT_NOT_YET_VALID") return "the broker's certificate is not valid yet";
+	return "";
 }
 
 /** A socket failure as a typed error. */
@@ -121,7 +182,9 @@ export function transportError(error: Error | undefined, host: string, port: num
 	if (!error) return new MqttError(ErrorCode.CONNECTION_LOST, `the connection to ${where} was closed by the other side`);
 	if (code === "ECONNREFUSED") return new MqttError(ErrorCode.CONNECTION_REFUSED, `${where} refused the connection`);
 	if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new MqttError(ErrorCode.HOST_NOT_FOUND, `no address for ${host}`);
-	if (/CERT|SSL|TLS|SELF_SIGNED|VERIFY|ALTNAME/.test(code) || /certificate|tls|ssl/i.test(error.message))
-		return new MqttError(ErrorCode.TLS_ERROR, `TLS with ${where} failed: ${error.message}`);
+	if (/CERT|SSL|TLS|SELF_SIGNED|VERIFY|ALTNAME/.test(code) || /certificate|tls|ssl/i.test(error.message)) {
+		const problem = certificateProblem(code, error);
+		return new MqttError(ErrorCode.TLS_ERROR, `TLS with ${where} failed: ${problem ? `${problem} (${error.message})` : error.message}`);
+	}
 	return new MqttError(ErrorCode.CONNECTION_LOST, `the connection to ${where} failed: ${error.message}`);
 }

@@ -30,7 +30,7 @@ export interface WorkerOptions {
 	onPrint?: (line: string) => void;
 	/** Receives XS stderr (default: ignored). */
 	onStderr?: (text: string) => void;
-	/** Meter limit per crank (default 1e10: effectively none). */
+	/** Meter limit per crank (default 2e9, the most xsnap takes: its limit is a 32-bit count). */
 	meteringLimit?: number;
 	/** Working directory of the worker: bare module specifiers resolve from it. */
 	cwd?: string;
@@ -55,7 +55,7 @@ export class XsWorker {
 	private last: Promise<unknown> = Promise.resolve();
 
 	constructor(private readonly options: WorkerOptions = {}) {
-		const args = ["xs-mqtt", "-l", String(options.meteringLimit ?? 1e10)];
+		const args = ["xs-mqtt", "-l", String(options.meteringLimit ?? 2e9)];
 		this.process = spawn(xsnapBinary(), args, {
 			stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
 			cwd: options.cwd,

@@ -37,6 +37,9 @@ export class Device {
 	private readonly grace: Clock;
 	private readonly backlog: Outgoing[] = [];
 	private shuttingDown: (() => void) | undefined;
+	/** The packet identifier of the shutdown's `offline`, once published, and whether it was acknowledged. */
+	offlineId = -1;
+	offlineDelivered = false;
 	/** The first connection after a command-ordered restart: a re-sent restart must not run again. */
 	private afterRestart: boolean;
 	private readonly onTick = (): void => this.telemetry();
@@ -46,8 +49,8 @@ export class Device {
 		const base = `${c.topicPrefix}/${c.deviceId}`;
 		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/` };
 		this.interval = clampInterval(c.telemetryInterval);
+		// Cleared only when the window closes: a second reboot before connecting keeps the guard.
 		this.afterRestart = host.system.load(RESTART_FLAG) === 1;
-		if (this.afterRestart) host.system.save(RESTART_FLAG, undefined);
 		this.ticker = host.clock();
 		this.grace = host.clock();
 		const device = this;
@@ -65,7 +68,8 @@ export class Device {
 			clock: host.clock(),
 			onConnect(sessionPresent) {
 				device.trace(`connected to ${c.mqttHost}:${c.mqttPort}${sessionPresent ? " (session resumed)" : ""}`);
-				device.send(device.topics.status, "online", 1, true);
+				// While shutting down, `offline` (re-sent or in the backlog) must stay the last status.
+				if (!device.shuttingDown) device.send(device.topics.status, "online", 1, true);
 				device.flushBacklog();
 			},
 			onClose(error) {
@@ -80,11 +84,13 @@ export class Device {
 			onWritable() {
 				device.flushBacklog();
 			},
-			onDelivered() {
+			onDelivered(packetId) {
+				if (packetId === device.offlineId) device.offlineDelivered = true;
 				device.checkShutdown();
 			},
 			onOversize(message) {
 				device.trace(`dropped a ${message.payloadLength}-byte message: larger than the receive buffer`);
+				device.oversize(message);
 			},
 		});
 		this.client.subscribe(`${this.topics.commands}+`, 1, (message) => this.command(message));
@@ -95,17 +101,27 @@ export class Device {
 
 	/** Takes a reading and publishes it as QoS 0 telemetry; schedules the next. */
 	telemetry(): void {
+		// An `interval` command during a shutdown re-arms the ticker; the client may be closed by now.
+		if (this.shuttingDown) return;
 		this.ticker.arm(this.interval, this.onTick);
 		// What a broker re-sends arrives right after CONNACK; by the first reading it is over.
-		if (this.client.connected) this.afterRestart = false;
-		const body = this.reading();
+		if (this.afterRestart && this.client.connected) {
+			this.afterRestart = false;
+			this.host.system.save(RESTART_FLAG, undefined);
+		}
+		const body = this.reading(true);
 		this.client.publish(this.topics.telemetry, JSON.stringify(body), 0, false);
 	}
 
-	/** A reading as telemetry JSON fields: sequence number, uptime, sensor values or the error. */
-	reading(): Answer {
-		this.seq++;
-		const body: Answer = { seq: this.seq, uptime: this.host.system.uptime(), sensor: this.host.sensor.name };
+	/**
+	 * A reading as JSON fields: uptime, sensor values or the error, and for telemetry the next
+	 * sequence number (a `read` command does not take one, so gaps in `seq` mean lost telemetry).
+	 */
+	reading(telemetry: boolean): Answer {
+		const body: Answer = {};
+		if (telemetry) body.seq = ++this.seq;
+		body.uptime = this.host.system.uptime();
+		body.sensor = this.host.sensor.name;
 		try {
 			const r: Reading = this.host.sensor.read();
 			if (r.temperature !== undefined) body.temperature = r.temperature;
@@ -120,13 +136,14 @@ export class Device {
 
 	/**
 	 * Ends gracefully: `offline` (retained) goes out, the wait for its acknowledgement is at most
-	 * SHUTDOWN_GRACE, then DISCONNECT (so the broker discards the will) and `then`.
+	 * SHUTDOWN_GRACE, then DISCONNECT (so the broker discards the will) and `then`. If `offline` was
+	 * not acknowledged by then, the connection ends without DISCONNECT: the will says it instead.
 	 */
 	shutdown(then: () => void): void {
 		if (this.shuttingDown) return;
 		this.shuttingDown = then;
 		this.ticker.disarm();
-		this.send(this.topics.status, "offline", 1, true);
+		this.offlineId = this.send(this.topics.status, "offline", 1, true);
 		this.grace.arm(SHUTDOWN_GRACE, () => this.finishShutdown());
 		this.checkShutdown();
 	}
@@ -140,7 +157,7 @@ export class Device {
 		if (!then) return;
 		this.shuttingDown = () => {};
 		this.grace.disarm();
-		this.client.close();
+		this.client.close(this.offlineDelivered);
 		then();
 	}
 
@@ -174,8 +191,10 @@ export class Device {
 				this.ticker.arm(value, this.onTick);
 				return { ok: true, interval: value };
 			}
-			case "read":
-				return { ok: true, ...this.reading() };
+			case "read": {
+				const body = this.reading(false);
+				return { ok: body.error === undefined, ...body };
+			}
 			case "led": {
 				const on = parseSwitch(payload);
 				if (on === undefined) return { ok: false, error: `led takes "on" or "off", not ${JSON.stringify(payload.slice(0, 40))}` };
@@ -198,6 +217,16 @@ export class Device {
 		}
 	}
 
+	/** A command too large for the receive buffer was drained unread: it still gets an answer. */
+	private oversize(message: Message): void {
+		const topic = message.topicEnd > message.topicStart ? message.topic() : "";
+		if (!topic.startsWith(this.topics.commands)) return;
+		const name = topic.slice(this.topics.commands.length);
+		if (name.indexOf("/") >= 0) return;
+		const error = `the command's ${message.payloadLength}-byte payload is too large`;
+		this.send(this.topics.responses + name, JSON.stringify({ ok: false, error }), 1, false);
+	}
+
 	private restart(): void {
 		this.host.system.save(RESTART_FLAG, 1);
 		this.shutdown(() => {
@@ -208,22 +237,35 @@ export class Device {
 
 	// ---- publishing that loses nothing -----------------------------------------------------
 
-	/** Publishes; a QoS 1 message the client cannot take now waits in a small backlog. */
-	private send(topic: string, payload: string, qos: QoS, retain: boolean): void {
-		if (this.backlog.length === 0 && this.client.publish(topic, payload, qos, retain) >= 0) return;
-		if (qos === 0) return;
-		if (this.backlog.length >= BACKLOG) {
+	/**
+	 * Publishes; a QoS 1 message the client cannot take now waits in a small backlog. A status
+	 * message is never dropped: it replaces any older status waiting there (only the latest counts).
+	 */
+	private send(topic: string, payload: string, qos: QoS, retain: boolean): number {
+		if (this.backlog.length === 0) {
+			const id = this.client.publish(topic, payload, qos, retain);
+			if (id >= 0) return id;
+		}
+		if (qos === 0) return -1;
+		const status = topic === this.topics.status;
+		if (status) {
+			for (let i = this.backlog.length - 1; i >= 0; i--) if (this.backlog[i]!.topic === topic) this.backlog.splice(i, 1);
+		}
+		else if (this.backlog.length >= BACKLOG) {
 			this.trace(`no room for a message to ${topic}: dropped`);
-			return;
+			return -1;
 		}
 		this.backlog.push({ topic, payload, qos, retain });
+		return -1;
 	}
 
 	private flushBacklog(): void {
 		while (this.backlog.length > 0) {
 			const m = this.backlog[0]!;
-			if (this.client.publish(m.topic, m.payload, m.qos, m.retain) < 0) return;
+			const id = this.client.publish(m.topic, m.payload, m.qos, m.retain);
+			if (id < 0) return;
 			this.backlog.shift();
+			if (this.shuttingDown && m.topic === this.topics.status) this.offlineId = id;
 		}
 		this.checkShutdown();
 	}

@@ -154,9 +154,8 @@ export class Client {
 	 * unless `qos0WhileOffline` is "queue"). QoS 1/2 messages published offline wait in the pool.
 	 */
 	publish(topic: string, payload: Payload, qos: QoS = 0, retain = false): number {
-		const result = this.session.publish(topic, payload, qos, retain);
-		this.flush();
-		return result;
+		// Whatever the session puts in the outbox it announces (output), and that flushes: no second flush.
+		return this.session.publish(topic, payload, qos, retain);
 	}
 
 	/** Subscribes; `handler` receives the messages whose topic matches `filter` (else onMessage). */
@@ -170,11 +169,14 @@ export class Client {
 		this.flush();
 	}
 
-	/** Ends gracefully: DISCONNECT (the broker discards the will), then the connection closes. */
-	close(): void {
+	/**
+	 * Ends for good. With `disconnect` (the default) DISCONNECT goes first and the broker discards
+	 * the will; `close(false)` ends like a lost connection, and the broker publishes the will.
+	 */
+	close(disconnect = true): void {
 		if (this.phase === FINISHED || this.phase === CLOSING) return;
 		const wasConnected = this.session.state === CONNECTED;
-		this.session.disconnect();
+		this.session.disconnect(disconnect);
 		this.reconnectAt = -1;
 		if (this.phase === OPEN && this.session.outbox.pending > 0) {
 			this.phase = CLOSING;

@@ -68,31 +68,88 @@ function checkRemaining(type: string, remaining: number): void {
 }
 
 // PUBLISH: the hot path. `measurePublish` validates and sizes once; `writePublish` only writes.
+// Publishers mostly repeat a few topic strings: the last one is not validated or scanned again, and
+// with a TopicCache its encoded bytes are copied (copyWithin), not converted from the string again.
+
+/**
+ * The last topic name measured with this cache, encoded (length prefix and UTF-8) in `buffer` at
+ * [offset, offset + 2 + bytes). A PUBLISH written into the same buffer copies those bytes.
+ */
+export class TopicCache {
+	topic: string | undefined = undefined;
+	bytes = 0;
+	/** `size`: the room at `offset`; topics longer than size - 2 bytes are not cached. */
+	constructor(readonly buffer: Uint8Array, readonly offset: number, readonly size: number) {}
+}
 
 /** Filled by `measurePublish` for the `writePublish` that follows it. */
-export const measured = { topicBytes: 0, payloadBytes: 0, remaining: 0 };
+export const measured = {
+	topicBytes: 0, payloadBytes: 0, remaining: 0,
+	/** The cache holding the measured topic's bytes, or undefined. */
+	cached: undefined as TopicCache | undefined,
+};
+
+/** The last topic name validated, with its UTF-8 length (strings are immutable: it stays valid). */
+let lastTopic: string | undefined;
+let lastTopicBytes = 0;
 
 /** Validates a PUBLISH and returns its whole length in bytes (fixed header included). */
-export function measurePublish(topic: string, payload: Payload, qos: number): number {
-	checkQoS(qos, "PUBLISH");
-	const topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
-	const payloadBytes = payloadLength(payload);
+export function measurePublish(topic: string, payload: Payload, qos: number, cache?: TopicCache): number {
+	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");
+	let topicBytes: number;
+	let cached: TopicCache | undefined;
+	if (cache !== undefined && topic === cache.topic) {
+		topicBytes = cache.bytes;
+		cached = cache;
+	}
+	else {
+		if (topic === lastTopic) topicBytes = lastTopicBytes;
+		else {
+			topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
+			lastTopic = topic;
+			lastTopicBytes = topicBytes;
+		}
+		if (cache !== undefined) {
+			if (2 + topicBytes <= cache.size) {
+				writeString(topic, topicBytes, cache.buffer, cache.offset);
+				cache.topic = topic;
+				cache.bytes = topicBytes;
+				cached = cache;
+			}
+			else cache.topic = undefined;
+		}
+	}
+	const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
 	const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
-	checkRemaining("PUBLISH", remaining);
+	if (remaining > MAX_REMAINING_LENGTH) checkRemaining("PUBLISH", remaining);
 	measured.topicBytes = topicBytes;
 	measured.payloadBytes = payloadBytes;
 	measured.remaining = remaining;
-	return 1 + remainingLengthSize(remaining) + remaining;
+	measured.cached = cached;
+	return 1 + (remaining < 128 ? 1 : remainingLengthSize(remaining)) + remaining;
 }
 
 /** Writes the PUBLISH that `measurePublish` just measured; returns the offset after it. */
 export function writePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
 	buffer[offset++] = (PUBLISH << 4) | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
-	offset = writeRemainingLength(measured.remaining, buffer, offset);
-	offset = writeString(topic, measured.topicBytes, buffer, offset);
+	const remaining = measured.remaining;
+	if (remaining < 128) buffer[offset++] = remaining;
+	else offset = writeRemainingLength(remaining, buffer, offset);
+	const cached = measured.cached;
+	if (cached !== undefined && cached.buffer === buffer) {
+		const from = cached.offset;
+		const end = from + 2 + measured.topicBytes;
+		buffer.copyWithin(offset, from, end);
+		offset += end - from;
+	}
+	else offset = writeString(topic, measured.topicBytes, buffer, offset);
 	if (qos > 0) {
 		buffer[offset++] = packetId >> 8;
 		buffer[offset++] = packetId & 0xFF;
+	}
+	if (payload instanceof Uint8Array) {
+		buffer.set(payload, offset);
+		return offset + payload.length;
 	}
 	return writePayload(payload, buffer, offset);
 }

@@ -67,9 +67,12 @@ export class MqttError extends Error {
 	constructor(code: ErrorCode, message: string) {
 		super(`${code}: ${message}`);
 		this.code = code;
-		this.name = "MqttError";
 	}
 }
+
+// Not `this.name = ...` in the constructor: on Moddable, Error.prototype is frozen, and assigning a
+// property that a frozen prototype holds as read-only throws in strict code.
+Object.defineProperty(MqttError.prototype, "name", { value: "MqttError", writable: true, configurable: true });
 
 /** The CONNACK return code (1..5) as an error code. */
 export function connackError(returnCode: number): MqttError {

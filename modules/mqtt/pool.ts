@@ -20,6 +20,8 @@ export class MessagePool {
 	readonly qos: Uint8Array;
 	readonly offsets: Uint32Array;
 	readonly lengths: Uint32Array;
+	/** Per entry, the owner's identifier serial when it was added (see `Session.allocateId`). */
+	readonly serials: Float64Array;
 	/** Entries are a ring: indices first .. first + count - 1 (mod capacity), FREE holes included. */
 	first = 0;
 	count = 0;
@@ -27,6 +29,8 @@ export class MessagePool {
 	live = 0;
 	/** Entries SENT, RESEND, RELEASE or RELEASING: the in-flight window. */
 	inflight = 0;
+	/** Ring positions below this hold nothing to send (QUEUED, RESEND or RELEASE): sending starts here. */
+	scan = 0;
 	/** Where the next message's bytes go, relative to `base`. */
 	private writeAt = 0;
 
@@ -36,6 +40,7 @@ export class MessagePool {
 		this.qos = new Uint8Array(capacity);
 		this.offsets = new Uint32Array(capacity);
 		this.lengths = new Uint32Array(capacity);
+		this.serials = new Float64Array(capacity);
 	}
 
 	/** The entry index at ring position `k` (0 = oldest). */
@@ -80,8 +85,11 @@ export class MessagePool {
 		return this.base + at;
 	}
 
-	/** Adds the message encoded at `offset` (from `allocate`); returns its entry index. */
-	add(id: number, qos: number, offset: number, length: number, state: number): number {
+	/**
+	 * Adds the message encoded at `offset` (from `allocate`) at the end of the ring; returns its
+	 * entry index. `serial` must not decrease from one call to the next.
+	 */
+	add(id: number, qos: number, offset: number, length: number, state: number, serial: number): number {
 		const i = this.at(this.count);
 		this.count++;
 		this.live++;
@@ -90,17 +98,32 @@ export class MessagePool {
 		this.states[i] = state;
 		this.offsets[i] = offset;
 		this.lengths[i] = length;
+		this.serials[i] = serial;
 		this.writeAt = offset - this.base + length;
 		if (state !== QUEUED) this.inflight++;
 		return i;
 	}
 
-	/** Moves entry `i` to `state`, keeping the in-flight count. */
+	/** The serial of the oldest entry (when count > 0). */
+	oldestSerial(): number {
+		return this.serials[this.first]!;
+	}
+
+	/** The serial of the newest entry (when count > 0). */
+	newestSerial(): number {
+		return this.serials[this.at(this.count - 1)]!;
+	}
+
+	/** Moves entry `i` to `state`, keeping the in-flight count and where sending starts. */
 	set(i: number, state: number): void {
 		const was = this.states[i]!;
 		if (was === QUEUED && state !== QUEUED && state !== FREE) this.inflight++;
 		this.states[i] = state;
 		if (state === RELEASE || state === RELEASING) this.lengths[i] = 0;
+		if (state === QUEUED || state === RESEND || state === RELEASE) {
+			const k = i >= this.first ? i - this.first : i + this.capacity - this.first;
+			if (k < this.scan) this.scan = k;
+		}
 	}
 
 	/** Forgets entry `i`. */
@@ -111,12 +134,14 @@ export class MessagePool {
 		while (this.count > 0 && this.states[this.first] === FREE) {
 			this.first = this.first + 1 === this.capacity ? 0 : this.first + 1;
 			this.count--;
+			if (this.scan > 0) this.scan--;
 		}
-		if (this.count === 0) this.first = this.writeAt = 0;
+		if (this.count === 0) this.first = this.writeAt = this.scan = 0;
 	}
 
 	/** A connection ended: what was sent must be sent again on the next one. */
 	disconnected(): void {
+		this.scan = 0;
 		for (let k = 0; k < this.count; k++) {
 			const i = this.at(k);
 			const s = this.states[i];

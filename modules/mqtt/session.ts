@@ -2,7 +2,7 @@
 // bytes in the outbox and events out. No sockets, no timers: every protocol path is testable.
 
 import type { PacketView } from "./decode.js";
-import { measurePublish, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, writePublish } from "./encode.js";
+import { measurePublish, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, TopicCache, writePublish } from "./encode.js";
 import { connackError, ErrorCode, MqttError } from "./errors.js";
 import {
 	CONNACK, DISCONNECT, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
@@ -91,17 +91,24 @@ export class SessionStats {
 }
 
 const ACK_SIZE = 4;
+/** Bytes after the pool for the last published topic, encoded (see TopicCache): topics up to 126 bytes. */
+export const TOPIC_CACHE_BYTES = 128;
 
 export class Session<H = unknown> {
 	state = DISCONNECTED;
 	readonly stats = new SessionStats();
 	readonly outbox: Outbox;
 	readonly pool: MessagePool;
+	private readonly topicCache: TopicCache;
 	readonly subscriptions: Array<SubscriptionEntry<H>> = [];
 	private readonly requests: Request[] = [];
 	private readonly inboundIds: Uint16Array;
 	private inboundCount = 0;
 	private nextId = 1;
+	/** Times `nextId` has gone from 65,535 back to 1: identifier `id` in lap `n` has serial n × 65,535 + id - 1. */
+	private idLaps = 0;
+	/** The serial of the identifier `allocateId` returned last. */
+	private idSerial = 0;
 	private readonly keepAliveMs: number;
 	private connectDeadline = 0;
 	private lastSent = 0;
@@ -129,9 +136,10 @@ export class Session<H = unknown> {
 		this.options = o;
 		// Validate CONNECT now, so that a bad client id, will or password throws before any byte.
 		encodeConnect(new Uint8Array(o.txBufferSize), 0, this.connectPacket());
-		const mem = new Uint8Array(o.txBufferSize + o.queueBytes);
+		const mem = new Uint8Array(o.txBufferSize + o.queueBytes + TOPIC_CACHE_BYTES);
 		this.outbox = new Outbox(mem, 0, o.txBufferSize);
 		this.pool = new MessagePool(mem, o.txBufferSize, o.queueBytes, o.maxMessages);
+		this.topicCache = new TopicCache(mem, o.txBufferSize + o.queueBytes, TOPIC_CACHE_BYTES);
 		this.inboundIds = new Uint16Array(o.maxInboundQos2);
 		this.keepAliveMs = o.keepAlive * 1000;
 	}
@@ -184,16 +192,17 @@ export class Session<H = unknown> {
 	}
 
 	/**
-	 * A graceful end: DISCONNECT goes into the outbox (the broker then discards the will); the owner
-	 * flushes it and closes the transport. Every later call throws CLIENT_CLOSED.
+	 * The end: DISCONNECT goes into the outbox (the broker then discards the will) unless
+	 * `sendDisconnect` is false; the owner flushes it and closes the transport. Every later call
+	 * throws CLIENT_CLOSED.
 	 */
-	disconnect(): void {
+	disconnect(sendDisconnect = true): void {
 		if (this.state === CLOSED) return;
 		const wasConnected = this.state === CONNECTED;
 		this.state = CLOSED;
 		this.outbox.clear();
 		this.pool.disconnected();
-		if (wasConnected) {
+		if (wasConnected && sendDisconnect) {
 			this.outbox.commit(encodeEmpty(this.outbox.mem, this.outbox.tail, DISCONNECT));
 			this.events.output();
 		}
@@ -360,26 +369,26 @@ export class Session<H = unknown> {
 		if (this.state === CONNECTED) this.pump();
 	}
 
-	/** The sent request with identifier `id`, removed from the list, or undefined. */
-	private takeRequest(id: number, subscribe: boolean): Request | undefined {
+	/** The index of the sent request with identifier `id` in the list, or -1. */
+	private findRequest(id: number, subscribe: boolean): number {
 		const list = this.requests;
 		for (let i = 0; i < list.length; i++) {
 			const r = list[i]!;
-			if (r.sent && r.packetId === id && (r.qos >= 0) === subscribe) {
-				list.splice(i, 1);
-				return r;
-			}
+			if (r.sent && r.packetId === id && (r.qos >= 0) === subscribe) return i;
 		}
-		return undefined;
+		return -1;
 	}
 
 	private suback(p: PacketView): void {
 		const id = p.packetId;
-		const request = this.takeRequest(id, true);
-		if (!request) return this.fail(unknownId("SUBACK", id));
+		const at = this.findRequest(id, true);
+		if (at < 0) return this.fail(unknownId("SUBACK", id));
 		const count = p.payloadEnd - p.payloadStart;
+		// A malformed SUBACK acknowledges nothing: the request stays, and is sent again after the reconnect.
 		if (count !== 1)
 			return this.fail(new MqttError(ErrorCode.SUBACK_COUNT_MISMATCH, `SUBACK ${id} has ${count} return codes for 1 topic filter`));
+		const request = this.requests[at]!;
+		this.requests.splice(at, 1);
 		const code = p.buffer[p.payloadStart]!;
 		const subs = this.subscriptions;
 		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === request.filter) subs[i]!.granted = code;
@@ -388,8 +397,10 @@ export class Session<H = unknown> {
 	}
 
 	private unsuback(id: number): void {
-		const request = this.takeRequest(id, false);
-		if (!request) return this.fail(unknownId("UNSUBACK", id));
+		const at = this.findRequest(id, false);
+		if (at < 0) return this.fail(unknownId("UNSUBACK", id));
+		const request = this.requests[at]!;
+		this.requests.splice(at, 1);
 		this.events.unsubscribed(request.filter);
 		if (this.state === CONNECTED) this.pump();
 	}
@@ -411,7 +422,7 @@ export class Session<H = unknown> {
 	 */
 	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
 		this.checkOpen();
-		const total = measurePublish(topic, payload, qos);
+		const total = measurePublish(topic, payload, qos, this.topicCache);
 		if (total > this.options.txBufferSize)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
 		if (qos === 0 && (this.state === CONNECTED || this.options.qos0WhileOffline === "drop")) {
@@ -440,7 +451,8 @@ export class Session<H = unknown> {
 		}
 		const id = qos > 0 ? this.allocateId() : 0;
 		writePublish(pool.mem, offset, topic, payload, qos, retain, false, id);
-		pool.add(id, qos, offset, total, QUEUED);
+		// Its identifier's serial; for QoS 0, the next identifier's (serials along the pool never decrease).
+		pool.add(id, qos, offset, total, QUEUED, qos > 0 ? this.idSerial : this.idLaps * 65_535 + this.nextId - 1);
 		if (this.state === CONNECTED) this.pump();
 		return id;
 	}
@@ -489,13 +501,25 @@ export class Session<H = unknown> {
 	private allocateId(): number {
 		for (;;) {
 			const id = this.nextId;
-			this.nextId = id === 65_535 ? 1 : id + 1;
-			if (!this.idInUse(id)) return id;
+			const serial = this.idLaps * 65_535 + id - 1;
+			if (id === 65_535) {
+				this.nextId = 1;
+				this.idLaps++;
+			}
+			else this.nextId = id + 1;
+			if (!this.idInUse(id, serial)) {
+				this.idSerial = serial;
+				return id;
+			}
 		}
 	}
 
-	private idInUse(id: number): boolean {
-		if (this.pool.find(id) >= 0) return true;
+	/** Is `id` (whose serial is `serial`) held by a pool message or a sent request? */
+	private idInUse(id: number, serial: number): boolean {
+		// Pool messages hold identifiers in the order they were handed out. When all their serials
+		// lie within the 65,534 before `serial`, none is `id`: no need to look.
+		const pool = this.pool;
+		if (pool.count > 0 && (serial - pool.oldestSerial() >= 65_535 || serial <= pool.newestSerial()) && pool.find(id) >= 0) return true;
 		const requests = this.requests;
 		for (let i = 0; i < requests.length; i++) if (requests[i]!.sent && requests[i]!.packetId === id) return true;
 		return false;
@@ -521,7 +545,9 @@ export class Session<H = unknown> {
 		}
 		const pool = this.pool;
 		const mem = o.mem;
-		for (let k = 0; k < pool.count; k++) {
+		// Entries before pool.scan have nothing to send; it is left where sending stopped.
+		let k = pool.scan;
+		for (; k < pool.count; k++) {
 			const i = pool.at(k);
 			const state = pool.states[i]!;
 			if (state === FREE || state === SENT || state === RELEASING) continue;
@@ -547,6 +573,7 @@ export class Session<H = unknown> {
 			}
 			else pool.set(i, SENT);
 		}
+		pool.scan = k;
 		if (wrote) this.events.output();
 	}
 

@@ -3,24 +3,45 @@
 
 import { ErrorCode, MqttError } from "./errors.js";
 import { MAX_STRING_BYTES } from "./packet.js";
-import { charCode, isEmptyString, utf8Length } from "./utf8.js";
+import { charCode, utf8Length } from "./utf8.js";
 
 const SLASH = 0x2F;
 const PLUS = 0x2B;
 const HASH = 0x23;
 const DOLLAR = 0x24;
 
-/** Validates a topic name (non-empty, no wildcard, MQTT string rules) and returns its UTF-8 bytes. */
+/**
+ * Validates a topic name (non-empty, no wildcard, MQTT string rules) and returns its UTF-8 bytes,
+ * in one pass over the string.
+ */
 export function topicNameBytes(topic: string, what = "a topic name"): number {
-	if (typeof topic !== "string" || isEmptyString(topic))
+	if (typeof topic !== "string")
 		throw new MqttError(ErrorCode.EMPTY_TOPIC, `${what} must be a non-empty string`);
+	let bytes = 0;
 	for (let i = 0; ; i++) {
 		const c = charCode.call(topic, i);
 		if (c !== c) break;
-		if (c === PLUS || c === HASH)
-			throw new MqttError(ErrorCode.WILDCARD_IN_TOPIC, `${what} "${topic}" contains a wildcard (+ or #), which only topic filters may`);
+		if (c < 0x80) {
+			if (c === PLUS || c === HASH)
+				throw new MqttError(ErrorCode.WILDCARD_IN_TOPIC, `${what} "${topic}" contains a wildcard (+ or #), which only topic filters may`);
+			if (c === 0)
+				throw new MqttError(ErrorCode.UTF8_NULL_CHARACTER, "an MQTT string must not contain U+0000");
+			bytes++;
+		}
+		else if (c < 0x800)
+			bytes += 2;
+		else if (c >= 0xD800 && c <= 0xDFFF) {
+			const d = c <= 0xDBFF ? charCode.call(topic, i + 1) : 0;
+			if (!(d >= 0xDC00 && d <= 0xDFFF))
+				throw new MqttError(ErrorCode.UTF8_SURROGATE, "an MQTT string must not contain an unpaired surrogate code point");
+			bytes += 4;
+			i++;
+		}
+		else
+			bytes += 3;
 	}
-	const bytes = utf8Length(topic, true);
+	if (bytes === 0)
+		throw new MqttError(ErrorCode.EMPTY_TOPIC, `${what} must be a non-empty string`);
 	if (bytes > MAX_STRING_BYTES)
 		throw new MqttError(ErrorCode.STRING_TOO_LONG, `${what} is ${bytes} bytes of UTF-8; at most 65,535 fit`);
 	return bytes;

@@ -227,6 +227,18 @@ add("close(): DISCONNECT, transport closed, onClose without error, no reconnect,
 	throwsCode(() => r.client.subscribe("t"), "CLIENT_CLOSED");
 });
 
+add("close(false): no DISCONNECT (the broker will publish the will), transport closed, no reconnect", () => {
+	const r = new Rig();
+	r.up();
+	r.take();
+	r.client.close(false);
+	equal(r.transport.sent(), "", "nothing sent");
+	equal(r.transport.closes, 1);
+	deepEqual(r.take(), ["close graceful"]);
+	r.clock.advance(1_000_000);
+	equal(r.transport.opens.length, 1, "never reopened");
+});
+
 add("close() while the transport is blocked waits for DISCONNECT to drain, within a grace period", () => {
 	const r = new Rig();
 	r.up();

@@ -4,9 +4,10 @@
 import type { Case } from "../lib/check.js";
 import { clientCases } from "./client.js";
 import { codecCases } from "./codec.js";
+import { deviceCases } from "./device.js";
 import { sessionCases } from "./session.js";
 
-const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases };
+const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases };
 
 interface Result { name: string; ok: boolean; error?: string }
 

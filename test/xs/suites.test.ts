@@ -7,19 +7,37 @@ import { fileURLToPath } from "node:url";
 import { XsWorker } from "../../hosts/xs/worker.js";
 import { clientCases } from "../suites/client.js";
 import { codecCases } from "../suites/codec.js";
+import { deviceCases } from "../suites/device.js";
 import { sessionCases } from "../suites/session.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface Outcome { name: string; ok: boolean; error?: string }
 
-function suiteOnXs(suite: string, names: string[]): void {
-	describe(`${suite} (XS engine)`, function () {
+/**
+ * Moddable preloads the runtime and freezes it: the built-in constructors and prototypes are
+ * read-only there, and code that assigns to an inherited built-in property throws. This hardens
+ * them the same way before our modules load.
+ */
+const FREEZE_PRIMORDIALS = `
+	for (const name of ["Object", "Function", "Array", "Error", "EvalError", "RangeError", "ReferenceError",
+		"SyntaxError", "TypeError", "URIError", "AggregateError", "String", "Number", "Boolean", "Symbol", "BigInt",
+		"Math", "JSON", "Reflect", "Date", "RegExp", "Map", "Set", "WeakMap", "WeakSet", "Promise", "ArrayBuffer",
+		"DataView", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array",
+		"Float32Array", "Float64Array", "Uint8ClampedArray", "BigInt64Array", "BigUint64Array", "TextEncoder", "TextDecoder"])
+		if (globalThis[name]) harden(globalThis[name]);
+	harden(Object.getPrototypeOf(Uint8Array));
+	Object.isFrozen(Error.prototype) && Object.isFrozen(Array.prototype) ? new TextEncoder().encode("frozen").buffer : undefined;
+`;
+
+function suiteOnXs(suite: string, names: string[], frozen = false): void {
+	describe(`${suite} (XS engine${frozen ? ", built-ins frozen as on Moddable" : ""})`, function () {
 		let outcomes = new Map<string, Outcome>();
 		before(async function () {
 			this.timeout(120_000);
 			const worker = new XsWorker({ onStderr: (t) => process.stderr.write(t) });
 			try {
+				if (frozen) assert.equal((await worker.evaluate(FREEZE_PRIMORDIALS)).text, "frozen", "the built-ins were not frozen");
 				await worker.importModule(path.join(here, "../suites/xs-entry.js"));
 				const ready = await worker.evaluate("globalThis.xsSuitesReady === true ? new TextEncoder().encode('ready').buffer : undefined");
 				assert.equal(ready.text, "ready", "the suites module did not load inside XS");
@@ -48,3 +66,6 @@ function suiteOnXs(suite: string, names: string[]): void {
 suiteOnXs("codec", codecCases.map((c) => c.name));
 suiteOnXs("session", sessionCases.map((c) => c.name));
 suiteOnXs("client", clientCases.map((c) => c.name));
+suiteOnXs("device", deviceCases.map((c) => c.name));
+for (const [suite, cases] of [["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases]] as const)
+	suiteOnXs(suite, cases.map((c) => c.name), true);

@@ -5,7 +5,7 @@ declare module "embedded:network/interface/wifi" {
 	export type WiFiChangedProperty = "connection" | "address";
 	export interface WiFiConstructorOptions {
 		port?: number;
-		onChanged?: (this: WiFi, property: WiFiChangedProperty) => void;
+		onChanged?: (property: WiFiChangedProperty) => void;
 	}
 	export interface WiFiConnectOptions {
 		SSID: string;

@@ -1,0 +1,844 @@
+// The device firmware's logic (class Device) against a scripted broker, fake host parts and one
+// manual time line: status and will, telemetry, every command, restart, shutdown, backlog, reconnection.
+
+import { Device, MAX_INTERVAL, MIN_INTERVAL, RESTART_FLAG, SHUTDOWN_GRACE } from "../../modules/device/device.js";
+import type { DeviceConfig } from "../../modules/device/host.js";
+import { CONNECT, DISCONNECT, PUBACK, PUBCOMP, PUBLISH, PUBREC, SUBSCRIBE } from "../../modules/mqtt/packet.js";
+import type { ConnectPacket, Payload, PublishPacket, SubscribePacket } from "../../modules/mqtt/packet.js";
+import { deepEqual, equal, fail, ok, show } from "../lib/check.js";
+import type { Case } from "../lib/check.js";
+import { FakeBroker, payloadText } from "../lib/fake-broker.js";
+import type { InjectOptions, Logged } from "../lib/fake-broker.js";
+import { FakeDeviceHost, FakeStorage } from "../lib/fake-device.js";
+import { TimeBase } from "../lib/fake-time.js";
+
+const STATUS = "devices/d1/status";
+const TELEMETRY = "devices/d1/telemetry";
+const COMMANDS = "devices/d1/commands/+";
+const cmd = (name: string): string => `devices/d1/commands/${name}`;
+const resp = (name: string): string => `devices/d1/responses/${name}`;
+
+type Body = Record<string, unknown>;
+
+interface RigOptions {
+	config?: Partial<DeviceConfig>;
+	/** Shared with an earlier Rig: the same flash, broker and time line (a reboot). */
+	storage?: FakeStorage;
+	broker?: FakeBroker;
+	time?: TimeBase;
+	/** Let the connection come up before returning (default true). */
+	settle?: boolean;
+}
+
+/** One device on fakes: a time line, a broker, a host, and the Device under test. */
+class Rig {
+	readonly time: TimeBase;
+	readonly broker: FakeBroker;
+	readonly storage: FakeStorage;
+	readonly host: FakeDeviceHost;
+	readonly device: Device;
+	/** When the Device was built. */
+	readonly boot: number;
+	/** The broker's first connection from this device (an earlier Rig may share the broker). */
+	readonly firstConnection: number;
+	constructor(options: RigOptions = {}) {
+		this.time = options.time ?? options.broker?.time ?? new TimeBase();
+		this.broker = options.broker ?? new FakeBroker(this.time);
+		this.storage = options.storage ?? new FakeStorage();
+		this.host = new FakeDeviceHost(this.time, this.broker.transport(), this.storage, options.config);
+		this.boot = this.time.now();
+		this.firstConnection = this.broker.connections.length;
+		this.device = new Device(this.host);
+		if (options.settle !== false) this.time.settle();
+	}
+	/** Sends a command (QoS 1 unless told) and lets the exchange run; returns its packet identifier. */
+	command(name: string, payload: Payload, options: InjectOptions = {}): number {
+		const id = this.broker.inject(cmd(name), payload, { qos: 1, ...options });
+		this.time.settle();
+		return id;
+	}
+	/** Sends a command and returns the one response it got (fails unless exactly one came). */
+	ask(name: string, payload: Payload, options: InjectOptions = {}): Body {
+		return this.askOn(cmd(name), resp(name), payload, options);
+	}
+	askOn(topic: string, responseTopic: string, payload: Payload, options: InjectOptions = {}): Body {
+		const before = this.broker.publishes(responseTopic).length;
+		this.broker.inject(topic, payload, { qos: 1, ...options });
+		this.time.settle();
+		const after = this.broker.publishes(responseTopic);
+		equal(after.length, before + 1, `responses on ${responseTopic} to ${show(typeof payload === "string" ? payload.slice(0, 60) : payload)}`);
+		return json(after[after.length - 1]!);
+	}
+	/** What this device published to `topic`, in order. */
+	published(topic: string): Logged[] {
+		return this.broker.received.filter((l) => l.connection >= this.firstConnection && isPublish(l, topic));
+	}
+	/** Telemetry bodies published so far. */
+	telemetry(): Body[] {
+		return this.published(TELEMETRY).map((l) => json(l.packet as PublishPacket));
+	}
+	/** When each telemetry message reached the broker. */
+	telemetryTimes(): number[] {
+		return this.published(TELEMETRY).map((l) => l.at);
+	}
+	statusTexts(): string[] {
+		return this.published(STATUS).map((l) => payloadText((l.packet as PublishPacket).payload));
+	}
+	get restarts(): number[] {
+		return this.host.system.restarts;
+	}
+}
+
+function json(p: PublishPacket): Body {
+	const text = payloadText(p.payload);
+	try {
+		return JSON.parse(text) as Body;
+	}
+	catch {
+		return fail(`not JSON on ${p.topic}: ${text}`);
+	}
+}
+
+function isPublish(l: Logged, topic: string): boolean {
+	return l.packet.type === PUBLISH && l.packet.topic === topic;
+}
+
+/** Index in the log of the first packet `test` picks (after `from`), or -1. */
+function indexOf(log: Logged[], test: (l: Logged) => boolean, from = 0): number {
+	for (let i = from; i < log.length; i++) if (test(log[i]!)) return i;
+	return -1;
+}
+
+function isStatus(text: string): (l: Logged) => boolean {
+	return (l) => l.packet.type === PUBLISH && l.packet.topic === STATUS && payloadText(l.packet.payload) === text;
+}
+
+function isType(type: number): (l: Logged) => boolean {
+	return (l) => l.packet.type === type;
+}
+
+function expectError(body: Body, fragment: string, what: string): void {
+	equal(body.ok, false, `${what}: ok`);
+	if (typeof body.error !== "string" || !body.error.includes(fragment))
+		fail(`${what}: expected an error containing ${show(fragment)}, got ${show(body)}`);
+}
+
+/** A fresh (non-DUP) QoS 1 restart, then acknowledgements as the broker gives them. */
+function restartNow(r: Rig): Body {
+	return r.ask("restart", "");
+}
+
+export const deviceCases: Case[] = [];
+const add = (name: string, run: () => void): void => { deviceCases.push({ name, run }); };
+
+// ---- connection, status and will ---------------------------------------------------------
+
+add("CONNECT: client id = deviceId, persistent session, keepalive, will offline retained QoS 1, no credentials", () => {
+	const r = new Rig();
+	const c = r.broker.connections[0]!;
+	equal(c.host, "broker.test", "host");
+	equal(c.port, 1883, "port");
+	equal(c.tls, undefined, "no TLS");
+	const connect = r.broker.received[0]!.packet as ConnectPacket;
+	equal(connect.type, CONNECT, "the first packet");
+	equal(connect.clientId, "d1", "client id");
+	equal(connect.cleanSession, false, "clean session");
+	equal(connect.keepAlive, 30, "keepalive");
+	ok(connect.will !== undefined, "a will");
+	equal(connect.will!.topic, STATUS, "will topic");
+	equal(payloadText(connect.will!.payload), "offline", "will payload");
+	equal(connect.will!.qos, 1, "will QoS");
+	equal(connect.will!.retain, true, "will retained");
+	equal(connect.username, undefined, "no user name");
+	equal(connect.password, undefined, "no password");
+});
+
+add("CONNECT carries the configured credentials, keepalive and TLS", () => {
+	const r = new Rig({ config: { mqttUser: "u1", mqttPassword: "secret", keepAlive: 12, mqttTls: true, mqttCa: "ca-pem", mqttPort: 8883 } });
+	const connect = r.broker.received[0]!.packet as ConnectPacket;
+	equal(connect.username, "u1", "user name");
+	equal(payloadText(connect.password!), "secret", "password");
+	equal(connect.keepAlive, 12, "keepalive");
+	equal(r.broker.connections[0]!.port, 8883, "port");
+	deepEqual(r.broker.connections[0]!.tls, { ca: "ca-pem" }, "TLS options");
+	// An empty user name means none, and then no password either.
+	const anonymous = new Rig({ config: { mqttUser: "", mqttPassword: "secret" } });
+	const c2 = anonymous.broker.received[0]!.packet as ConnectPacket;
+	equal(c2.username, undefined, "no user name");
+	equal(c2.password, undefined, "no password without a user name");
+});
+
+add("on connect: status online, retained, QoS 1; the broker keeps it", () => {
+	const r = new Rig();
+	const status = r.broker.publishes(STATUS);
+	equal(status.length, 1, "one status message");
+	equal(payloadText(status[0]!.payload), "online", "payload");
+	equal(status[0]!.qos, 1, "QoS");
+	equal(status[0]!.retain, true, "retained");
+	equal(status[0]!.dup, false, "not a re-send");
+	equal(r.broker.retained.get(STATUS)?.payload, "online", "retained at the broker");
+	ok(r.device.client.connected, "connected");
+	equal(r.device.client.pending, 0, "online acknowledged");
+});
+
+add("subscribes to <prefix>/<id>/commands/+ at QoS 1, once", () => {
+	const r = new Rig();
+	const subs = r.broker.ofType(SUBSCRIBE).map((l) => l.packet as SubscribePacket);
+	equal(subs.length, 1, "one SUBSCRIBE");
+	deepEqual(subs[0]!.subscriptions, [{ filter: COMMANDS, qos: 1 }], "filter and QoS");
+	r.time.advance(60_000);
+	equal(r.broker.ofType(SUBSCRIBE).length, 1, "not repeated while connected");
+});
+
+add("a custom prefix and device id shape every topic", () => {
+	const r = new Rig({ config: { topicPrefix: "acme/site-2", deviceId: "dev-7" } });
+	equal((r.broker.received[0]!.packet as ConnectPacket).clientId, "dev-7", "client id");
+	equal((r.broker.received[0]!.packet as ConnectPacket).will!.topic, "acme/site-2/dev-7/status", "will topic");
+	equal(r.broker.publishes("acme/site-2/dev-7/status").length, 1, "status");
+	deepEqual((r.broker.ofType(SUBSCRIBE)[0]!.packet as SubscribePacket).subscriptions[0]!.filter, "acme/site-2/dev-7/commands/+", "filter");
+	r.time.advance(5_000);
+	equal(r.broker.publishes("acme/site-2/dev-7/telemetry").length, 1, "telemetry");
+	r.broker.inject("acme/site-2/dev-7/commands/ping", "", { qos: 1 });
+	r.time.settle();
+	equal(r.broker.publishes("acme/site-2/dev-7/responses/ping").length, 1, "response");
+});
+
+add("while the broker does not answer CONNECT nothing is published; status online follows CONNACK", () => {
+	const time = new TimeBase();
+	const broker = new FakeBroker(time);
+	broker.answerConnect = false;
+	const r = new Rig({ broker });
+	r.time.advance(4_000);
+	deepEqual(broker.names(), ["CONNECT d1"], "only CONNECT so far");
+	broker.answerConnect = true;
+	// The connect timeout (10 s) ends the attempt; the next one gets its CONNACK.
+	r.time.advance(10_000);
+	equal(r.statusTexts().join(), "online", "online after the CONNACK");
+	ok(r.device.client.connected, "connected");
+});
+
+// ---- telemetry -----------------------------------------------------------------------------
+
+add("telemetry: first after one interval, then every interval; seq counts up; QoS 0, not retained", () => {
+	const r = new Rig();
+	r.time.advance(4_999);
+	equal(r.telemetry().length, 0, "nothing before one interval");
+	r.time.advance(1);
+	r.time.advance(5_000);
+	r.time.advance(5_000);
+	deepEqual(r.telemetryTimes(), [r.boot + 5_000, r.boot + 10_000, r.boot + 15_000], "times");
+	deepEqual(r.telemetry(), [
+		{ seq: 1, uptime: 5_000, sensor: "fake-sht", temperature: 21.5, humidity: 40.2 },
+		{ seq: 2, uptime: 10_000, sensor: "fake-sht", temperature: 21.5, humidity: 40.2 },
+		{ seq: 3, uptime: 15_000, sensor: "fake-sht", temperature: 21.5, humidity: 40.2 },
+	], "bodies");
+	for (const p of r.broker.publishes(TELEMETRY)) {
+		equal(p.qos, 0, "QoS");
+		equal(p.retain, false, "retain");
+	}
+	equal(r.host.sensor.reads, 3, "one read per message");
+});
+
+add("telemetry carries what the sensor gives, and its values as they change", () => {
+	const r = new Rig();
+	r.host.sensor.reading = { temperature: -3.25 };
+	r.time.advance(5_000);
+	r.host.sensor.reading = { humidity: 99.9 };
+	r.time.advance(5_000);
+	r.host.sensor.reading = {};
+	r.time.advance(5_000);
+	const t = r.telemetry();
+	deepEqual(t[0], { seq: 1, uptime: 5_000, sensor: "fake-sht", temperature: -3.25 }, "temperature only");
+	deepEqual(t[1], { seq: 2, uptime: 10_000, sensor: "fake-sht", humidity: 99.9 }, "humidity only");
+	equal(t[2]!.seq, 3, "an empty reading still counts");
+	equal(t[2]!.temperature, undefined, "no temperature");
+	ok(typeof t[2]!.error === "string", `an empty reading is an error: ${show(t[2])}`);
+});
+
+add("a failing sensor: telemetry with an error field, no crash, and the next reading works again", () => {
+	const r = new Rig();
+	r.time.advance(5_000);
+	r.host.sensor.failWith = "no ACK from 0x44";
+	r.time.advance(5_000);
+	r.host.sensor.failWith = undefined;
+	r.time.advance(5_000);
+	const t = r.telemetry();
+	equal(t.length, 3, "three messages");
+	deepEqual(t[1], { seq: 2, uptime: 10_000, sensor: "fake-sht", error: "sensor read failed: no ACK from 0x44" }, "the failed reading");
+	deepEqual(t[2], { seq: 3, uptime: 15_000, sensor: "fake-sht", temperature: 21.5, humidity: 40.2 }, "recovered");
+	ok(r.device.client.connected, "still connected");
+});
+
+add("a sensor that throws something odd (not an Error) or returns nothing is still reported", () => {
+	const r = new Rig();
+	r.host.sensor.read = () => { throw "bus stuck"; };
+	r.time.advance(5_000);
+	r.host.sensor.read = () => undefined as unknown as { temperature?: number };
+	r.time.advance(5_000);
+	const t = r.telemetry();
+	equal(t.length, 2, "both published");
+	ok(String(t[0]!.error).includes("bus stuck"), `thrown string: ${show(t[0])}`);
+	ok(typeof t[1]!.error === "string", `undefined reading: ${show(t[1])}`);
+});
+
+add("the telemetry interval from the configuration is kept within 1 s .. 1 h", () => {
+	equal(new Rig({ config: { telemetryInterval: 10 } }).device.interval, MIN_INTERVAL, "too short");
+	equal(new Rig({ config: { telemetryInterval: 10 * MAX_INTERVAL } }).device.interval, MAX_INTERVAL, "too long");
+	equal(new Rig({ config: { telemetryInterval: Number.NaN } }).device.interval, MIN_INTERVAL, "NaN");
+	const r = new Rig({ config: { telemetryInterval: 2_500 } });
+	r.time.advance(5_000);
+	deepEqual(r.telemetryTimes(), [r.boot + 2_500, r.boot + 5_000], "the configured rate");
+});
+
+add("telemetry while offline is not queued; the schedule goes on and resumes on reconnect", () => {
+	const r = new Rig();
+	r.time.advance(5_000);
+	r.broker.refuse = true;
+	r.broker.cut();
+	r.time.advance(10_000);
+	equal(r.telemetry().length, 1, "nothing sent while offline");
+	r.broker.refuse = false;
+	r.time.advance(60_000); // the backoff reaches a retry, then telemetry flows again
+	ok(r.device.client.connected, "reconnected");
+	const t = r.telemetry();
+	ok(t.length >= 2, "telemetry again");
+	ok((t[1]!.seq as number) > 2, `seq counted the readings taken offline: ${show(t[1])}`);
+	equal(r.broker.ofType(PUBLISH).filter((l) => l.packet.type === PUBLISH && l.packet.topic === TELEMETRY && l.packet.dup).length, 0, "no re-sent telemetry");
+});
+
+// ---- commands: the exchange ----------------------------------------------------------------
+
+add("a response is QoS 1, not retained, on responses/<name>; the command gets its PUBACK", () => {
+	const r = new Rig();
+	r.broker.take();
+	const id = r.command("ping", "", { qos: 1, packetId: 77 });
+	equal(id, 77, "identifier");
+	const log = r.broker.take();
+	const response = log.find((l) => isPublish(l, resp("ping")));
+	ok(response, `a response: ${show(r.broker.names(log))}`);
+	const p = response!.packet as PublishPacket;
+	equal(p.qos, 1, "QoS");
+	equal(p.retain, false, "retain");
+	ok(log.some((l) => l.packet.type === PUBACK && l.packet.packetId === 77), `PUBACK 77: ${show(r.broker.names(log))}`);
+	equal(r.device.client.pending, 0, "the response was acknowledged");
+});
+
+add("a QoS 0 command is answered (no PUBACK); a QoS 2 command runs once, with PUBREC and PUBCOMP", () => {
+	const r = new Rig();
+	r.broker.take();
+	r.command("led", "on", { qos: 0 });
+	deepEqual(r.host.led.calls, [true], "QoS 0 ran");
+	equal(r.broker.publishes(resp("led")).length, 1, "QoS 0 answered");
+	equal(r.broker.take().filter((l) => l.packet.type === PUBACK).length, 0, "no PUBACK for QoS 0");
+	// QoS 2: the broker re-sends the PUBLISH (DUP) before PUBREL; it must not run twice.
+	const before = r.broker.received.length;
+	const id = r.broker.inject(cmd("led"), "off", { qos: 2 });
+	r.broker.inject(cmd("led"), "off", { qos: 2, dup: true, packetId: id });
+	r.time.settle();
+	deepEqual(r.host.led.calls, [true, false], "QoS 2 ran once");
+	equal(r.broker.publishes(resp("led")).length, 2, "answered once");
+	const log = r.broker.received.slice(before);
+	ok(log.some((l) => l.packet.type === PUBREC && l.packet.packetId === id), "PUBREC");
+	ok(log.some((l) => l.packet.type === PUBCOMP && l.packet.packetId === id), "PUBCOMP after the broker's PUBREL");
+});
+
+add("retained commands are refused with an error and not run", () => {
+	const r = new Rig();
+	expectError(r.ask("led", "on", { retain: true }), "retained", "retained led");
+	deepEqual(r.host.led.calls, [], "the LED was not touched");
+	expectError(r.ask("interval", "2000", { retain: true }), "retained", "retained interval");
+	equal(r.device.interval, 5_000, "interval unchanged");
+	expectError(r.ask("restart", "", { retain: true }), "retained", "retained restart");
+	r.time.advance(SHUTDOWN_GRACE * 2);
+	deepEqual(r.restarts, [], "no restart");
+	deepEqual(r.statusTexts(), ["online"], "no offline");
+	equal(r.storage.values.get(RESTART_FLAG), undefined, "no restart flag");
+	// The same command without retain runs.
+	equal(r.ask("led", "on").ok, true, "not retained: runs");
+	deepEqual(r.host.led.calls, [true], "LED on");
+});
+
+add("unknown commands get an error naming the command (cut to 40 characters)", () => {
+	const r = new Rig();
+	expectError(r.ask("reboot", "now"), "unknown command \"reboot\"", "reboot");
+	expectError(r.ask("PING", ""), "unknown command", "commands are case-sensitive");
+	const long = "x".repeat(300);
+	const body = r.ask(long, "");
+	expectError(body, `unknown command "${"x".repeat(40)}"`, "long name");
+	ok(!String(body.error).includes("x".repeat(41)), "the name is cut in the message");
+});
+
+add("an empty command name (topic ending in commands/) matches commands/+ and gets an error", () => {
+	// "+" matches an empty level, so a broker does deliver devices/d1/commands/ to this subscription.
+	const r = new Rig();
+	const body = r.askOn("devices/d1/commands/", "devices/d1/responses/", "x");
+	expectError(body, "no command name", "empty name");
+});
+
+add("messages outside commands/+ (a misbehaving broker) are acknowledged and ignored", () => {
+	const r = new Rig();
+	r.broker.take();
+	r.broker.inject("devices/d1/commands/led/extra", "on", { qos: 1, packetId: 5 });
+	r.broker.inject("devices/d2/commands/led", "on", { qos: 1, packetId: 6 });
+	r.time.settle();
+	deepEqual(r.broker.names(r.broker.take()), ["PUBACK 5", "PUBACK 6"], "acknowledged, nothing else");
+	deepEqual(r.host.led.calls, [], "not run");
+});
+
+// ---- commands: interval --------------------------------------------------------------------
+
+add("interval accepts 5000, \"5000\", {\"interval\":…}, {\"ms\":…} and the bounds", () => {
+	const r = new Rig();
+	const cases: Array<[string, number]> = [
+		["5000", 5_000], ["\"2000\"", 2_000], ["{\"interval\":3000}", 3_000], ["{\"ms\":4000}", 4_000],
+		[" 7000 ", 7_000], ["1000", MIN_INTERVAL], ["3600000", MAX_INTERVAL], ["1e4", 10_000],
+	];
+	for (const [payload, value] of cases) {
+		deepEqual(r.ask("interval", payload), { ok: true, interval: value }, `interval ${payload}`);
+		equal(r.device.interval, value, `interval ${payload}: applied`);
+	}
+});
+
+add("interval changes the telemetry rate from the moment it is received", () => {
+	const r = new Rig();
+	r.time.advance(5_000); // first telemetry at boot + 5 s
+	r.time.advance(1_000);
+	equal(r.ask("interval", "2000").ok, true, "accepted");
+	r.time.advance(6_500);
+	deepEqual(r.telemetryTimes(), [r.boot + 5_000, r.boot + 8_000, r.boot + 10_000, r.boot + 12_000], "every 2 s from the command");
+	equal(r.ask("interval", "{\"ms\":60000}").ok, true, "slower");
+	r.time.advance(59_999);
+	equal(r.telemetry().length, 4, "nothing for a minute");
+	r.time.advance(1);
+	equal(r.telemetry().length, 5, "then one");
+});
+
+add("interval refuses out-of-range, non-integer and garbage payloads, and changes nothing", () => {
+	const r = new Rig();
+	const bad: Array<[Payload, string]> = [
+		["999", "1000..3600000"], ["0", "1000..3600000"], ["-5000", "1000..3600000"], ["3600001", "1000..3600000"],
+		["1e12", "1000..3600000"], ["1500.5", "integer"], ["abc", "milliseconds"], ["", "milliseconds"],
+		["null", "integer"], ["true", "integer"], ["[2000]", "integer"], ["{\"interval\":\"2000\"}", "integer"],
+		["{\"period\":2000}", "integer"], ["\"   \"", "integer"], ["\"2s\"", "integer"], ["NaN", "milliseconds"],
+		["Infinity", "milliseconds"], ["{\"interval\":5000", "milliseconds"], [new Uint8Array([0xFF, 0xFE, 0x00, 0x80]), "milliseconds"],
+	];
+	for (const [payload, fragment] of bad) expectError(r.ask("interval", payload), fragment, `interval ${show(payload)}`);
+	equal(r.device.interval, 5_000, "unchanged");
+	r.time.advance(10_000);
+	deepEqual(r.telemetryTimes(), [r.boot + 5_000, r.boot + 10_000], "schedule unchanged");
+});
+
+// ---- commands: read, led, ping -------------------------------------------------------------
+
+add("read answers a fresh reading at once", () => {
+	const r = new Rig();
+	r.time.advance(1_234);
+	r.host.sensor.reading = { temperature: 19.75, humidity: 55 };
+	const body = r.ask("read", "");
+	equal(body.ok, true, "ok");
+	equal(body.uptime, 1_234, "uptime");
+	equal(body.sensor, "fake-sht", "sensor");
+	equal(body.temperature, 19.75, "temperature");
+	equal(body.humidity, 55, "humidity");
+	equal(body.seq, undefined, "a read takes no telemetry sequence number");
+	equal(r.host.sensor.reads, 1, "read the sensor");
+	equal(r.ask("read", "anything at all").ok, true, "the payload is ignored");
+});
+
+add("read with a failing sensor answers ok:false with the error, and the device carries on", () => {
+	const r = new Rig();
+	r.host.sensor.failWith = "timeout";
+	const body = r.ask("read", "");
+	expectError(body, "sensor read failed: timeout", "failed read");
+	r.host.sensor.failWith = undefined;
+	equal(r.ask("read", "").ok, true, "works again");
+	r.time.advance(5_000);
+	equal(r.telemetry().length, 1, "telemetry unaffected");
+});
+
+add("led on/off in every accepted form calls the host LED and answers its state", () => {
+	const r = new Rig();
+	const on: Payload[] = ["on", "ON", "1", "true", " on\n", "\"on\"", "{\"state\":\"on\"}", "{\"state\":true}", "{\"state\":1}"];
+	const off: Payload[] = ["off", "OFF", "0", "false", "\"off\"", "{\"state\":\"off\"}", "{\"state\":false}", "{\"state\":0}"];
+	for (const p of on) {
+		deepEqual(r.ask("led", p), { ok: true, led: "on" }, `led ${show(p)}`);
+		equal(r.host.led.calls[r.host.led.calls.length - 1], true, `led ${show(p)}: host LED on`);
+	}
+	for (const p of off) {
+		deepEqual(r.ask("led", p), { ok: true, led: "off" }, `led ${show(p)}`);
+		equal(r.host.led.calls[r.host.led.calls.length - 1], false, `led ${show(p)}: host LED off`);
+	}
+	equal(r.host.led.calls.length, on.length + off.length, "one call per command");
+});
+
+add("led refuses anything else without touching the LED", () => {
+	const r = new Rig();
+	const bad: Payload[] = ["", "2", "blink", "{}", "{\"state\":\"blink\"}", "null", "[1]", "onn", "-1", new Uint8Array([0xC3, 0x28, 0x00]), "x".repeat(900)];
+	for (const p of bad) {
+		const body = r.ask("led", p);
+		expectError(body, "led takes \"on\" or \"off\"", `led ${show(typeof p === "string" ? p.slice(0, 20) : p)}`);
+		ok(String(body.error).length < 200, "the echo of the payload is cut");
+	}
+	deepEqual(r.host.led.calls, [], "never called");
+	equal(r.ask("ping", "").led, "off", "still off");
+});
+
+add("an LED that throws gives an error response, and its state is not claimed", () => {
+	const r = new Rig();
+	r.host.led.failWith = "GPIO busy";
+	expectError(r.ask("led", "on"), "GPIO busy", "failing LED");
+	equal(r.ask("ping", "").led, "off", "ping does not claim on");
+	r.host.led.failWith = undefined;
+	equal(r.ask("led", "on").ok, true, "works again");
+	equal(r.ask("ping", "").led, "on", "now on");
+});
+
+add("ping answers uptime, memory, seq and the LED state", () => {
+	const r = new Rig();
+	r.time.advance(12_345);
+	r.host.system.memoryFree = 4_096;
+	deepEqual(r.ask("ping", ""), { ok: true, uptime: 12_345, memory: { free: 4_096, used: 65_432 }, seq: 2, led: "off" }, "ping");
+	r.command("led", "on");
+	equal(r.ask("ping", "ignored payload").led, "on", "LED on");
+	r.host.system.memory = () => { throw new Error("no heap info"); };
+	expectError(r.ask("ping", ""), "no heap info", "memory() that throws");
+});
+
+add("huge and binary payloads: errors or drains, never a crash", () => {
+	const r = new Rig();
+	// Binary bytes and U+0000 (not UTF-8): commands that read the payload refuse it.
+	expectError(r.ask("interval", new Uint8Array([0, 1, 2, 0xFF, 0xC0, 0xAF])), "interval", "binary interval");
+	expectError(r.ask("led", new Uint8Array([0xFF, 0xFF])), "led", "binary led");
+	equal(r.ask("ping", new Uint8Array([0xFF, 0x00])).ok, true, "ping ignores a binary payload");
+	// Near the receive buffer (1024 bytes): kept whole and refused.
+	expectError(r.ask("interval", "9".repeat(950)), "interval", "950 digits");
+	// Larger than the receive buffer: drained, acknowledged, and answered with an error.
+	r.broker.take();
+	const id = r.command("led", "o".repeat(5_000), { packetId: 900 });
+	equal(id, 900, "identifier");
+	const log = r.broker.take();
+	ok(log.some((l) => l.packet.type === PUBACK && l.packet.packetId === 900), `the oversize command is acknowledged: ${show(r.broker.names(log))}`);
+	deepEqual(r.host.led.calls, [], "not run");
+	const answers = r.broker.publishes(resp("led"));
+	expectError(json(answers[answers.length - 1]!), "too large", "oversize command answered");
+	// Still alive.
+	equal(r.ask("led", "on").ok, true, "then a normal command");
+	ok(r.device.client.connected, "connected throughout");
+	equal(r.broker.connections.length, 1, "never reconnected");
+});
+
+// ---- restart -------------------------------------------------------------------------------
+
+add("restart: ok response, offline (retained QoS 1), then DISCONNECT, then host restart", () => {
+	const r = new Rig();
+	r.time.advance(5_000);
+	r.broker.take();
+	let seenAtRestart = "";
+	r.host.system.onRestart = () => { seenAtRestart = r.broker.names(r.broker.received.slice(-1))[0]!; };
+	deepEqual(restartNow(r), { ok: true, restarting: true }, "response");
+	const log = r.broker.take();
+	const iResponse = indexOf(log, (l) => isPublish(l, resp("restart")));
+	const iOffline = indexOf(log, isStatus("offline"));
+	const iDisconnect = indexOf(log, isType(DISCONNECT));
+	ok(iResponse >= 0 && iOffline > iResponse && iDisconnect > iOffline, `response, offline, DISCONNECT in order: ${show(r.broker.names(log))}`);
+	const offline = log[iOffline]!.packet as PublishPacket;
+	equal(offline.qos, 1, "offline QoS");
+	equal(offline.retain, true, "offline retained");
+	equal(iDisconnect, log.length - 1, "DISCONNECT last");
+	deepEqual(r.restarts, [r.time.now()], "restarted once, once acknowledged");
+	equal(seenAtRestart, "DISCONNECT", "the broker had DISCONNECT when restart() was called");
+	equal(r.storage.values.get(RESTART_FLAG), 1, "the restart flag is set");
+	equal(r.broker.retained.get(STATUS)?.payload, "offline", "retained status");
+	equal(r.broker.wills.length, 0, "no will (DISCONNECT came first)");
+	ok(r.device.client.connected === false, "closed");
+	r.time.advance(60_000);
+	equal(r.telemetry().length, 1, "no telemetry after the restart began");
+	equal(r.broker.connections.length, 1, "no reconnection");
+	equal(r.restarts.length, 1, "restart called once");
+});
+
+add("restart waits for the offline acknowledgement, then restarts at once", () => {
+	const r = new Rig();
+	r.broker.holdAcks = (p) => p.topic === STATUS;
+	restartNow(r);
+	r.time.advance(3_000);
+	deepEqual(r.restarts, [], "no restart while offline is unacknowledged");
+	equal(r.broker.ofType(DISCONNECT).length, 0, "no DISCONNECT yet");
+	r.broker.holdAcks = false;
+	r.broker.release();
+	r.time.settle();
+	deepEqual(r.restarts, [r.time.now()], "restart right after the PUBACK");
+	equal(r.broker.ofType(DISCONNECT).length, 1, "DISCONNECT sent");
+	const log = r.broker.received;
+	ok(indexOf(log, isType(DISCONNECT)) === log.length - 1, "DISCONNECT is the last packet");
+});
+
+add("restart without any acknowledgement happens at 5 s, ending without DISCONNECT so the will says offline", () => {
+	const r = new Rig();
+	r.broker.holdAcks = true;
+	const at = r.time.now();
+	restartNow(r);
+	let disconnectsAtRestart = -1;
+	r.host.system.onRestart = () => { disconnectsAtRestart = r.broker.ofType(DISCONNECT).length; };
+	r.time.advance(SHUTDOWN_GRACE - 1);
+	deepEqual(r.restarts, [], "still waiting just before 5 s");
+	equal(r.broker.ofType(DISCONNECT).length, 0, "no DISCONNECT before 5 s");
+	r.time.advance(1);
+	deepEqual(r.restarts, [at + SHUTDOWN_GRACE], "restart at 5 s");
+	equal(disconnectsAtRestart, 0, "no DISCONNECT: `offline` was never acknowledged, so the will must stand");
+	equal(r.broker.ofType(DISCONNECT).length, 0, "none after either");
+	equal(r.broker.wills.length, 1, "the broker published the will");
+	equal(r.statusTexts()[r.statusTexts().length - 1], "offline", "the broker's status is offline (the will)");
+});
+
+add("restart when the connection drops during the wait: no online in between, restart by 5 s", () => {
+	const r = new Rig();
+	r.broker.holdAcks = true;
+	const at = r.time.now();
+	restartNow(r);
+	r.broker.holdAcks = false;
+	r.broker.cut(); // the will says offline; the device reconnects within the grace period
+	r.time.advance(SHUTDOWN_GRACE);
+	equal(r.restarts.length, 1, "restarted");
+	ok(r.restarts[0]! <= at + SHUTDOWN_GRACE, "within the grace period");
+	const texts = r.statusTexts();
+	equal(texts[texts.length - 1], "offline", `the last status published is offline: ${show(texts)}`);
+	equal(r.broker.retained.get(STATUS)?.payload, "offline", "the broker keeps offline");
+});
+
+add("the restart flag: after a restart a re-sent (DUP) restart is refused; a new one is accepted", () => {
+	const first = new Rig();
+	restartNow(first);
+	equal(first.restarts.length, 1, "first device restarted");
+	// The board reboots: a new Device on the same flash, broker and time line.
+	const second = new Rig({ storage: first.storage, broker: first.broker });
+	equal(second.storage.values.get(RESTART_FLAG), 1, "the flag is kept until the guard window closes");
+	expectError(second.ask("restart", "", { dup: true }), "re-sent restart", "DUP restart after a restart");
+	second.time.advance(SHUTDOWN_GRACE * 2);
+	deepEqual(second.restarts, [], "not restarted");
+	equal(second.statusTexts().filter((s) => s === "offline").length, 0, "no offline from the second device");
+	deepEqual(second.ask("restart", ""), { ok: true, restarting: true }, "a new (non-DUP) restart");
+	equal(second.restarts.length, 1, "restarted");
+});
+
+add("the restart guard ends with the first telemetry while connected", () => {
+	const first = new Rig();
+	restartNow(first);
+	const second = new Rig({ storage: first.storage, broker: first.broker });
+	second.time.advance(4_999);
+	expectError(second.ask("restart", "", { dup: true }), "re-sent restart", "before the first telemetry");
+	second.time.advance(1);
+	equal(second.telemetry().length, 1, "first telemetry");
+	equal(second.storage.values.get(RESTART_FLAG), undefined, "the flag is cleared with the window");
+	deepEqual(second.ask("restart", "", { dup: true }), { ok: true, restarting: true }, "a DUP restart is then accepted");
+	equal(second.restarts.length, 1, "restarted");
+});
+
+add("the restart guard outlasts telemetry taken while offline", () => {
+	const first = new Rig();
+	restartNow(first);
+	first.broker.refuse = true;
+	const second = new Rig({ storage: first.storage, broker: first.broker });
+	second.time.advance(12_000);
+	ok(!second.device.client.connected, "offline");
+	equal(second.host.sensor.reads, 2, "two readings taken offline");
+	first.broker.refuse = false;
+	// Run the time line only until the connection is up, before the next reading.
+	while (!second.device.client.connected) if (second.time.next() < 0) fail("nothing armed");
+	ok(second.host.sensor.reads >= 2, "readings were taken offline");
+	equal(second.telemetry().length, 0, "none of them while connected");
+	expectError(second.ask("restart", "", { dup: true }), "re-sent restart", "DUP restart right after connecting");
+	second.time.advance(SHUTDOWN_GRACE);
+	deepEqual(second.restarts, [], "not restarted");
+});
+
+add("a DUP restart on a device that was not restarted by command is accepted", () => {
+	const r = new Rig();
+	r.time.advance(1_000);
+	deepEqual(r.ask("restart", "", { dup: true }), { ok: true, restarting: true }, "accepted");
+	equal(r.restarts.length, 1, "restarted");
+});
+
+add("a second restart while shutting down is refused; commands still get answers", () => {
+	const r = new Rig();
+	r.broker.holdAcks = true;
+	restartNow(r);
+	r.broker.holdAcks = false;
+	expectError(r.ask("restart", ""), "already shutting down", "second restart");
+	equal(r.ask("ping", "").ok, true, "ping during the wait");
+	r.broker.release();
+	r.time.advance(SHUTDOWN_GRACE);
+	equal(r.restarts.length, 1, "one restart");
+});
+
+// ---- shutdown ------------------------------------------------------------------------------
+
+add("shutdown(): offline (retained QoS 1), its PUBACK, then DISCONNECT, then the callback once", () => {
+	const r = new Rig();
+	r.time.advance(5_000);
+	r.broker.take();
+	let done = 0;
+	r.device.shutdown(() => { done++; });
+	r.device.shutdown(() => { done += 100; });
+	r.time.settle();
+	const log = r.broker.take();
+	deepEqual(r.broker.names(log), ["PUBLISH devices/d1/status q1 retain", "DISCONNECT"], "offline then DISCONNECT");
+	equal(payloadText((log[0]!.packet as PublishPacket).payload), "offline", "payload");
+	equal(done, 1, "the callback ran once");
+	equal(r.broker.retained.get(STATUS)?.payload, "offline", "retained offline");
+	equal(r.broker.wills.length, 0, "the will is discarded");
+	r.time.advance(30_000);
+	equal(r.telemetry().length, 1, "telemetry stopped");
+	equal(r.broker.connections.length, 1, "no reconnection");
+	deepEqual(r.restarts, [], "shutdown alone does not restart");
+});
+
+add("an interval command during shutdown does not bring telemetry back after it", () => {
+	const r = new Rig();
+	r.broker.holdAcks = true;
+	let done = 0;
+	r.device.shutdown(() => { done++; });
+	r.broker.holdAcks = false;
+	equal(r.ask("interval", "1000").ok, true, "accepted (or refused) without harm");
+	r.broker.release();
+	r.time.settle();
+	equal(done, 1, "shut down");
+	r.time.advance(10_000); // nothing may run on the closed client
+	equal(r.telemetry().length, 0, "no telemetry");
+});
+
+add("when the connection is lost, the will marks the device offline; on reconnect online again and a fresh SUBSCRIBE", () => {
+	const r = new Rig();
+	r.broker.cut();
+	equal(r.broker.wills.length, 1, "will published");
+	equal(r.broker.retained.get(STATUS)?.payload, "offline", "broker: offline");
+	r.time.advance(1_000); // the first retry comes within 0.5..1 s
+	equal(r.broker.connections.length, 2, "reconnected");
+	deepEqual(r.statusTexts(), ["online", "online"], "online on each connect");
+	equal(r.broker.retained.get(STATUS)?.payload, "online", "broker: online");
+	equal(r.broker.ofType(SUBSCRIBE).length, 2, "subscribed again (no session present)");
+	equal(r.ask("ping", "").ok, true, "commands work");
+	r.time.advance(5_000);
+	ok(r.telemetry().length >= 1, "telemetry works");
+});
+
+add("reconnecting to a session that is present: online again, the SUBSCRIBE is not repeated, a re-sent command is run", () => {
+	const r = new Rig();
+	r.broker.sessionPresent = true;
+	r.broker.cut();
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected");
+	equal(r.statusTexts().length, 2, "online again");
+	equal(r.broker.ofType(SUBSCRIBE).length, 1, "no new SUBSCRIBE");
+	deepEqual(r.ask("led", "on", { dup: true }), { ok: true, led: "on" }, "a re-sent command runs");
+});
+
+add("a silent broker is detected by keepalive; the device reconnects and says online", () => {
+	const r = new Rig({ config: { keepAlive: 10 } });
+	r.broker.answerPings = false;
+	r.time.advance(15_000);
+	equal(r.broker.wills.length, 1, "the dead connection was closed (will published)");
+	r.broker.answerPings = true;
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected");
+	deepEqual(r.statusTexts(), ["online", "online"], "online again");
+});
+
+add("a refused CONNACK is retried with backoff; online once accepted; no crash", () => {
+	const time = new TimeBase();
+	const broker = new FakeBroker(time);
+	broker.connackCode = 5;
+	const r = new Rig({ broker });
+	r.time.advance(20_000);
+	ok(broker.connections.length >= 3, "retried");
+	ok(broker.connections.length <= 8, `with backoff: ${broker.connections.length}`);
+	equal(r.statusTexts().length, 0, "nothing published");
+	broker.connackCode = 0;
+	r.time.advance(60_000);
+	ok(r.device.client.connected, "connected");
+	deepEqual(r.statusTexts(), ["online"], "online");
+	ok(r.host.system.traces.some((t) => t.includes("NOT_AUTHORIZED")), "the refusal was traced");
+});
+
+// ---- the backlog -----------------------------------------------------------------------------
+
+/** Fills the client's message pool (32 messages) with unacknowledged responses to commands x1.. */
+function fillPool(r: Rig, count: number): void {
+	r.broker.holdAcks = true;
+	for (let i = 1; i <= count; i++) r.broker.inject(cmd(`x${i}`), "", { qos: 1 });
+	r.time.settle();
+}
+
+add("responses the client cannot take now wait in a backlog and go out later, in order", () => {
+	const r = new Rig();
+	fillPool(r, 41);
+	// 32 in the pool (8 of them sent), 8 in the backlog, the 41st dropped.
+	equal(r.device.client.pending, 32, "the pool is full");
+	ok(r.host.system.traces.some((t) => t.includes("responses/x41: dropped")), "the one past the backlog is dropped and traced");
+	r.broker.holdAcks = false;
+	for (let i = 0; i < 10 && r.broker.held.length > 0; i++) {
+		r.broker.release();
+		r.time.settle();
+	}
+	const topics = r.broker.publishes().filter((p) => p.topic.startsWith("devices/d1/responses/")).map((p) => p.topic);
+	const expected: string[] = [];
+	for (let i = 1; i <= 40; i++) expected.push(resp(`x${i}`));
+	deepEqual(topics, expected, "responses 1..40, in order, each once");
+	equal(r.device.client.pending, 0, "all acknowledged");
+	// Every command got its PUBACK.
+	equal(r.broker.ofType(PUBACK).length, 41, "41 commands acknowledged");
+});
+
+add("status online is not lost when the backlog is full at a reconnect, and is not repeated", () => {
+	const r = new Rig();
+	fillPool(r, 41);
+	// Two reconnections while nothing is acknowledged: each wants to say online.
+	r.broker.cut();
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected");
+	r.broker.cut();
+	r.broker.holdAcks = false;
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected again");
+	for (let i = 0; i < 10; i++) r.time.advance(100);
+	equal(r.broker.retained.get(STATUS)?.payload, "online", `the broker has the device online: ${show(r.statusTexts())}`);
+	deepEqual(r.statusTexts(), ["online", "online"], "one online for the first connect, one once there was room");
+	equal(r.device.client.pending, 0, "everything acknowledged");
+});
+
+add("a congested link: the response waits and goes out whole as the link drains", () => {
+	const r = new Rig();
+	const link = r.broker.current!.transport;
+	link.writeRoom = 0;
+	const id = r.command("ping", "");
+	equal(r.broker.publishes(resp("ping")).length, 0, "nothing got through");
+	for (let i = 0; i < 100 && r.broker.publishes(resp("ping")).length === 0; i++) {
+		link.unblock(7);
+		r.time.settle();
+	}
+	equal(r.broker.publishes(resp("ping")).length, 1, "the response, whole");
+	link.unblock();
+	r.time.settle();
+	ok(r.broker.ofType(PUBACK).some((l) => l.packet.type === PUBACK && l.packet.packetId === id), "the command's PUBACK");
+	equal(r.device.client.pending, 0, "the response was acknowledged");
+	ok(r.device.client.connected, "still connected");
+});
+
+add("shutdown with a full backlog still publishes offline before DISCONNECT", () => {
+	const r = new Rig();
+	fillPool(r, 41);
+	let done = 0;
+	r.device.shutdown(() => { done++; });
+	r.broker.holdAcks = false;
+	for (let i = 0; i < 10 && r.broker.held.length > 0; i++) {
+		r.broker.release();
+		r.time.settle();
+	}
+	r.time.advance(SHUTDOWN_GRACE);
+	equal(done, 1, "shut down");
+	const log = r.broker.received;
+	const iOffline = indexOf(log, isStatus("offline"));
+	ok(iOffline >= 0, "offline published");
+	ok(indexOf(log, isType(DISCONNECT)) > iOffline, "before DISCONNECT");
+	equal(r.broker.retained.get(STATUS)?.payload, "offline", "the broker has the device offline");
+});
