@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../modules/mqtt/client.js";
 import type { PacketReader } from "../modules/mqtt/reader.js";
-import { TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
+import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
 import { XsWorker } from "../hosts/xs/worker.js";
 import { LoopbackBroker, StillClock } from "./xs/loopback.js";
 import { measure } from "./xs-meter.js";
@@ -166,16 +166,19 @@ export async function sdkSection(quick: boolean): Promise<Section> {
 			`(topic 24 bytes as a string, payload 64 bytes), same meter and method, ${count.toLocaleString("en")} publishes each.`,
 			"**Target: ours at most half the SDK's compute per publish, and zero heap growth.**",
 			"",
-			"| Publish | Ours / SDK compute | Same, ours over a byte-counting transport like the SDK's stub | Target | Met |",
+			"Like for like, both clients write to a transport that only counts bytes (the SDK's stub socket does that);",
+			"the second column gives ours over the loopback broker, which also parses every packet it is given (~140 units).",
+			"",
+			"| Publish | Ours / SDK compute (both over a byte-counting transport) | Ours over the loopback broker / SDK | Target | Met |",
 			"| --- | ---: | ---: | ---: | :---: |",
 		);
 		for (const p of pairs) {
 			const o = figures.get(p.ours)!;
 			const c = figures.get(p.counting)!;
 			const s = compute(p.sdk);
-			const met = o.computePerOp <= COMPUTE_TARGET * s;
-			lines.push(`| ${p.label} | ${ratio(o.computePerOp, s)} | ${ratio(c.computePerOp, s)} | ≤ ${COMPUTE_TARGET.toFixed(2)} | ${met ? "yes" : "**no**"} |`);
-			if (!met) failures.push(`${p.label}: ours ${fixed(o.computePerOp)} compute vs the SDK's ${fixed(s)} (ratio ${ratio(o.computePerOp, s)}; ${ratio(c.computePerOp, s)} over the counting transport; target ≤ ${COMPUTE_TARGET})`);
+			const met = c.computePerOp <= COMPUTE_TARGET * s;
+			lines.push(`| ${p.label} | ${ratio(c.computePerOp, s)} | ${ratio(o.computePerOp, s)} | ≤ ${COMPUTE_TARGET.toFixed(2)} | ${met ? "yes" : "**no**"} |`);
+			if (!met) failures.push(`${p.label}: ours ${fixed(c.computePerOp)} compute vs the SDK's ${fixed(s)} over byte-counting transports (ratio ${ratio(c.computePerOp, s)}; ${ratio(o.computePerOp, s)} over the loopback broker; target ≤ ${COMPUTE_TARGET})`);
 			for (const f of [o, c])
 				if (f.heapGrowth !== 0 || f.allocatedSlots !== 0) failures.push(`${p.label}: ours allocated ${f.allocatedSlots} slots, growth ${f.heapGrowth}`);
 		}
@@ -251,7 +254,7 @@ function clientBuffers(): Buffers {
 			{ what: "message pool (QoS 1/2 awaiting acknowledgement, queued QoS 0)", option: `queueBytes ${queue}`, expected: queue, actual: pool.size },
 			{ what: "pool entry tables (ids 2, state 1, QoS 1, offset 4, length 4 bytes)", option: `maxMessages ${messages}`, expected: messages * (2 + 1 + 1 + 4 + 4), actual: poolTables },
 			{ what: "inbound QoS 2 identifiers awaiting PUBREL", option: `maxInboundQos2 ${qos2}`, expected: qos2 * 2, actual: inboundIds.byteLength },
-			{ what: "last published topic, encoded (copied into each PUBLISH to it)", option: "fixed", expected: TOPIC_CACHE_BYTES, actual: session.outbox.mem.byteLength - session.outbox.size - pool.size },
+			{ what: "last published topic, encoded, with room for a PUBLISH header before it", option: "fixed", expected: HEADER_ROOM + TOPIC_CACHE_BYTES, actual: session.outbox.mem.byteLength - session.outbox.size - pool.size },
 		],
 	};
 }

@@ -31,10 +31,22 @@ export class LoopbackBroker implements Transport {
 		if (this.readHead === this.readTail) this.readHead = this.readTail = 0;
 		return n;
 	}
-	/** Takes whole packets; queues PUBACK for each QoS 1 PUBLISH and CONNACK for CONNECT. */
+	/** Body bytes of the packet being written that have not arrived yet (writes may split packets). */
+	private rest = 0;
+
+	/**
+	 * Takes the client's bytes; queues PUBACK for each QoS 1 PUBLISH and CONNACK for CONNECT. A
+	 * packet may come in several writes (the fixed header, and for QoS 1 the topic and identifier,
+	 * always in the first, as the client writes them).
+	 */
 	write(buffer: Uint8Array, offset: number, length: number): number {
 		const end = offset + length;
 		let at = offset;
+		if (this.rest > 0) {
+			const n = this.rest < length ? this.rest : length;
+			this.rest -= n;
+			at += n;
+		}
 		while (at < end) {
 			const first = buffer[at]!;
 			let value = 0;
@@ -53,7 +65,12 @@ export class LoopbackBroker implements Transport {
 				const id = k + 2 + topicLength;
 				this.queue(0x40, buffer[id]!, buffer[id + 1]!);
 			}
-			at = k + value;
+			const packetEnd = k + value;
+			if (packetEnd > end) {
+				this.rest = packetEnd - end;
+				at = end;
+			}
+			else at = packetEnd;
 		}
 		this.bytesWritten += length;
 		return length;

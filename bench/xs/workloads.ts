@@ -5,6 +5,7 @@ import { Client } from "../../modules/mqtt/client.js";
 import type { Message } from "../../modules/mqtt/client.js";
 import { PacketView, parsePacket } from "../../modules/mqtt/decode.js";
 import { encodePublish } from "../../modules/mqtt/encode.js";
+import type { Store } from "../../modules/mqtt/host.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
 import { LoopbackBroker, StillClock } from "./loopback.js";
 
@@ -37,6 +38,53 @@ broker.handler!.onOpen();
 broker.deliver();
 const inboundFrame = new Uint8Array(256);
 const inboundLength = encodePublish(inboundFrame, 0, TOPIC, PAYLOAD, 1, false, false, 7);
+
+/** A store that copies each snapshot into its own fixed buffer, as a flash or preference store would. */
+class FixedStore implements Store {
+	readonly bytes = new Uint8Array(8192);
+	length = 0;
+	saves = 0;
+	load(): Uint8Array | undefined {
+		return undefined;
+	}
+	save(data: Uint8Array, length: number): void {
+		const bytes = this.bytes;
+		for (let i = 0; i < length; i++) bytes[i] = data[i]!;
+		this.length = length;
+		this.saves++;
+	}
+}
+
+// A second client, with a store: every QoS 1/2 change is saved.
+const store = new FixedStore();
+const storedBroker = new LoopbackBroker();
+let storedDelivered = 0;
+let storedHandled = 0;
+export const storedClient = new Client({
+	host: "loopback", clientId: "bench-stored", keepAlive: 0, transport: storedBroker, clock: new StillClock(), store,
+	onDelivered(): void { storedDelivered++; },
+	onMessage(message: Message): void {
+		storedHandled++;
+		sink ^= message.qos;
+	},
+});
+storedBroker.handler!.onOpen();
+storedBroker.deliver();
+const inboundQos2 = new Uint8Array(256);
+const inboundQos2Length = encodePublish(inboundQos2, 0, TOPIC, PAYLOAD, 2, false, false, 9);
+const ackFrame = new Uint8Array(4);
+/** The broker sends PUBREC (0x50), PUBREL (0x62) or PUBCOMP (0x70) for `id` to the stored client. */
+function storedAck(first: number, id: number): void {
+	ackFrame[0] = first;
+	ackFrame[1] = 2;
+	ackFrame[2] = id >> 8;
+	ackFrame[3] = id & 0xFF;
+	storedBroker.inject(ackFrame, 4);
+	storedBroker.deliver();
+}
+function checkSaves(before: number, expected: number): void {
+	if (store.saves - before !== expected) throw new Error(`saved ${store.saves - before} times, not ${expected}`);
+}
 
 export const workloads: Record<string, (n: number) => void> = {
 	/** Loop overhead alone, subtracted from the others. */
@@ -85,6 +133,44 @@ export const workloads: Record<string, (n: number) => void> = {
 		}
 		if (handled - before !== n) throw new Error(`handled ${handled - before} of ${n}`);
 		if (broker.bytesWritten - written !== 4 * n) throw new Error("PUBACKs missing");
+	},
+	/** QoS 1 with a store: saved when accepted and when PUBACK completes it. */
+	clientPublishQos1Stored(n: number): void {
+		const before = storedDelivered;
+		const saves = store.saves;
+		for (let i = 0; i < n; i++) {
+			if (storedClient.publish(TOPIC, PAYLOAD, 1, false) <= 0) throw new Error("publish refused");
+			storedBroker.deliver();
+		}
+		if (storedDelivered - before !== n) throw new Error(`delivered ${storedDelivered - before} of ${n}`);
+		checkSaves(saves, 2 * n);
+	},
+	/** QoS 2 with a store: saved when accepted, at PUBREC and at PUBCOMP. */
+	clientPublishQos2Stored(n: number): void {
+		const before = storedDelivered;
+		const saves = store.saves;
+		for (let i = 0; i < n; i++) {
+			const id = storedClient.publish(TOPIC, PAYLOAD, 2, false);
+			if (id <= 0) throw new Error("publish refused");
+			storedAck(0x50, id);
+			storedAck(0x70, id);
+		}
+		if (storedDelivered - before !== n) throw new Error(`delivered ${storedDelivered - before} of ${n}`);
+		checkSaves(saves, 3 * n);
+	},
+	/** An inbound QoS 2 PUBLISH with a store: handler, saved, PUBREC; PUBREL, saved, PUBCOMP. */
+	clientReceiveQos2Stored(n: number): void {
+		const before = storedHandled;
+		const saves = store.saves;
+		const written = storedBroker.bytesWritten;
+		for (let i = 0; i < n; i++) {
+			storedBroker.inject(inboundQos2, inboundQos2Length);
+			storedBroker.deliver();
+			storedAck(0x62, 9);
+		}
+		if (storedHandled - before !== n) throw new Error(`handled ${storedHandled - before} of ${n}`);
+		if (storedBroker.bytesWritten - written !== 8 * n) throw new Error("PUBREC or PUBCOMP missing");
+		checkSaves(saves, 2 * n);
 	},
 };
 

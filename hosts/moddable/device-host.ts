@@ -1,11 +1,12 @@
 // The device's host on the Moddable SDK: config from the manifest (overridable on the mcconfig
-// command line), the ECMA-419 transport, SDK timers, the board's sensor and LED, preferences.
+// command line), the ECMA-419 transport, SDK timers, the board's sensor and LED, preferences, store.
 
 import board from "hosts/platform/board";
 import config from "mc/config";
 import Net from "net";
 import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
 import { ModdableClock } from "./clock.js";
+import { PreferenceStore } from "./store.js";
 import { ModdableSystem } from "./system.js";
 import { ModdableTransport } from "./transport.js";
 
@@ -71,5 +72,6 @@ export function createHost(reboot: () => void): DeviceHost {
 		sensor: board.createSensor(boardConfig, () => system.uptime()),
 		led: board.createLed(boardConfig),
 		system,
+		store: new PreferenceStore(),
 	};
 }

@@ -16,6 +16,11 @@ export interface BrokerOptions {
 	port?: number;
 	/** mosquitto: `persistence true` in the temp dir, saved at stop (default false). aedes keeps memory only. */
 	persistence?: boolean;
+	/**
+	 * mosquitto with persistence: also save after this many changes (autosave_on_changes: sessions,
+	 * subscriptions, queued and completed messages), so that a SIGKILL loses little; default: at stop only.
+	 */
+	autosaveChanges?: number;
 	/** mosquitto: lines of an acl_file (anonymous clients). aedes: ignored; a test that needs it skips. */
 	acl?: string[];
 	/** Filters whose SUBSCRIBE the broker refuses with return code 0x80 (mosquitto: dynamic-security plugin; aedes: authorizeSubscribe). */
@@ -219,7 +224,11 @@ class Mosquitto implements Broker {
 			];
 			// As root, mosquitto would switch to the "mosquitto" user, which cannot write into our temp dir.
 			if (process.getuid && process.getuid() === 0) lines.push("user root");
-			if (options.persistence) lines.push("persistence true", `persistence_location ${dir}/`, "autosave_interval 0");
+			if (options.persistence) {
+				lines.push("persistence true", `persistence_location ${dir}/`);
+				if (options.autosaveChanges) lines.push(`autosave_interval ${options.autosaveChanges}`, "autosave_on_changes true");
+				else lines.push("autosave_interval 0");
+			}
 			else lines.push("persistence false");
 			if (options.maxInflight !== undefined) lines.push(`max_inflight_messages ${options.maxInflight}`);
 			if (options.maxQueuedMessages !== undefined) lines.push(`max_queued_messages ${options.maxQueuedMessages}`);

@@ -4,6 +4,7 @@
 import { Client } from "../../modules/mqtt/client.js";
 import type { ClientOptions } from "../../modules/mqtt/client.js";
 import { NodeClock } from "./clock.js";
+import { FileStore } from "./store.js";
 import { NodeTransport } from "./transport.js";
 
 export type NodeClientOptions = Omit<ClientOptions, "transport" | "clock"> & Partial<Pick<ClientOptions, "transport" | "clock">>;
@@ -12,4 +13,5 @@ export function createClient(options: NodeClientOptions): Client {
 	return new Client({ transport: new NodeTransport(), clock: new NodeClock(), ...options });
 }
 
-export { NodeClock, NodeTransport };
+export { FileStore, NodeClock, NodeTransport };
+export type { FileStoreOptions } from "./store.js";

@@ -2,6 +2,7 @@
 // timers over the bridge, the simulated sensor, an LED that prints, storage kept by the parent.
 
 import type { DeviceConfig, DeviceHost, DeviceSystem } from "../../modules/device/host.js";
+import type { Store } from "../../modules/mqtt/host.js";
 import { SimulatedSensor } from "../../modules/device/simulated-sensor.js";
 import { EVENT_SHUTDOWN, listen, now, request, requestText } from "./bridge.js";
 import { XsClock } from "./clock.js";
@@ -43,6 +44,16 @@ export function createHost(_reboot: () => void): DeviceHost {
 		if (shutdownHandler) shutdownHandler(done);
 		else done();
 	});
+	// The client's session: the parent keeps the bytes (in its store file, or in memory).
+	const store: Store = {
+		load: () => {
+			const bytes = request("q");
+			return bytes.length > 0 ? bytes : undefined;
+		},
+		save: (data, length) => {
+			request("p", data.subarray(0, length));
+		},
+	};
 	const host: DeviceHost = {
 		config: boot.xsConfig,
 		transport: new XsTransport(),
@@ -50,6 +61,7 @@ export function createHost(_reboot: () => void): DeviceHost {
 		sensor: new SimulatedSensor(() => system.uptime()),
 		led: { set: (on) => print(`LED ${on ? "on" : "off"} (simulated)`) },
 		system,
+		store,
 	};
 	boot.xsHostReady = true;
 	return host;

@@ -1,7 +1,7 @@
 // Node side of the XS host: runs the compiled firmware (main.js and its modules) inside the XS
 // engine from npm, and serves its socket, timers, storage and restarts over xsnap's channel.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -11,6 +11,7 @@ import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions } from "../../modules/mqtt/host.js";
 import { NodeTransport } from "../node/transport.js";
 import { XsWorker } from "./worker.js";
+import type { Reply } from "./worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The compiled firmware entry and the XS device host it imports as "hosts/platform/device-host". */
@@ -23,6 +24,8 @@ const EVENT_WRITABLE = "W";
 const EVENT_CLOSED = "C";
 const EVENT_TIMER = "T";
 const EVENT_SHUTDOWN = "S";
+/** The key of the client's stored session (base64) in the store file, beside the persistent numbers. */
+const SESSION_KEY = "mqtt.session";
 
 export interface XsDeviceOptions {
 	config: DeviceConfig;
@@ -32,8 +35,16 @@ export interface XsDeviceOptions {
 	onError?: (text: string) => void;
 	/** The firmware restarted itself (a `restart` command); a fresh engine is booting. */
 	onRestart?: () => void;
-	/** A JSON file for the firmware's persistent numbers (default: kept in memory). */
+	/**
+	 * A JSON file for the firmware's persistent numbers and its client's stored session (default:
+	 * kept in memory, where they outlive a restart of the engine but not of this process).
+	 */
 	storeFile?: string;
+	/**
+	 * A compiled module to run instead of the firmware (main.js), served the same way; like the
+	 * firmware's host it sets `globalThis.xsHostReady` once loaded. Tests use it.
+	 */
+	entry?: string;
 }
 
 export class XsDevice {
@@ -43,7 +54,9 @@ export class XsDevice {
 	private open = -1;
 	private readableSignalled = false;
 	private readonly timers = new Map<number, NodeJS.Timeout>();
-	private readonly storage: Record<string, number>;
+	private readonly storage: Record<string, number> = {};
+	/** The client's stored session (its Store's bytes), or undefined. */
+	private session: Uint8Array | undefined;
 	private readonly started = performance.now();
 	private stage: string | undefined;
 	private queue: Promise<unknown> = Promise.resolve();
@@ -54,9 +67,13 @@ export class XsDevice {
 	boots = 0;
 
 	constructor(private readonly options: XsDeviceOptions) {
-		this.storage = options.storeFile && existsSync(options.storeFile)
-			? JSON.parse(readFileSync(options.storeFile, "utf8")) as Record<string, number>
-			: {};
+		if (options.storeFile && existsSync(options.storeFile)) {
+			const saved = JSON.parse(readFileSync(options.storeFile, "utf8")) as Record<string, unknown>;
+			for (const [key, value] of Object.entries(saved)) {
+				if (key === SESSION_KEY && typeof value === "string") this.session = new Uint8Array(Buffer.from(value, "base64"));
+				else if (typeof value === "number") this.storage[key] = value;
+			}
+		}
 	}
 
 	/** Boots the firmware in a fresh XS engine. */
@@ -74,7 +91,7 @@ export class XsDevice {
 		});
 		this.worker = worker;
 		await worker.evaluate(`globalThis.xsConfig = ${JSON.stringify(this.options.config)}; globalThis.xsBootTime = ${this.now()};`);
-		await worker.importModule(MAIN);
+		await worker.importModule(this.options.entry ?? MAIN);
 		const ready = await worker.evaluate("new TextEncoder().encode(String(globalThis.xsHostReady === true)).buffer");
 		if (ready.text !== "true") {
 			await this.kill();
@@ -92,6 +109,15 @@ export class XsDevice {
 		await this.event(EVENT_SHUTDOWN, "");
 		await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeout).unref())]);
 		await this.end(false);
+	}
+
+	/** Evaluates `code` in the running engine, in order with the events sent to it; the reply has the meter's figures. */
+	evaluate(code: string): Promise<Reply> {
+		const worker = this.worker;
+		if (!worker) return Promise.reject(new Error("the XS engine is not running"));
+		const result = this.queue.then(() => worker.evaluate(code));
+		this.queue = result.catch(() => undefined);
+		return result;
 	}
 
 	/** Abrupt stop, as a power cut: the engine dies, the socket closes without DISCONNECT. */
@@ -204,9 +230,15 @@ export class XsDevice {
 				const { key, value } = JSON.parse(body.toString()) as { key: string; value: number | null };
 				if (value === null) delete this.storage[key];
 				else this.storage[key] = value;
-				if (this.options.storeFile) writeFileSync(this.options.storeFile, JSON.stringify(this.storage));
+				this.persist();
 				return "";
 			}
+			case "q":
+				return this.session ?? "";
+			case "p":
+				this.session = new Uint8Array(body);
+				this.persist();
+				return "";
 			case "r":
 				setImmediate(() => void this.reboot());
 				return "";
@@ -216,6 +248,16 @@ export class XsDevice {
 			default:
 				return "";
 		}
+	}
+
+	/** Writes the numbers and the session to the store file, if there is one: whole, or not at all. */
+	private persist(): void {
+		const file = this.options.storeFile;
+		if (!file) return;
+		const saved: Record<string, number | string> = { ...this.storage };
+		if (this.session) saved[SESSION_KEY] = Buffer.from(this.session).toString("base64");
+		writeFileSync(`${file}.tmp`, JSON.stringify(saved));
+		renameSync(`${file}.tmp`, file);
 	}
 
 	/** A restart asked by the firmware: a fresh engine, same storage. */

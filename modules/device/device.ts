@@ -66,6 +66,7 @@ export class Device {
 			will: { topic: this.topics.status, payload: "offline", qos: 1, retain: true },
 			transport: host.transport,
 			clock: host.clock(),
+			store: host.store,
 			onConnect(sessionPresent) {
 				device.trace(`connected to ${c.mqttHost}:${c.mqttPort}${sessionPresent ? " (session resumed)" : ""}`);
 				// While shutting down, `offline` (re-sent or in the backlog) must stay the last status.

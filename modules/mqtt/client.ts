@@ -53,7 +53,7 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
 	onMessage?: MessageHandler;
 	/** An established connection ended: `error` says why, undefined after `close()`. */
 	onClose?: (this: Client, error: MqttError | undefined) => void;
-	/** A failure outside an established connection (a refused or timed-out attempt), or a handler that threw. */
+	/** A failure outside an established connection (a refused or timed-out attempt), a handler that threw, or the store (STORE_CORRUPT, STORE_FAILED). */
 	onError?: (this: Client, error: MqttError | Error) => void;
 	/** An outbound QoS 1/2 message completed its exchange. */
 	onDelivered?: (this: Client, packetId: number) => void;
@@ -97,6 +97,8 @@ export class Client {
 	private servicing = false;
 	/** Reading stopped because the outbox had no room for an acknowledgement. */
 	private readPaused = false;
+	/** A store error met while the session was being made: reported once the client is whole. */
+	private restoreError: MqttError | undefined;
 
 	constructor(options: ClientOptions) {
 		if (!options || typeof options.host !== "string" || !options.host)
@@ -123,6 +125,10 @@ export class Client {
 			subscribed: (filter, returnCode) => options.onSubscribe?.call(this, filter, returnCode),
 			unsubscribed: (filter) => options.onUnsubscribe?.call(this, filter),
 			writable: () => options.onWritable?.call(this),
+			storeError: (error) => {
+				if (this.session) options.onError?.call(this, error);
+				else this.restoreError = error;
+			},
 		};
 		this.session = new Session<MessageHandler>({ ...options, clientId, cleanSession }, events);
 		this.reader = new PacketReader(options.rxBufferSize ?? 1024);
@@ -144,6 +150,7 @@ export class Client {
 		};
 		this.onTimer = () => this.timer();
 		this.open();
+		if (this.restoreError) options.onError?.call(this, this.restoreError);
 	}
 
 	// ---- the API -------------------------------------------------------------------------
@@ -153,9 +160,34 @@ export class Client {
 	 * no room now (onWritable fires when a retry may succeed; offline QoS 0 is dropped and counted
 	 * unless `qos0WhileOffline` is "queue"). QoS 1/2 messages published offline wait in the pool.
 	 */
-	publish(topic: string, payload: Payload, qos: QoS = 0, retain = false): number {
+	publish(topic: string, payload: Payload, qos?: QoS, retain?: boolean): number {
+		// No default parameters: in XS they cost more than the rest of this test.
+		// (Also from inside flush(): directQos0 requires an empty outbox, so nothing is overtaken.)
+		if ((qos === 0 || qos === undefined) && this.phase === OPEN && payload instanceof Uint8Array) {
+			// QoS 0 with nothing waiting: the header and topic (prepared by the session next to its
+			// topic cache) and then the caller's payload go straight to the transport. Only what the
+			// transport does not take is copied, into the outbox, to follow on onWritable.
+			const session = this.session;
+			const start = session.directQos0(topic, payload, retain);
+			if (start >= 0) {
+				const transport = this.transport;
+				const head = session.directLength;
+				// (`retain` may be undefined here: directQos0 reads it as false.)
+				const sent = transport.write(session.outbox.mem, start, head);
+				const length = payload.length;
+				if (sent === head) {
+					const taken = transport.write(payload, 0, length);
+					if (taken < length) session.keep(payload, taken, length - taken);
+				}
+				else {
+					session.keep(session.outbox.mem, start + sent, head - sent);
+					session.keep(payload, 0, length);
+				}
+				return 0;
+			}
+		}
 		// Whatever the session puts in the outbox it announces (output), and that flushes: no second flush.
-		return this.session.publish(topic, payload, qos, retain);
+		return this.session.publish(topic, payload, qos === undefined ? 0 : qos, retain === true);
 	}
 
 	/** Subscribes; `handler` receives the messages whose topic matches `filter` (else onMessage). */

@@ -58,6 +58,10 @@ export const ErrorCode = {
 	INVALID_ARGUMENT: "INVALID_ARGUMENT",
 	CLIENT_CLOSED: "CLIENT_CLOSED",
 	QUEUE_FULL: "QUEUE_FULL",
+
+	// The persistent store (options.store): a snapshot that was ignored, a load or save that threw.
+	STORE_CORRUPT: "STORE_CORRUPT",
+	STORE_FAILED: "STORE_FAILED",
 } as const;
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];

@@ -51,6 +51,10 @@ export interface Clock {
 export interface Store {
 	/** The bytes saved last, or undefined when there are none. */
 	load(): Uint8Array | undefined;
-	/** Replaces what is saved with bytes [0, length) of `data`. */
+	/**
+	 * Replaces what is saved with bytes [0, length) of `data`, whole or not at all where the medium
+	 * allows. `data` is the client's own buffer, written again for the next save: copy what you keep.
+	 * Called synchronously from the client (on each QoS 1/2 publish and completion); it may throw.
+	 */
 	save(data: Uint8Array, length: number): void;
 }

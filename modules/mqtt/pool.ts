@@ -104,6 +104,22 @@ export class MessagePool {
 		return i;
 	}
 
+	/**
+	 * Appends an entry restored from a snapshot, in order, to a pool that only restores have filled:
+	 * `length` bytes of `source` from `start` are its message (none for RELEASE). Returns its index,
+	 * or -1 when it does not fit.
+	 */
+	restore(id: number, qos: number, state: number, source: Uint8Array, start: number, length: number, serial: number): number {
+		let offset = this.base + this.writeAt;
+		if (length > 0) {
+			offset = this.allocate(length);
+			if (offset < 0) return -1;
+			this.mem.set(source.subarray(start, start + length), offset);
+		}
+		else if (this.count === this.capacity) return -1;
+		return this.add(id, qos, offset, length, state, serial);
+	}
+
 	/** The serial of the oldest entry (when count > 0). */
 	oldestSerial(): number {
 		return this.serials[this.first]!;

@@ -88,6 +88,17 @@ export class PacketReader {
 		const available = this.end - start;
 		if (available === 0) return false;
 		const first = buffer[start]!;
+		// Fast path for the most frequent small packets, with the same checks as the general one:
+		// PUBACK, PUBREC, PUBREL (flags 0010), PUBCOMP, UNSUBACK (length 2, identifier not 0), PINGRESP.
+		if (available >= 2 && (first === 0x40 || first === 0x50 || first === 0x62 || first === 0x70 || first === 0xB0 || first === 0xD0)) {
+			const second = buffer[start + 1]!;
+			if (first === 0xD0 ? second === 0 : second === 2) {
+				if (first === 0xD0) return this.small(first, start, 2, 0);
+				if (available < 4) return false;
+				const id = (buffer[start + 2]! << 8) | buffer[start + 3]!;
+				if (id !== 0) return this.small(first, start, 4, id);
+			}
+		}
 		checkFirstByte(first);
 		if (!readRemainingLength(buffer, start + 1, this.end)) return false;
 		const length = remainingLength.value;
@@ -102,6 +113,20 @@ export class PacketReader {
 		if (available < total) return false;
 		parseBody(this.view, first, buffer, start + headerSize, start + total);
 		this.start = start + total;
+		return true;
+	}
+
+	/** Fills the view for a fixed-size packet already checked by the fast path of `next`. */
+	private small(first: number, start: number, size: number, id: number): boolean {
+		const view = this.view;
+		view.type = first >> 4;
+		view.flags = first & 0x0F;
+		view.buffer = this.buffer;
+		view.bodyStart = start + 2;
+		view.bodyEnd = start + size;
+		view.packetId = id;
+		view.oversize = false;
+		this.start = start + size;
 		return true;
 	}
 

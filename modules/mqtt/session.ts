@@ -2,8 +2,9 @@
 // bytes in the outbox and events out. No sockets, no timers: every protocol path is testable.
 
 import type { PacketView } from "./decode.js";
-import { measurePublish, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, TopicCache, writePublish } from "./encode.js";
+import { measurePublish, measured, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, TopicCache, writePublish } from "./encode.js";
 import { connackError, ErrorCode, MqttError } from "./errors.js";
+import type { Store } from "./host.js";
 import {
 	CONNACK, DISCONNECT, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
 	SUBACK, UNSUBACK,
@@ -11,7 +12,9 @@ import {
 import type { Payload, QoS, Will } from "./packet.js";
 import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
 import { Outbox } from "./outbox.js";
+import { checkSnapshot, fnv1a, forEachEntry, inboundId, SnapshotInfo, snapshotCapacity, writeSnapshot } from "./snapshot.js";
 import { validateTopicFilter } from "./topic.js";
+import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
 export interface SessionOptions {
@@ -31,12 +34,17 @@ export interface SessionOptions {
 	maxMessages?: number;
 	/** QoS 1/2 messages in flight at once (default 8). */
 	maxInflight?: number;
-	/** Inbound QoS 2 identifiers awaiting PUBREL (default 32); keep it at least the broker's in-flight limit. */
+	/** Inbound QoS 2 identifiers awaiting PUBREL (default 64). More in flight at once is INBOUND_QOS2_FULL: the connection is closed and the broker re-sends (nothing lost or doubled). Keep it above what the broker puts in flight (mosquitto before 2.0.13 may exceed its own max_inflight_messages). */
 	maxInboundQos2?: number;
 	/** Milliseconds from opening a connection to CONNACK (default 10000). */
 	connectTimeout?: number;
 	/** QoS 0 messages published while offline: "drop" (counted) or "queue" in the pool (default "drop"). */
 	qos0WhileOffline?: "drop" | "queue";
+	/**
+	 * Where unacknowledged QoS 1/2 messages and inbound QoS 2 identifiers outlive a restart: restored
+	 * from `load()` at construction, saved on each change a power cut must not lose (see snapshot.ts).
+	 */
+	store?: Store;
 }
 
 /** What the session tells its owner (the client). */
@@ -57,6 +65,11 @@ export interface SessionEvents {
 	unsubscribed(filter: string): void;
 	/** A publish refused for want of room may now be accepted. */
 	writable(): void;
+	/**
+	 * The store failed: STORE_CORRUPT, a snapshot ignored at construction (reported from the
+	 * constructor); STORE_FAILED, `load()` threw, or `save()` threw (once until a save succeeds).
+	 */
+	storeError?(error: MqttError): void;
 }
 
 export const DISCONNECTED = 0;
@@ -91,8 +104,12 @@ export class SessionStats {
 }
 
 const ACK_SIZE = 4;
+/** The identifier serial of restored messages: low enough that `idInUse` searches while they remain. */
+const RESTORED_SERIAL = -65_535;
 /** Bytes after the pool for the last published topic, encoded (see TopicCache): topics up to 126 bytes. */
 export const TOPIC_CACHE_BYTES = 128;
+/** Room before the cached topic for a PUBLISH fixed header (1 + up to 4 length bytes). */
+export const HEADER_ROOM = 5;
 
 export class Session<H = unknown> {
 	state = DISCONNECTED;
@@ -112,18 +129,33 @@ export class Session<H = unknown> {
 	private readonly keepAliveMs: number;
 	private connectDeadline = 0;
 	private lastSent = 0;
+	/**
+	 * A send not stamped with the time (a direct QoS 0 publish, to save reading the clock per
+	 * message): it happened after `lastTick`, so the next tick takes `lastTick` as its time. That can
+	 * only make keepalive ping earlier, never let silence last longer.
+	 */
+	unstampedSend = false;
+	private lastTick = 0;
 	private lastReceived = 0;
 	private pingOutstanding = false;
 	/** A refused publish waits for this many free outbox bytes (0: none waits). */
 	private blockedOnOutbox = 0;
 	/** A refused publish waits for room in the pool. */
 	private blockedOnPool = false;
-	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will">> & SessionOptions;
+	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will" | "store">> & SessionOptions;
+	private readonly store: Store | undefined;
+	/** The snapshot's scratch region, after everything else in mem, and a view of it for the store. */
+	private readonly snapshotAt: number = 0;
+	/** FNV-1a of the client identifier's UTF-8, written into snapshots and checked on restore. */
+	private readonly owner: number;
+	private readonly snapshot: Uint8Array | undefined;
+	/** The last save threw (reported once until one succeeds). */
+	private storeFailing = false;
 
 	constructor(options: SessionOptions, readonly events: SessionEvents) {
 		const o = {
 			cleanSession: true, keepAlive: 60, txBufferSize: 1024, queueBytes: 4096, maxMessages: 32,
-			maxInflight: 8, maxInboundQos2: 32, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
+			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
 			...options,
 		};
 		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
@@ -136,12 +168,78 @@ export class Session<H = unknown> {
 		this.options = o;
 		// Validate CONNECT now, so that a bad client id, will or password throws before any byte.
 		encodeConnect(new Uint8Array(o.txBufferSize), 0, this.connectPacket());
-		const mem = new Uint8Array(o.txBufferSize + o.queueBytes + TOPIC_CACHE_BYTES);
+		const store = o.store;
+		if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
+		const snapshotBytes = store ? snapshotCapacity(o.maxMessages, o.queueBytes, o.maxInboundQos2) : 0;
+		const id = new Uint8Array(utf8Length(o.clientId, true));
+		writeUtf8(o.clientId, id, 0);
+		this.owner = fnv1a(id, 0, id.length);
+		const mem = new Uint8Array(o.txBufferSize + o.queueBytes + HEADER_ROOM + TOPIC_CACHE_BYTES + snapshotBytes);
 		this.outbox = new Outbox(mem, 0, o.txBufferSize);
 		this.pool = new MessagePool(mem, o.txBufferSize, o.queueBytes, o.maxMessages);
-		this.topicCache = new TopicCache(mem, o.txBufferSize + o.queueBytes, TOPIC_CACHE_BYTES);
+		this.topicCache = new TopicCache(mem, o.txBufferSize + o.queueBytes + HEADER_ROOM, TOPIC_CACHE_BYTES);
 		this.inboundIds = new Uint16Array(o.maxInboundQos2);
+		this.shortMax = Math.min(127, o.txBufferSize - 2);
 		this.keepAliveMs = o.keepAlive * 1000;
+		this.store = store;
+		if (store) {
+			this.snapshotAt = mem.length - snapshotBytes;
+			this.snapshot = new Uint8Array(mem.buffer, this.snapshotAt, snapshotBytes);
+			this.restore(store);
+		}
+	}
+
+	// ---- the store -----------------------------------------------------------------------
+
+	/** Takes over the stored snapshot when it is valid; else reports it and starts empty. */
+	private restore(store: Store): void {
+		let bytes: Uint8Array | undefined;
+		try {
+			bytes = store.load();
+		}
+		catch (error) {
+			return this.storeFailed(new MqttError(ErrorCode.STORE_FAILED, `store.load() threw: ${describe(error)}`));
+		}
+		if (bytes === undefined || bytes === null) return;
+		if (!(bytes instanceof Uint8Array))
+			return this.storeFailed(new MqttError(ErrorCode.STORE_CORRUPT, "store.load() returned something other than a Uint8Array: ignored"));
+		const info = new SnapshotInfo();
+		const problem = checkSnapshot(bytes, { ...this.options, owner: this.owner }, info);
+		if (problem !== undefined)
+			return this.storeFailed(new MqttError(ErrorCode.STORE_CORRUPT, `the stored session was ignored: ${problem}`));
+		const pool = this.pool;
+		const mem = pool.mem;
+		const saved = bytes;
+		forEachEntry(saved, info, (id, qos, state, start, length) => {
+			const i = pool.restore(id, qos, state, saved, start, length, RESTORED_SERIAL);
+			// Saved before it was sent, or after: it may have reached the broker, so DUP 1 (§3.3.1.1).
+			if (i >= 0 && length > 0) mem[pool.offsets[i]!] = mem[pool.offsets[i]!]! | 0x08;
+		});
+		for (let j = 0; j < info.inbound; j++) this.inboundIds[j] = inboundId(saved, info, j);
+		this.inboundCount = info.inbound;
+		this.nextId = info.nextId;
+	}
+
+	/** Saves the in-flight state now (nothing without a store). Allocates nothing. */
+	private persist(): void {
+		const store = this.store;
+		const snapshot = this.snapshot;
+		if (store === undefined || snapshot === undefined) return;
+		const length = writeSnapshot(this.pool.mem, this.snapshotAt, this.pool, this.nextId, this.inboundIds, this.inboundCount, this.owner);
+		try {
+			store.save(snapshot, length);
+			this.storeFailing = false;
+		}
+		catch (error) {
+			if (this.storeFailing) return;
+			this.storeFailing = true;
+			this.storeFailed(new MqttError(ErrorCode.STORE_FAILED, `store.save() threw: ${describe(error)}`));
+		}
+	}
+
+	private storeFailed(error: MqttError): void {
+		this.events.storeError?.(error);
 	}
 
 	private connectPacket() {
@@ -163,7 +261,7 @@ export class Session<H = unknown> {
 		this.outbox.clear();
 		const n = encodeConnect(this.outbox.mem, this.outbox.tail, this.connectPacket());
 		this.outbox.commit(n);
-		this.lastSent = this.lastReceived = now;
+		this.lastSent = this.lastReceived = this.lastTick = now;
 		this.events.output();
 	}
 
@@ -222,6 +320,11 @@ export class Session<H = unknown> {
 				this.fail(new MqttError(ErrorCode.CONNECT_TIMEOUT, `no CONNACK within ${this.options.connectTimeout} ms`));
 			return;
 		}
+		if (this.unstampedSend) {
+			this.unstampedSend = false;
+			if (this.lastTick > this.lastSent) this.lastSent = this.lastTick;
+		}
+		this.lastTick = now;
 		if (this.state !== CONNECTED || this.keepAliveMs === 0) return;
 		const k = this.keepAliveMs;
 		if (now - this.lastReceived >= k + (k >> 1)) {
@@ -289,7 +392,10 @@ export class Session<H = unknown> {
 		this.pingOutstanding = false;
 		if (!sessionPresent) {
 			// The broker has no state for us: no inbound QoS 2 is half done, no subscription exists.
-			this.inboundCount = 0;
+			if (this.inboundCount > 0) {
+				this.inboundCount = 0;
+				this.persist();
+			}
 			this.requests.length = 0;
 			const subs = this.subscriptions;
 			for (let i = 0; i < subs.length; i++) this.requests.push({ filter: subs[i]!.filter, qos: subs[i]!.qos, packetId: 0, sent: false });
@@ -319,6 +425,8 @@ export class Session<H = unknown> {
 			this.stats.messagesReceived++;
 			this.events.message(p);
 		}
+		// Handled, and recorded before PUBREC: after a restart the broker's re-send is a duplicate.
+		if (qos === 2) this.persist();
 		if (this.state !== CONNECTED) return;
 		if (qos === 1) this.ack(PUBACK, p.packetId);
 		else if (qos === 2) this.ack(PUBREC, p.packetId);
@@ -331,7 +439,10 @@ export class Session<H = unknown> {
 
 	private pubrel(id: number): void {
 		const i = this.inboundIndex(id);
-		if (i >= 0) this.inboundIds[i] = this.inboundIds[--this.inboundCount]!;
+		if (i >= 0) {
+			this.inboundIds[i] = this.inboundIds[--this.inboundCount]!;
+			this.persist();
+		}
 		this.ack(PUBCOMP, id); // also for an unknown identifier (§4.3.3)
 	}
 
@@ -348,7 +459,9 @@ export class Session<H = unknown> {
 		if (i < 0 || pool.qos[i] !== 2)
 			return this.fail(unknownId("PUBREC", id));
 		// Forget the message, keep the identifier, send PUBREL; never re-send the PUBLISH now.
+		const was = pool.states[i];
 		pool.set(i, RELEASE);
+		if (was !== RELEASE && was !== RELEASING) this.persist();
 		this.pump();
 	}
 
@@ -361,6 +474,7 @@ export class Session<H = unknown> {
 
 	private complete(i: number, id: number): void {
 		this.pool.remove(i);
+		this.persist();
 		this.events.delivered(id);
 		if (this.blockedOnPool) {
 			this.blockedOnPool = false;
@@ -453,8 +567,57 @@ export class Session<H = unknown> {
 		writePublish(pool.mem, offset, topic, payload, qos, retain, false, id);
 		// Its identifier's serial; for QoS 0, the next identifier's (serials along the pool never decrease).
 		pool.add(id, qos, offset, total, QUEUED, qos > 0 ? this.idSerial : this.idLaps * 65_535 + this.nextId - 1);
+		if (qos > 0) this.persist(); // before it can be sent, and before its identifier is returned
 		if (this.state === CONNECTED) this.pump();
 		return id;
+	}
+
+	/** Bytes of fixed header and topic that `directQos0` prepared. */
+	directLength = 0;
+	/** The largest remaining length of a direct PUBLISH with a one-byte length that fits the outbox. */
+	private readonly shortMax: number;
+
+	/**
+	 * A QoS 0 PUBLISH sent without copying its payload: when connected with nothing waiting in the
+	 * outbox, and the topic fits the topic cache, writes the fixed header just before the cached
+	 * topic bytes and returns where it starts in `outbox.mem`. The owner then gives the transport
+	 * mem[start, start + directLength) and the payload itself, and keeps in the outbox (`keep`)
+	 * whatever the transport did not take. -1: use `publish`.
+	 */
+	directQos0(topic: string, payload: Uint8Array, retain: boolean | undefined): number {
+		const o = this.outbox;
+		if (this.state !== CONNECTED || o.head !== o.tail) return -1;
+		const cache = this.topicCache;
+		if (topic !== cache.topic) {
+			// A new topic: validate it and put it in the cache (or learn that it does not fit).
+			measurePublish(topic, payload, 0, cache);
+			if (measured.cached === undefined) return -1;
+		}
+		const topicBytes = cache.bytes;
+		const remaining = 2 + topicBytes + payload.length;
+		const mem = o.mem;
+		let start = cache.offset - 2;
+		if (remaining <= this.shortMax) mem[start + 1] = remaining;
+		else {
+			if (remaining + 5 > o.size) return -1;
+			start = cache.offset - 1 - remainingLengthSize(remaining);
+			writeRemainingLength(remaining, mem, start + 1);
+		}
+		mem[start] = retain ? 0x31 : 0x30;
+		this.directLength = cache.offset - start + 2 + topicBytes;
+		this.stats.messagesSent++;
+		this.unstampedSend = true;
+		return start;
+	}
+
+	/** Puts bytes [offset, offset + length) of `source` in the outbox (the part of a direct PUBLISH not sent). */
+	keep(source: Uint8Array, offset: number, length: number): void {
+		const o = this.outbox;
+		o.reserve(length);
+		const mem = o.mem;
+		const at = o.tail;
+		for (let i = 0; i < length; i++) mem[at + i] = source[offset + i]!;
+		o.commit(length);
 	}
 
 	/**
@@ -602,6 +765,11 @@ export class Session<H = unknown> {
 	get pending(): number {
 		return this.pool.live;
 	}
+}
+
+/** An exception's message, for an error report. */
+function describe(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
 }
 
 function unknownId(type: string, id: number): MqttError {

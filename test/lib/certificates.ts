@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findTool } from "./broker.js";
+import { findMosquitto, findTool } from "./broker.js";
 
 /** The names the broker certificates carry (subjectAltName), but for `otherName`. */
 export const SERVER_NAMES = "DNS:localhost,IP:127.0.0.1";
@@ -45,6 +45,14 @@ export interface Certificates {
 /** openssl on PATH (or the usual places), or undefined. */
 export function findOpenssl(): string | undefined {
 	return findTool("openssl");
+}
+
+/** Why a test against mosquitto's TLS listener cannot run here, or undefined. */
+export function missingForTls(): string | undefined {
+	if (process.env.MQTT_TEST_BROKER === "aedes") return "MQTT_TEST_BROKER=aedes, and the TLS listener is mosquitto's";
+	if (!findMosquitto()) return "mosquitto is not installed (the aedes fallback has no TLS listener)";
+	if (!findOpenssl()) return "openssl is not installed to make the certificates";
+	return undefined;
 }
 
 function run(openssl: string, dir: string, args: string[]): void {

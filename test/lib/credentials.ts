@@ -1,4 +1,4 @@
-// For the authentication tests: a mosquitto password file made with mosquitto_passwd in a temp dir,
+// For the authentication tests: mosquitto with a password file (mosquitto_passwd, in a temp dir) for a suite,
 // and a raw CONNECT that reads mosquitto's CONNACK return code off the wire (mqtt-packet, not our decoder).
 
 import { spawnSync } from "node:child_process";
@@ -7,7 +7,10 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generate, parser } from "mqtt-packet";
-import { findMosquitto, findTool, HOST } from "./broker.js";
+import { findMosquitto, findTool, HOST, startBroker } from "./broker.js";
+import type { Broker } from "./broker.js";
+import { reportSkip } from "./moddable.js";
+import { closeAll } from "./peers.js";
 
 export interface PasswordFile {
 	file: string;
@@ -43,6 +46,36 @@ export function makePasswordFile(users: Record<string, string>): PasswordFile {
 		throw error;
 	}
 	return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Registers, in the calling describe(), the hooks of a suite against mosquitto with a password file for
+ * `users` and allow_anonymous false: before() skips (saying why, for `what`) when missingForPasswords()
+ * gives a reason, else starts it; afterEach() closes what a test opened (closeAll); after() ends it all.
+ * Returns the running broker.
+ */
+export function passwordBroker(what: string, users: Record<string, string>): () => Broker {
+	let passwords: PasswordFile | undefined;
+	let broker: Broker | undefined;
+	before(async function () {
+		const why = missingForPasswords();
+		if (why) {
+			reportSkip(what, why);
+			return this.skip();
+		}
+		passwords = makePasswordFile(users);
+		broker = await startBroker({ kind: "mosquitto", passwordFile: passwords.file });
+	});
+	afterEach(closeAll);
+	after(async () => {
+		await closeAll();
+		await broker?.stop();
+		passwords?.remove();
+	});
+	return () => {
+		if (!broker) throw new Error("the password-protected broker is not running");
+		return broker;
+	};
 }
 
 /**

@@ -1,16 +1,17 @@
-// The firmware in the Moddable SDK's Linux simulator: built with mcconfig into a temp dir from a manifest
-// that includes the project's, run in mcsim under xvfb-run; each in its own process group, ended by it.
+// The firmware in the Moddable SDK's Linux simulator: built with mcconfig into a temp dir (from the project's
+// manifest or one including it), run in mcsim under xvfb-run; each in its own process group, ended by it.
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { findTool } from "./broker.js";
+import type { FirmwareConfig, FirmwareLauncher, RunningFirmware } from "./firmware-scenario.js";
 import { findSdk, linuxTools, ROOT } from "./moddable.js";
 import type { Sdk } from "./moddable.js";
 
-/** Output kept per process. */
+/** Output kept per process (the simulator traces a line per message). */
 const OUTPUT_LIMIT = 1 << 20;
 
 export interface Simulator {
@@ -57,11 +58,21 @@ function members(pgid: number): Array<[number, string]> {
 		catch {
 			continue;
 		}
+		// "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
 		const close = stat.lastIndexOf(")");
 		const fields = stat.slice(close + 2).split(" ");
 		if (Number(fields[2]) === pgid && fields[0] !== "Z") found.push([Number(entry), stat.slice(stat.indexOf("(") + 1, close)]);
 	}
 	return found;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+	try {
+		process.kill(-pgid, signal);
+	}
+	catch {
+		// the group is gone
+	}
 }
 
 async function waitFor(condition: () => boolean, timeout: number): Promise<boolean> {
@@ -115,30 +126,28 @@ export class Group {
 	}
 
 	/**
-	 * Sends SIGTERM to the members called `first` (the simulator), lets the rest end on their own
-	 * for a moment (xvfb-run stops its X server and removes its lock), then SIGKILLs the group.
+	 * Sends `signal` to the members called `first` (the simulator), or to the whole group when none is,
+	 * lets the rest end on their own for a moment (xvfb-run stops its X server and removes its lock),
+	 * then SIGKILLs the group; throws if any member outlives that. Once ended, a no-op.
 	 */
-	async end(first: string[] = []): Promise<void> {
+	async end(first: string[] = [], signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
 		const pgid = this.child.pid!;
 		if (!groups.has(pgid)) return;
-		for (const [pid, name] of members(pgid)) {
-			if (!first.includes(name)) continue;
+		const targets = members(pgid).filter(([, name]) => first.includes(name));
+		for (const [pid] of targets) {
 			try {
-				process.kill(pid, "SIGTERM");
+				process.kill(pid, signal);
 			}
 			catch {
 				// gone already
 			}
 		}
+		if (targets.length === 0) signalGroup(pgid, signal);
 		await waitFor(() => members(pgid).length === 0, 3000);
-		try {
-			process.kill(-pgid, "SIGKILL");
-		}
-		catch {
-			// the group is gone
-		}
-		await waitFor(() => members(pgid).length === 0, 3000);
+		signalGroup(pgid, "SIGKILL");
+		const gone = await waitFor(() => members(pgid).length === 0, 3000);
 		await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+		if (!gone) throw new Error(`processes of group ${pgid} outlived SIGKILL: ${JSON.stringify(members(pgid))}`);
 		groups.delete(pgid);
 	}
 }
@@ -157,8 +166,14 @@ function findFile(dir: string, name: string): string | undefined {
 	return undefined;
 }
 
-/** Runs `mcconfig -m -p lin` on `manifest` into `dir`; returns the simulator library (mc.so). */
-export async function buildForSimulator(simulator: Simulator, dir: string, manifest: string, settings: Record<string, string | number | boolean>, timeout: number): Promise<string> {
+/**
+ * Runs `mcconfig -m -p lin` on `manifest` into `dir` with `settings` (manifest config keys); returns the
+ * simulator library (mc.so). `started` is told of the build's group, for an owner that may end it early.
+ */
+export async function buildForSimulator(
+	simulator: Simulator, dir: string, manifest: string, settings: Record<string, string | number | boolean>,
+	timeout: number, started?: (build: Group) => void,
+): Promise<string> {
 	const bin = join(simulator.sdk.root, "build", "bin", "lin", "release");
 	const env: NodeJS.ProcessEnv = {
 		...process.env,
@@ -168,7 +183,10 @@ export async function buildForSimulator(simulator: Simulator, dir: string, manif
 	};
 	const args = ["-m", "-p", "lin", "-o", dir, manifest, ...Object.entries(settings).map(([k, v]) => `${k}=${String(v)}`)];
 	const build = Group.spawn(simulator.mcconfig, args, { cwd: dir, env });
-	const timer = setTimeout(() => void build.end(), timeout);
+	started?.(build);
+	const timer = setTimeout(() => {
+		build.end([], "SIGKILL").catch((error: Error) => process.stderr.write(`ending the timed-out build: ${error.message}\n`));
+	}, timeout);
 	await build.exited;
 	clearTimeout(timer);
 	await build.end();
@@ -182,4 +200,40 @@ export async function buildForSimulator(simulator: Simulator, dir: string, manif
 export function runInSimulator(simulator: Simulator, library: string, cwd: string): Group {
 	const command = simulator.stdbuf ? [simulator.stdbuf, "-o0", simulator.mcsim, library] : [simulator.mcsim, library];
 	return Group.spawn(simulator.xvfbRun, ["-a", ...command], { cwd });
+}
+
+/** The project's firmware for the device scenario: built with its config into a temp dir, run in mcsim. */
+export class SimulatorLauncher implements FirmwareLauncher {
+	readonly name = "the Moddable simulator (mcsim, headless)";
+	private readonly active = new Set<Group>();
+	private readonly dirs = new Set<string>();
+
+	constructor(private readonly simulator: Simulator, private readonly buildTimeout: number) {}
+
+	async start(config: FirmwareConfig): Promise<RunningFirmware> {
+		const dir = mkdtempSync(join(tmpdir(), "xs-mqtt-mcsim-"));
+		this.dirs.add(dir);
+		const { sdk } = this.simulator;
+		const started = performance.now();
+		const library = await buildForSimulator(this.simulator, dir, join(ROOT, "manifest.json"), { ...config }, this.buildTimeout, (build) => this.active.add(build));
+		process.stdout.write(`    mcconfig -m -p lin (SDK ${sdk.version}, ${sdk.root}): built in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+		const sim = runInSimulator(this.simulator, library, dir);
+		this.active.add(sim);
+		return {
+			output: () => sim.output(),
+			kill: () => sim.end(["mcsim"], "SIGKILL"),
+			stop: async () => {
+				await sim.end(["mcsim"]);
+				rmSync(dir, { recursive: true, force: true });
+			},
+		};
+	}
+
+	/** Ends whatever is still running (a build a timed-out hook left behind) and removes the temp dirs. */
+	async dispose(): Promise<void> {
+		await Promise.all([...this.active].map((group) => group.end(["mcsim"], "SIGKILL")));
+		this.active.clear();
+		for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+		this.dirs.clear();
+	}
 }

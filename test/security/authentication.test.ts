@@ -2,12 +2,8 @@
 // credentials connect; wrong or missing ones get the CONNACK refusal, named, and attempts back off.
 
 import * as assert from "node:assert/strict";
-import { startBroker } from "../lib/broker.js";
-import type { Broker } from "../lib/broker.js";
-import { connackReturnCode, makePasswordFile, missingForPasswords } from "../lib/credentials.js";
-import type { PasswordFile } from "../lib/credentials.js";
-import { reportSkip } from "../lib/moddable.js";
-import { closeAll, codeOf, now, Ours, Peer, track, unique } from "../lib/peers.js";
+import { connackReturnCode, passwordBroker } from "../lib/credentials.js";
+import { codeOf, now, Ours, Peer, track, unique } from "../lib/peers.js";
 import { Proxy } from "../lib/proxy.js";
 import { sleep } from "../lib/signal.js";
 
@@ -27,42 +23,25 @@ function gapsOf(times: number[]): number[] {
 
 describe("security: authentication (mosquitto password_file, allow_anonymous false)", function () {
 	this.timeout(10_000);
-	let passwords: PasswordFile | undefined;
-	let broker: Broker | undefined;
-
-	before(async function () {
-		const why = missingForPasswords();
-		if (why) {
-			reportSkip("authentication tests", why);
-			return this.skip();
-		}
-		passwords = makePasswordFile({ [USER]: PASSWORD, [WATCHER]: WATCHER_PASSWORD });
-		broker = await startBroker({ kind: "mosquitto", passwordFile: passwords.file });
-	});
-	afterEach(closeAll);
-	after(async () => {
-		await closeAll();
-		await broker?.stop();
-		passwords?.remove();
-	});
+	const broker = passwordBroker("authentication tests", { [USER]: PASSWORD, [WATCHER]: WATCHER_PASSWORD });
 
 	it(`on the wire, mosquitto answers CONNACK 0 to the right credentials and ${REFUSED_CODE} (${REFUSED_NAME}) to wrong or missing ones`, async () => {
 		const codes = {
-			right: await connackReturnCode(broker!.port, { username: USER, password: PASSWORD }),
-			wrongPassword: await connackReturnCode(broker!.port, { username: USER, password: "not-the-password" }),
-			unknownUser: await connackReturnCode(broker!.port, { username: "mallory", password: PASSWORD }),
-			userWithoutPassword: await connackReturnCode(broker!.port, { username: USER }),
-			anonymous: await connackReturnCode(broker!.port, {}),
+			right: await connackReturnCode(broker().port, { username: USER, password: PASSWORD }),
+			wrongPassword: await connackReturnCode(broker().port, { username: USER, password: "not-the-password" }),
+			unknownUser: await connackReturnCode(broker().port, { username: "mallory", password: PASSWORD }),
+			userWithoutPassword: await connackReturnCode(broker().port, { username: USER }),
+			anonymous: await connackReturnCode(broker().port, {}),
 		};
-		process.stdout.write(`    ${broker!.version} CONNACK return codes: ${JSON.stringify(codes)}\n`);
+		process.stdout.write(`    ${broker().version} CONNACK return codes: ${JSON.stringify(codes)}\n`);
 		assert.deepEqual(codes, { right: 0, wrongPassword: REFUSED_CODE, unknownUser: REFUSED_CODE, userWithoutPassword: REFUSED_CODE, anonymous: REFUSED_CODE });
 	});
 
 	it("the right user name and password connect, and messages flow (another authenticated client sees them)", async () => {
 		const topic = unique("auth");
-		const peer = await Peer.connect(broker!.port, { username: WATCHER, password: WATCHER_PASSWORD });
+		const peer = await Peer.connect(broker().port, { username: WATCHER, password: WATCHER_PASSWORD });
 		await peer.subscribe(topic, 1);
-		const ours = new Ours({ port: broker!.port, username: USER, password: PASSWORD, reconnect: false });
+		const ours = new Ours({ port: broker().port, username: USER, password: PASSWORD, reconnect: false });
 		await ours.connected();
 		assert.ok(ours.client.publish(topic, "authenticated", 1) > 0);
 		await peer.until(() => peer.on(topic).length === 1, 3000, "the message at the watcher");
@@ -71,13 +50,13 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 	});
 
 	it("the password as bytes works the same (Uint8Array)", async () => {
-		const ours = new Ours({ port: broker!.port, username: USER, password: new TextEncoder().encode(PASSWORD), reconnect: false });
+		const ours = new Ours({ port: broker().port, username: USER, password: new TextEncoder().encode(PASSWORD), reconnect: false });
 		await ours.connected();
 		assert.deepEqual(ours.errors, []);
 	});
 
 	it(`a wrong password: onError ${REFUSED_NAME} on every attempt, the gaps between attempts double, and no retry storm`, async () => {
-		const proxy = track(await Proxy.start(broker!.port));
+		const proxy = track(await Proxy.start(broker().port));
 		const delays = [100, 200, 400, 800];
 		const ours = new Ours({
 			port: proxy.port, username: USER, password: "wrong-password",
@@ -106,7 +85,7 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 	});
 
 	it("with the default backoff (1 s, ×2, jitter 0.5) a refused client makes at most 3 attempts in 3.3 s", async function () {
-		const proxy = track(await Proxy.start(broker!.port));
+		const proxy = track(await Proxy.start(broker().port));
 		// reconnect: {} is the client's own defaults (peers.ts otherwise speeds them up for tests).
 		const ours = new Ours({ port: proxy.port, username: USER, password: "wrong-password", reconnect: {} });
 		const window = 3300;
@@ -122,7 +101,7 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 	});
 
 	it(`no user name at all: onError ${REFUSED_NAME}, and the attempts back off`, async () => {
-		const ours = new Ours({ port: broker!.port, reconnect: { initialDelay: 100, factor: 2, maxDelay: 1600, jitter: 0 } });
+		const ours = new Ours({ port: broker().port, reconnect: { initialDelay: 100, factor: 2, maxDelay: 1600, jitter: 0 } });
 		await ours.until(() => ours.errors.length >= 3, 3000, "three refused attempts");
 		ours.client.close();
 		const gaps = gapsOf(ours.errors.slice(0, 3).map((e) => e.at));
@@ -132,8 +111,8 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 	});
 
 	it(`an unknown user, and a known user without a password: onError ${REFUSED_NAME}`, async () => {
-		const unknown = new Ours({ port: broker!.port, username: "mallory", password: PASSWORD, reconnect: false });
-		const noPassword = new Ours({ port: broker!.port, username: USER, reconnect: false });
+		const unknown = new Ours({ port: broker().port, username: "mallory", password: PASSWORD, reconnect: false });
+		const noPassword = new Ours({ port: broker().port, username: USER, reconnect: false });
 		for (const ours of [unknown, noPassword]) {
 			await ours.until(() => ours.errors.length >= 1, 3000, "the refusal");
 			assert.equal(codeOf(ours.errors[0]!.error), REFUSED_NAME, ours.errors[0]!.error.message);

@@ -5,11 +5,8 @@ import * as assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { createClient } from "../../hosts/node/index.js";
 import { XsDevice } from "../../hosts/xs/device-runner.js";
-import { freePort, HOST, startBroker } from "../lib/broker.js";
-import type { Broker } from "../lib/broker.js";
-import { makePasswordFile, missingForPasswords } from "../lib/credentials.js";
-import type { PasswordFile } from "../lib/credentials.js";
-import { reportSkip } from "../lib/moddable.js";
+import { freePort, HOST } from "../lib/broker.js";
+import { passwordBroker } from "../lib/credentials.js";
 import { closeAll, codeOf, Ours, Peer, track } from "../lib/peers.js";
 import { Proxy } from "../lib/proxy.js";
 import { Signal } from "../lib/signal.js";
@@ -64,29 +61,12 @@ class Seen {
 
 describe("security: credentials never appear in errors or traces", function () {
 	this.timeout(15_000);
-	let passwords: PasswordFile | undefined;
-	let broker: Broker | undefined;
-
-	before(async function () {
-		const why = missingForPasswords();
-		if (why) {
-			reportSkip("credential-leak tests", why);
-			return this.skip();
-		}
-		passwords = makePasswordFile({ [USER]: PASSWORD, [WATCHER]: WATCHER_PASSWORD });
-		broker = await startBroker({ kind: "mosquitto", passwordFile: passwords.file });
-	});
-	afterEach(closeAll);
-	after(async () => {
-		await closeAll();
-		await broker?.stop();
-		passwords?.remove();
-	});
+	const broker = passwordBroker("credential-leak tests", { [USER]: PASSWORD, [WATCHER]: WATCHER_PASSWORD });
 
 	describe("the Node client", () => {
 		it("a wrong password: the NOT_AUTHORIZED errors of repeated attempts do not hold it", async () => {
 			const seen = new Seen();
-			const ours = new Ours({ port: broker!.port, username: USER, password: WRONG, reconnect: { initialDelay: 30, factor: 2, maxDelay: 200, jitter: 0 } });
+			const ours = new Ours({ port: broker().port, username: USER, password: WRONG, reconnect: { initialDelay: 30, factor: 2, maxDelay: 200, jitter: 0 } });
 			await ours.until(() => ours.errors.length >= 3, 5000, "three refused attempts");
 			ours.client.close();
 			seen.client("wrong password", ours);
@@ -98,7 +78,7 @@ describe("security: credentials never appear in errors or traces", function () {
 			this.timeout(20_000);
 			const seen = new Seen();
 			for (const password of [PASSWORD, new TextEncoder().encode(PASSWORD)]) {
-				const proxy = track(await Proxy.start(broker!.port));
+				const proxy = track(await Proxy.start(broker().port));
 				const ours = new Ours({
 					port: proxy.port, username: USER, password, keepAlive: 1, connectTimeout: 300,
 					reconnect: { initialDelay: 30, factor: 1, maxDelay: 30, jitter: 0 },
@@ -163,7 +143,7 @@ describe("security: credentials never appear in errors or traces", function () {
 			const seen = new Seen();
 			const lines: string[] = [];
 			const signal = new Signal();
-			await firmware(broker!.port, WRONG, seen, lines, signal);
+			await firmware(broker().port, WRONG, seen, lines, signal);
 			// The firmware's default backoff: the second attempt comes 0.5..1 s after the first.
 			await signal.until(() => lines.filter((l) => l.includes("NOT_AUTHORIZED")).length >= 2, 8000, "two traced refusals");
 			assert.match(lines.find((l) => l.includes("NOT_AUTHORIZED"))!, /^error: NOT_AUTHORIZED: CONNACK return code 5/);
@@ -176,8 +156,8 @@ describe("security: credentials never appear in errors or traces", function () {
 			const seen = new Seen();
 			const lines: string[] = [];
 			const signal = new Signal();
-			const proxy = track(await Proxy.start(broker!.port));
-			const watcher = await Peer.connect(broker!.port, { username: WATCHER, password: WATCHER_PASSWORD });
+			const proxy = track(await Proxy.start(broker().port));
+			const watcher = await Peer.connect(broker().port, { username: WATCHER, password: WATCHER_PASSWORD });
 			const { device, base } = await firmware(proxy.port, PASSWORD, seen, lines, signal);
 			await watcher.subscribe(`${base}/#`, 1);
 			const status = (): string[] => watcher.on(`${base}/status`).map((m) => m.payload.toString());

@@ -5,9 +5,9 @@ import * as assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findMosquitto, freePort, HOST, startBroker } from "../lib/broker.js";
+import { freePort, HOST, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
-import { findOpenssl, makeCertificates } from "../lib/certificates.js";
+import { makeCertificates, missingForTls } from "../lib/certificates.js";
 import type { Certificates, ServerCertificate } from "../lib/certificates.js";
 import { buildForSimulator, findSimulator, runInSimulator } from "../lib/mcsim.js";
 import type { Group } from "../lib/mcsim.js";
@@ -18,13 +18,6 @@ import { Signal, TimeoutError } from "../lib/signal.js";
 const BUILD_TIMEOUT = 150_000;
 const DEVICE_ID = `mtls-${process.pid}-${Date.now().toString(36)}`;
 const BASE = `devices/${DEVICE_ID}`;
-
-function missing(): string | undefined {
-	if (process.env.MQTT_TEST_BROKER === "aedes") return "MQTT_TEST_BROKER=aedes, and the TLS listener is mosquitto's";
-	if (!findMosquitto()) return "mosquitto is not installed (the aedes fallback has no TLS listener)";
-	if (!findOpenssl()) return "openssl is not installed to make the certificates";
-	return findSimulator().reason;
-}
 
 function tail(text: string, lines = 30): string {
 	return text.trimEnd().split("\n").slice(-lines).join("\n");
@@ -42,7 +35,7 @@ describe("security: TLS on the Moddable simulator (mcsim, CA as a resource)", fu
 	const signal = new Signal();
 
 	before(async function () {
-		const why = missing();
+		const why = missingForTls() ?? findSimulator().reason;
 		if (why) {
 			reportSkip("TLS on the Moddable simulator", why);
 			return this.skip();

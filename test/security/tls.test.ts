@@ -3,21 +3,13 @@
 
 import * as assert from "node:assert/strict";
 import { XsDevice } from "../../hosts/xs/device-runner.js";
-import { findMosquitto, HOST, startBroker } from "../lib/broker.js";
+import { HOST, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
-import { findOpenssl, makeCertificates } from "../lib/certificates.js";
+import { makeCertificates, missingForTls } from "../lib/certificates.js";
 import type { Certificates, ServerCertificate } from "../lib/certificates.js";
 import { reportSkip } from "../lib/moddable.js";
 import { closeAll, codeOf, Ours, Peer, unique } from "../lib/peers.js";
 import { Signal, sleep } from "../lib/signal.js";
-
-/** Why these tests cannot run here, or undefined. */
-function missing(): string | undefined {
-	if (process.env.MQTT_TEST_BROKER === "aedes") return "MQTT_TEST_BROKER=aedes, and the TLS listener is mosquitto's";
-	if (!findMosquitto()) return "mosquitto is not installed (the aedes fallback has no TLS listener)";
-	if (!findOpenssl()) return "openssl is not installed to make the certificates";
-	return undefined;
-}
 
 /** mosquitto's TLS listener settings for a certificate (cafile: the CA that signed it). */
 function listener(cert: ServerCertificate): { certfile: string; keyfile: string; cafile: string } {
@@ -42,7 +34,7 @@ describe("security: TLS (mosquitto, throwaway CA)", function () {
 	let otherName: Broker | undefined;
 
 	before(async function () {
-		const why = missing();
+		const why = missingForTls();
 		if (why) {
 			reportSkip("TLS tests", why);
 			return this.skip();

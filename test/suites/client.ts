@@ -5,7 +5,8 @@ import { Client } from "../../modules/mqtt/client.js";
 import type { ClientOptions, Message } from "../../modules/mqtt/client.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import { CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, SUBACK, SUBSCRIBE } from "../../modules/mqtt/packet.js";
-import { deepEqual, equal, ok, throwsCode } from "../lib/check.js";
+import { encodePublish } from "../../modules/mqtt/encode.js";
+import { deepEqual, equal, hex, ok, throwsCode } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
 import { FakeClock, FakeTransport } from "../lib/fakes.js";
 import { bytesOf, pub } from "./session.js";
@@ -186,6 +187,63 @@ add("transport backpressure: the outbox keeps the rest and sends it on onWritabl
 	equal(r.transport.sent(), full.slice(0, 14), "five bytes taken");
 	r.transport.unblock();
 	equal(r.transport.sent(), full.slice(15), "the rest after onWritable");
+});
+
+add("QoS 0 with a byte payload goes to the transport without a copy; cut anywhere, the bytes still follow in order", () => {
+	const payload = new Uint8Array(40);
+	for (let i = 0; i < payload.length; i++) payload[i] = i * 7;
+	const expected = bytesOf(pub("direct/topic", "", 0)).split(" ");
+	const buffer = new Uint8Array(128);
+	const n = encodePublish(buffer, 0, "direct/topic", payload, 0, true, false, 0);
+	const whole = hex(buffer.subarray(0, n));
+	ok(expected.length > 0, "fixture");
+	for (let room = 0; room <= n; room++) {
+		const r = new Rig();
+		r.up();
+		r.take();
+		r.transport.writeRoom = room;
+		equal(r.client.publish("direct/topic", payload, 0, true), 0, `accepted (room ${room})`);
+		const first = r.transport.sent();
+		r.transport.unblock();
+		const rest = r.transport.sent();
+		equal([first, rest].filter((x) => x !== "").join(" "), whole, `room ${room}: the same bytes, in order`);
+		// A second message after the first queued part must not overtake it.
+		r.transport.writeRoom = 3;
+		r.client.publish("direct/topic", payload, 0, true);
+		r.client.publish("other", payload, 0, false);
+		const partial = r.transport.sent();
+		r.transport.unblock();
+		const tail = r.transport.sent();
+		const both = new Uint8Array(256);
+		let m = encodePublish(both, 0, "direct/topic", payload, 0, true, false, 0);
+		m += encodePublish(both, m, "other", payload, 0, false, false, 0);
+		equal([partial, tail].filter((x) => x !== "").join(" "), hex(both.subarray(0, m)), `room ${room}: two messages in order`);
+	}
+});
+
+add("QoS 0 sends that do not read the clock still keep the broker from ever seeing 1.5 × keepAlive of silence", () => {
+	// The broker is chatty (a message every 2 s), so keepalive rests on what we send: a direct send
+	// right after a tick and then nothing must not be taken as later than it was.
+	const r = new Rig({ keepAlive: 10 });
+	r.up();
+	r.take();
+	const payload = new Uint8Array(8);
+	const inbound = bytesOf(pub("news", "x", 0));
+	let lastWrite = r.clock.now();
+	let longest = 0;
+	for (let second = 1; second <= 120; second++) {
+		r.clock.advance(1_000);
+		if (second % 2 === 0) r.transport.deliverHex(inbound);
+		if (second === 11 || second === 41 || second === 73) r.client.publish("t", payload, 0);
+		const out = r.transport.sent();
+		if (out !== "") {
+			longest = Math.max(longest, r.clock.now() - lastWrite);
+			lastWrite = r.clock.now();
+			if (out.includes("C0 00")) r.transport.deliverHex(bytesOf({ type: PINGRESP }));
+		}
+	}
+	ok(longest <= 10_000, `the longest silence toward the broker was ${longest} ms (keepAlive 10 s)`);
+	ok(r.client.connected, "still connected");
 });
 
 add("reading pauses while the outbox cannot take an acknowledgement, and resumes", () => {

@@ -3,6 +3,7 @@
 
 import { encode } from "../../modules/mqtt/encode.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
+import type { Store } from "../../modules/mqtt/host.js";
 import {
 	CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK,
 	SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
@@ -43,6 +44,7 @@ export class Harness {
 			subscribed: (filter: string, code: number) => this.events.push(`subscribed ${filter} ${code}`),
 			unsubscribed: (filter: string) => this.events.push(`unsubscribed ${filter}`),
 			writable: () => this.events.push("writable"),
+			storeError: (error: MqttError) => this.events.push(`store ${error.code}`),
 		});
 	}
 	/** What the session wrote since the last call, as hex; the outbox is then emptied. */
@@ -588,4 +590,385 @@ add("bad options throw at construction", () => {
 	throwsCode(() => new Harness({ password: "p" }), "PASSWORD_WITHOUT_USERNAME");
 	throwsCode(() => new Harness({ will: { topic: "a/+", payload: "x", qos: 0, retain: false } }), "WILDCARD_IN_TOPIC");
 	throwsCode(() => new Harness({ txBufferSize: 20, clientId: "a-rather-long-client-identifier" }), "BUFFER_TOO_SMALL");
+});
+
+// ---- power loss: the store ------------------------------------------------------------------
+
+/** A Store in memory: `data` is what survives a power cut; each save is counted (and may be watched). */
+export class MemoryStore implements Store {
+	data: Uint8Array | undefined;
+	saves = 0;
+	onSave: (() => void) | undefined;
+	constructor(data?: Uint8Array) {
+		this.data = data;
+	}
+	load(): Uint8Array | undefined {
+		return this.data ? this.data.slice() : undefined;
+	}
+	save(data: Uint8Array, length: number): void {
+		this.data = data.slice(0, length);
+		this.saves++;
+		this.onSave?.();
+	}
+}
+
+/** The bytes of one packet, as the encoder writes it. */
+function packetBytes(p: Packet): number[] {
+	const buffer = new Uint8Array(1024);
+	const n = encode(p, buffer, 0);
+	const out: number[] = [];
+	for (let i = 0; i < n; i++) out.push(buffer[i]!);
+	return out;
+}
+
+interface StoredEntry { id: number; qos: number; state: number; packet?: Packet }
+
+function fnv(bytes: number[]): number {
+	let h = 0x811C9DC5;
+	for (const x of bytes) h = Math.imul(h ^ x, 0x01000193);
+	return h >>> 0;
+}
+
+/** A snapshot built by hand from the documented format (modules/mqtt/snapshot.ts), version 2, for client id `owner`. */
+function snapshotOf(nextId: number, entries: StoredEntry[], inbound: number[], extra: number[] = [], owner = "c1"): Uint8Array {
+	const who = fnv(Array.from(owner, (ch) => ch.charCodeAt(0)));
+	const b: number[] = [0x6D, 0x71, 2, 0, nextId >> 8, nextId & 0xFF, entries.length >> 8, entries.length & 0xFF, inbound.length >> 8, inbound.length & 0xFF,
+		who >>> 24, (who >>> 16) & 0xFF, (who >>> 8) & 0xFF, who & 0xFF];
+	for (const e of entries) {
+		b.push(e.id >> 8, e.id & 0xFF, (e.qos << 4) | e.state);
+		if (e.packet) b.push(...packetBytes(e.packet));
+	}
+	for (const id of inbound) b.push(id >> 8, id & 0xFF);
+	b.push(...extra);
+	const h = fnv(b);
+	b.push(h >>> 24, (h >>> 16) & 0xFF, (h >>> 8) & 0xFF, h & 0xFF);
+	return new Uint8Array(b);
+}
+
+const NOT_SENT = 1;
+const SENT_ONCE = 3;
+const PAST_PUBREC = 4;
+
+add("power cut: a new session on the same store re-sends what was unacknowledged, byte for byte and in order (DUP PUBLISH, PUBREL past PUBREC)", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ cleanSession: false, store, maxInflight: 4 });
+	h.connect();
+	h.take();
+	equal(h.session.publish("t/a", "A", 1, false), 1);
+	equal(h.session.publish("t/b", "B", 2, false), 2);
+	equal(h.session.publish("t/c", "C", 2, true), 3);
+	equal(h.session.publish("t/d", "D", 1, false), 4);
+	h.sent();
+	h.receive(ack(PUBREC, 2));
+	equal(h.sent(), bytesOf(ack(PUBREL, 2)));
+	h.receive(ack(PUBACK, 4));
+	equal(h.session.publish("t/e", "E", 1, false), 5);
+	equal(h.session.publish("t/f", "F", 2, false), 6);
+	equal(h.sent(), bytesOf(pub("t/e", "E", 1, 5)), "F waits: four in flight");
+	deepEqual(h.take(), ["delivered 4"]);
+	equal(store.saves, 8, "a save per publish (6), for the PUBREC and for the PUBACK");
+
+	// The power goes: only the store remains.
+	const after = new Harness({ cleanSession: false, store, maxInflight: 4 });
+	deepEqual(after.take(), [], "a valid snapshot: nothing to report");
+	equal(after.session.pending, 5, "A, B (awaiting PUBCOMP), C, E, F");
+	equal(after.sent(), "", "nothing before a connection");
+	after.connect(true);
+	equal(after.sent(), bytesOf(pub("t/a", "A", 1, 1, true), ack(PUBREL, 2), pub("t/c", "C", 2, 3, true, true), pub("t/e", "E", 1, 5, true)),
+		"the in-flight window again, oldest first: DUP set, identifiers kept; B only as PUBREL");
+	after.receive(ack(PUBACK, 1));
+	// F was saved before it could be sent; whether it went out the store cannot tell: DUP 1 ("might be a re-delivery").
+	equal(after.sent(), bytesOf(pub("t/f", "F", 2, 6, true)), "F follows as the window opens");
+	after.receive(ack(PUBCOMP, 2), ack(PUBREC, 3), ack(PUBACK, 5), ack(PUBREC, 6));
+	equal(after.sent(), bytesOf(ack(PUBREL, 3), ack(PUBREL, 6)));
+	after.receive(ack(PUBCOMP, 3), ack(PUBCOMP, 6));
+	deepEqual(after.take(), ["connected true", "delivered 1", "delivered 2", "delivered 5", "delivered 3", "delivered 6"]);
+	equal(after.session.pending, 0);
+	equal(after.session.publish("t/g", "G", 1, false), 7, "identifiers go on from the stored next one");
+	// Saved when accepted, before it was sent: "not yet sent".
+	deepEqual(store.data, snapshotOf(8, [{ id: 7, qos: 1, state: NOT_SENT, packet: pub("t/g", "G", 1, 7) }], []), "the store holds G alone, in the documented format");
+});
+
+add("power cut before any connection: messages published offline are restored and sent on the first connection", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ store });
+	equal(h.session.publish("q/1", "a", 1, false), 1);
+	equal(h.session.publish("q/2", "b", 2, true), 2);
+	deepEqual(store.data, snapshotOf(3, [
+		{ id: 1, qos: 1, state: NOT_SENT, packet: pub("q/1", "a", 1, 1) },
+		{ id: 2, qos: 2, state: NOT_SENT, packet: pub("q/2", "b", 2, 2, false, true) },
+	], []), "the documented format");
+	const after = new Harness({ store });
+	after.connect();
+	equal(after.sent(), bytesOf(pub("q/1", "a", 1, 1, true), pub("q/2", "b", 2, 2, true, true)));
+});
+
+add("the store is written before the PUBLISH or PUBREL goes out, and for inbound QoS 2 after the handler, before PUBREC", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ store });
+	store.onSave = () => h.events.push(`save (${h.session.outbox.pending} bytes waiting)`);
+	h.connect();
+	h.take();
+	equal(h.session.publish("t", "x", 2, false), 1);
+	deepEqual(h.take(), ["save (0 bytes waiting)"], "saved before the PUBLISH was written");
+	equal(h.sent(), bytesOf(pub("t", "x", 2, 1)));
+	h.receive(ack(PUBREC, 1));
+	deepEqual(h.take(), ["save (0 bytes waiting)"], "saved before the PUBREL was written");
+	equal(h.sent(), bytesOf(ack(PUBREL, 1)));
+	h.receive(pub("in", "m", 2, 9));
+	deepEqual(h.take(), ["message in m q2", "save (0 bytes waiting)"], "handled, saved, and only then PUBREC");
+	equal(h.sent(), bytesOf(ack(PUBREC, 9)));
+	h.receive(ack(PUBREL, 9));
+	deepEqual(h.take(), ["save (0 bytes waiting)"], "saved before the PUBCOMP was written");
+	equal(h.sent(), bytesOf(ack(PUBCOMP, 9)));
+});
+
+add("saves per message: QoS 1 two (publish, PUBACK), QoS 2 three (publish, PUBREC, PUBCOMP), inbound QoS 2 two; QoS 0, inbound QoS 0/1, duplicates none", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ store });
+	h.connect();
+	h.take();
+	h.session.publish("t", "zero", 0, false);
+	h.sent();
+	equal(store.saves, 0, "QoS 0 publish");
+	h.session.publish("t", "one", 1, false);
+	equal(store.saves, 1, "QoS 1 accepted");
+	h.sent();
+	h.receive(ack(PUBACK, 1));
+	equal(store.saves, 2, "QoS 1 completed");
+	h.session.publish("t", "two", 2, false);
+	equal(store.saves, 3, "QoS 2 accepted");
+	h.sent();
+	h.receive(ack(PUBREC, 2));
+	equal(store.saves, 4, "QoS 2 past PUBREC");
+	h.sent();
+	h.receive(ack(PUBREC, 2));
+	equal(store.saves, 4, "a repeated PUBREC changes nothing");
+	h.sent();
+	h.receive(ack(PUBCOMP, 2));
+	equal(store.saves, 5, "QoS 2 completed");
+	h.receive(pub("in", "0", 0), pub("in", "1", 1, 4));
+	equal(store.saves, 5, "inbound QoS 0 and 1");
+	h.receive(pub("in", "2", 2, 5));
+	equal(store.saves, 6, "inbound QoS 2 recorded");
+	h.receive(pub("in", "2", 2, 5, true));
+	equal(store.saves, 6, "its duplicate");
+	h.receive(ack(PUBREL, 5));
+	equal(store.saves, 7, "inbound QoS 2 released");
+	h.receive(ack(PUBREL, 77));
+	equal(store.saves, 7, "PUBREL for an unknown identifier");
+	h.sent();
+	h.drop();
+	h.connect(true);
+	equal(store.saves, 7, "a reconnect");
+});
+
+add("inbound QoS 2 recorded before a power cut: the broker's re-send after it is still a duplicate; PUBREL frees the identifier in the store", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ cleanSession: false, store });
+	h.connect();
+	h.take();
+	h.receive(pub("x", "m", 2, 9));
+	deepEqual(h.take(), ["message x m q2"]);
+	equal(h.sent(), bytesOf(ack(PUBREC, 9)));
+
+	const after = new Harness({ cleanSession: false, store });
+	after.connect(true);
+	after.receive(pub("x", "m", 2, 9, true));
+	deepEqual(after.take(), ["connected true"], "not delivered again");
+	equal(after.session.stats.duplicatesIgnored, 1);
+	equal(after.sent(), bytesOf(ack(PUBREC, 9)));
+	after.receive(ack(PUBREL, 9));
+	equal(after.sent(), bytesOf(ack(PUBCOMP, 9)));
+
+	const later = new Harness({ cleanSession: false, store });
+	later.connect(true);
+	later.receive(pub("x", "new", 2, 9));
+	deepEqual(later.take(), ["connected true", "message x new q2"], "released before the second cut: a new message");
+});
+
+add("a connection without a session forgets the inbound QoS 2 identifiers in the store too", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ cleanSession: false, store });
+	h.connect();
+	h.receive(pub("x", "m", 2, 9));
+	const after = new Harness({ cleanSession: false, store });
+	const saves = store.saves;
+	after.connect(false);
+	equal(store.saves, saves + 1, "saved: the broker has no state for us");
+	const later = new Harness({ cleanSession: false, store });
+	later.connect(true);
+	later.receive(pub("x", "new", 2, 9));
+	deepEqual(later.take(), ["connected true", "message x new q2"]);
+});
+
+add("identifiers restored from the store are not handed out again, across the wrap", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ store });
+	equal(h.session.publish("t", "a", 1, false), 1);
+	equal(h.session.publish("t", "b", 1, false), 2);
+	(h.session as unknown as { nextId: number }).nextId = 65_535;
+	equal(h.session.publish("t", "c", 1, false), 65_535);
+	const after = new Harness({ store });
+	equal(after.session.publish("t", "d", 1, false), 3, "1 and 2 are in use");
+	after.connect();
+	equal(after.sent(), bytesOf(pub("t", "a", 1, 1, true), pub("t", "b", 1, 2, true), pub("t", "c", 1, 65_535, true), pub("t", "d", 1, 3)));
+});
+
+add("a snapshot built by hand from the documented format is restored", () => {
+	const store = new MemoryStore(snapshotOf(300, [
+		{ id: 40, qos: 2, state: PAST_PUBREC },
+		{ id: 41, qos: 1, state: SENT_ONCE, packet: pub("h/1", "one", 1, 41, false, true) },
+		{ id: 299, qos: 2, state: NOT_SENT, packet: pub("h/2", "two", 2, 299) },
+	], [7, 1000]));
+	const h = new Harness({ cleanSession: false, store });
+	deepEqual(h.take(), []);
+	equal(h.session.pending, 3);
+	h.connect(true);
+	equal(h.sent(), bytesOf(ack(PUBREL, 40), pub("h/1", "one", 1, 41, true, true), pub("h/2", "two", 2, 299, true)));
+	h.receive(pub("in", "dup", 2, 1000, true), pub("in", "new", 2, 8));
+	deepEqual(h.take(), ["connected true", "message in new q2"], "1000 was awaiting PUBREL");
+	equal(h.session.publish("t", "x", 1, false), 300, "the next identifier");
+});
+
+add("a corrupt snapshot is ignored and reported once (STORE_CORRUPT); the session starts empty and the next save replaces it", () => {
+	const good = snapshotOf(5, [{ id: 4, qos: 1, state: SENT_ONCE, packet: pub("c/1", "payload", 1, 4) }], [3]);
+	const flip = (at: number): Uint8Array => {
+		const b = good.slice();
+		b[at] = b[at]! ^ 0x01;
+		return b;
+	};
+	const variants: Array<[string, Uint8Array]> = [
+		["a payload bit flipped", flip(good.length - 8)],
+		["the checksum altered", flip(good.length - 1)],
+		["cut short", good.slice(0, good.length - 3)],
+		["cut to the header", good.slice(0, 10)],
+		["empty", new Uint8Array(0)],
+		["bad magic", flip(0)],
+		["another version", flip(2)],
+		["reserved flags", flip(3)],
+		["garbage", new Uint8Array(64).fill(0xA5)],
+		["a byte too many", new Uint8Array([...good, 0])],
+	];
+	for (const [what, bytes] of variants) {
+		const store = new MemoryStore(bytes);
+		const h = new Harness({ cleanSession: false, store });
+		deepEqual(h.take(), ["store STORE_CORRUPT"], what);
+		equal(h.session.pending, 0, `${what}: nothing restored`);
+		h.connect(true);
+		equal(h.sent(), "", `${what}: nothing re-sent`);
+		h.receive(pub("in", "m", 2, 3));
+		deepEqual(h.take(), ["connected true", "message in m q2"], `${what}: no inbound identifier restored`);
+		equal(h.session.publish("t", "x", 1, false), 1, `${what}: identifiers from 1`);
+		const again = new Harness({ store });
+		deepEqual(again.take(), [], `${what}: replaced by a valid snapshot`);
+		equal(again.session.pending, 1);
+	}
+	const h = new Harness({ store: new MemoryStore(good) });
+	deepEqual(h.take(), [], "the unaltered snapshot is valid");
+	equal(h.session.pending, 1);
+});
+
+add("a snapshot whose checksum holds but whose content is invalid is ignored and reported", () => {
+	const m1 = pub("v/1", "a", 1, 1);
+	const m2 = pub("v/2", "b", 2, 2);
+	const cases: Array<[string, Uint8Array]> = [
+		["next identifier 0", snapshotOf(0, [], [])],
+		["packet identifier 0", snapshotOf(2, [{ id: 0, qos: 2, state: PAST_PUBREC }], [])],
+		["an identifier twice", snapshotOf(3, [{ id: 1, qos: 1, state: SENT_ONCE, packet: m1 }, { id: 1, qos: 2, state: PAST_PUBREC }], [])],
+		["QoS 0", snapshotOf(2, [{ id: 1, qos: 0, state: NOT_SENT, packet: pub("v/0", "z", 0) }], [])],
+		["QoS 3", snapshotOf(2, [{ id: 1, qos: 3, state: PAST_PUBREC }], [])],
+		["QoS 1 awaiting PUBCOMP", snapshotOf(2, [{ id: 1, qos: 1, state: PAST_PUBREC }], [])],
+		["state 2", snapshotOf(2, [{ id: 1, qos: 1, state: 2, packet: m1 }], [])],
+		["state 5", snapshotOf(2, [{ id: 1, qos: 2, state: 5 }], [])],
+		["the PUBLISH carries another identifier", snapshotOf(3, [{ id: 2, qos: 1, state: SENT_ONCE, packet: m1 }], [])],
+		["the PUBLISH has another QoS", snapshotOf(3, [{ id: 2, qos: 1, state: SENT_ONCE, packet: m2 }], [])],
+		["not a PUBLISH", snapshotOf(3, [{ id: 2, qos: 2, state: SENT_ONCE, packet: ack(PUBREL, 2) }], [])],
+		["a PUBLISH with no message bytes", snapshotOf(3, [{ id: 2, qos: 2, state: SENT_ONCE }], [])],
+		["more entries than written", (() => { const b = snapshotOf(3, [{ id: 2, qos: 2, state: PAST_PUBREC }], []); b[7] = 2; return resum(b); })()],
+		["inbound identifier 0", snapshotOf(1, [], [0])],
+		["an inbound identifier twice", snapshotOf(1, [], [9, 9])],
+		["bytes after the inbound identifiers", snapshotOf(1, [], [9], [0, 0, 0])],
+		["a malformed remaining length", snapshotOf(3, [{ id: 2, qos: 1, state: SENT_ONCE }], [], [0x32, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])],
+		["another client identifier's snapshot (not re-sent under ours)", snapshotOf(3, [{ id: 2, qos: 1, state: SENT_ONCE, packet: pub("v/1", "a", 1, 2) }], [], [], "another-device")],
+	];
+	for (const [what, bytes] of cases) {
+		const h = new Harness({ store: new MemoryStore(bytes) });
+		deepEqual(h.take(), ["store STORE_CORRUPT"], what);
+		equal(h.session.pending, 0, what);
+	}
+});
+
+/** Recomputes the checksum of a snapshot altered by a test. */
+function resum(b: Uint8Array): Uint8Array {
+	let h = 0x811C9DC5;
+	for (let i = 0; i < b.length - 4; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+	h >>>= 0;
+	b[b.length - 4] = h >>> 24;
+	b[b.length - 3] = (h >>> 16) & 0xFF;
+	b[b.length - 2] = (h >>> 8) & 0xFF;
+	b[b.length - 1] = h & 0xFF;
+	return b;
+}
+
+add("a snapshot larger than the current options allow is ignored and reported", () => {
+	const store = new MemoryStore();
+	const h = new Harness({ store, maxMessages: 8 });
+	h.session.publish("big/1", "x".repeat(100), 1, false);
+	h.session.publish("big/2", "y".repeat(100), 2, false);
+	h.session.publish("big/3", "z", 1, false);
+	const saved = store.data!;
+	const fits = new Harness({ store: new MemoryStore(saved), maxMessages: 3 });
+	deepEqual(fits.take(), [], "three messages fit three entries");
+	for (const [what, options] of [
+		["maxMessages 2", { maxMessages: 2 }],
+		["queueBytes 200", { queueBytes: 200 }],
+		["txBufferSize 64", { txBufferSize: 64 }],
+	] as Array<[string, Partial<SessionOptions>]>) {
+		const s = new Harness({ store: new MemoryStore(saved), ...options });
+		deepEqual(s.take(), ["store STORE_CORRUPT"], what);
+		equal(s.session.pending, 0, what);
+	}
+	const inbound = snapshotOf(1, [], [1, 2, 3]);
+	deepEqual(new Harness({ store: new MemoryStore(inbound), maxInboundQos2: 3 }).take(), []);
+	deepEqual(new Harness({ store: new MemoryStore(inbound), maxInboundQos2: 2 }).take(), ["store STORE_CORRUPT"], "maxInboundQos2 2");
+	const oversized = new Uint8Array(200_000);
+	oversized.set(snapshotOf(1, [], []).subarray(0, 10));
+	deepEqual(new Harness({ store: new MemoryStore(oversized) }).take(), ["store STORE_CORRUPT"], "200,000 bytes");
+});
+
+add("a store that throws: load is reported (STORE_FAILED) and the session starts empty; a failing save is reported once, publishing goes on", () => {
+	const broken: Store = { load: () => { throw new Error("flash read error"); }, save: () => {} };
+	const h = new Harness({ store: broken });
+	deepEqual(h.take(), ["store STORE_FAILED"]);
+	equal(h.session.pending, 0);
+
+	let failing = true;
+	const flaky: Store = { load: () => undefined, save: () => { if (failing) throw new Error("flash full"); } };
+	const f = new Harness({ store: flaky });
+	f.connect();
+	f.take();
+	equal(f.session.publish("t", "1", 1, false), 1, "accepted all the same");
+	equal(f.session.publish("t", "2", 1, false), 2);
+	deepEqual(f.take(), ["store STORE_FAILED"], "reported once");
+	equal(f.sent(), bytesOf(pub("t", "1", 1, 1), pub("t", "2", 1, 2)), "and sent");
+	failing = false;
+	f.receive(ack(PUBACK, 1));
+	failing = true;
+	f.receive(ack(PUBACK, 2));
+	deepEqual(f.take(), ["delivered 1", "store STORE_FAILED", "delivered 2"], "failing again after a success is reported again");
+});
+
+add("no store: nothing is saved, no memory is added; a store that is not one is INVALID_ARGUMENT", () => {
+	const store = new MemoryStore();
+	const plain = new Harness();
+	const stored = new Harness({ store });
+	equal(stored.session.outbox.mem.length - plain.session.outbox.mem.length, 14 + 32 * 3 + 4096 + 64 * 2 + 4, "the snapshot's room, only with a store");
+	plain.connect();
+	plain.session.publish("t", "x", 2, false);
+	plain.sent();
+	plain.receive(ack(PUBREC, 1), pub("in", "m", 2, 4));
+	equal(store.saves, 0);
+	equal(store.data, undefined);
+	throwsCode(() => new Harness({ store: {} as Store }), "INVALID_ARGUMENT");
 });

@@ -24,6 +24,9 @@ describe("allocation in the XS engine", function () {
 		["clientPublishQos0", "a client publishing QoS 0"],
 		["clientPublishQos1", "a client publishing QoS 1 through to PUBACK"],
 		["clientReceiveQos1", "a client receiving QoS 1: handler, then PUBACK"],
+		["clientPublishQos1Stored", "a client with a store publishing QoS 1 through to PUBACK (two saves)"],
+		["clientPublishQos2Stored", "a client with a store publishing QoS 2 through PUBREC to PUBCOMP (three saves)"],
+		["clientReceiveQos2Stored", "a client with a store receiving QoS 2: handler, PUBREC, PUBREL, PUBCOMP (two saves)"],
 	] as const) {
 		it(`${label} allocates nothing (2,000 times)`, async () => {
 			const f = await measure(worker, name, 2_000);
