@@ -245,7 +245,7 @@ function clientBuffers(): Buffers {
 	const inboundIds = (session as unknown as SessionInternals).inboundIds;
 	client.close();
 	// The defaults, as documented in ClientOptions and SessionOptions.
-	const rx = 1024, tx = 1024, queue = 4096, messages = 32, qos2 = 32;
+	const rx = 1024, tx = 1024, queue = 4096, messages = 32, qos2 = 64;
 	const poolTables = pool.ids.byteLength + pool.states.byteLength + pool.qos.byteLength + pool.offsets.byteLength + pool.lengths.byteLength;
 	return {
 		rows: [
