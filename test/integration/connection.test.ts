@@ -3,23 +3,13 @@
 
 import * as assert from "node:assert/strict";
 import { freePort, startBroker } from "../lib/broker.js";
-import type { Broker } from "../lib/broker.js";
-import { closeAll, codeOf, now, Ours, Peer, track, unique } from "../lib/peers.js";
+import { codeOf, now, Ours, Peer, suiteBroker, track, unique } from "../lib/peers.js";
 import { Proxy } from "../lib/proxy.js";
 import { sleep } from "../lib/signal.js";
 
 describe("integration: the connection's life", function () {
 	this.timeout(10_000);
-	let broker: Broker;
-
-	before(async () => {
-		broker = await startBroker();
-	});
-	afterEach(closeAll);
-	after(async () => {
-		await closeAll();
-		await broker?.stop();
-	});
+	const broker = suiteBroker();
 
 	describe("last will", () => {
 		it("is published to another subscriber when our connection is cut abruptly", async () => {

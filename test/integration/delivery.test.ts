@@ -3,9 +3,8 @@
 
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { startBroker, findTool } from "../lib/broker.js";
-import type { Broker } from "../lib/broker.js";
-import { closeAll, Ours, Peer, sameBytes, unique } from "../lib/peers.js";
+import { findTool } from "../lib/broker.js";
+import { Ours, Peer, sameBytes, suiteBroker, unique } from "../lib/peers.js";
 import { Signal, sleep } from "../lib/signal.js";
 
 const encoder = new TextEncoder();
@@ -19,16 +18,7 @@ function bytes(length: number, seed: number): Uint8Array {
 
 describe("integration: delivery through a real broker", function () {
 	this.timeout(10_000);
-	let broker: Broker;
-
-	before(async () => {
-		broker = await startBroker();
-	});
-	afterEach(closeAll);
-	after(async () => {
-		await closeAll();
-		await broker?.stop();
-	});
+	const broker = suiteBroker();
 
 	describe("QoS round trips", () => {
 		it("QoS 0, 1 and 2 from our client reach MQTT.js with equal bytes; onDelivered names the QoS 1/2 packet ids", async () => {
@@ -318,16 +308,7 @@ describe("integration: delivery through a real broker", function () {
 
 describe("integration: bursts against the broker's in-flight window", function () {
 	this.timeout(10_000);
-	let broker: Broker;
-
-	before(async () => {
-		broker = await startBroker({ maxInflight: 8 });
-	});
-	afterEach(closeAll);
-	after(async () => {
-		await closeAll();
-		await broker?.stop();
-	});
+	const broker = suiteBroker({ maxInflight: 8 });
 
 	it("60 QoS 1 messages from MQTT.js reach our client in order (mosquitto: through an 8-message window)", async () => {
 		const topic = unique("inbound-qos1");

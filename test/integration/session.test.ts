@@ -2,9 +2,7 @@
 // away, and unacknowledged QoS 1/2 messages re-sent after a reconnect through a failing path.
 
 import * as assert from "node:assert/strict";
-import { startBroker } from "../lib/broker.js";
-import type { Broker } from "../lib/broker.js";
-import { closeAll, codeOf, Ours, Peer, track, unique } from "../lib/peers.js";
+import { codeOf, Ours, Peer, suiteBroker, track, unique } from "../lib/peers.js";
 import { Proxy } from "../lib/proxy.js";
 import { sleep } from "../lib/signal.js";
 
@@ -17,16 +15,7 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 describe("integration: sessions", function () {
 	this.timeout(10_000);
-	let broker: Broker;
-
-	before(async () => {
-		broker = await startBroker();
-	});
-	afterEach(closeAll);
-	after(async () => {
-		await closeAll();
-		await broker?.stop();
-	});
+	const broker = suiteBroker();
 
 	it("persistent session: QoS 1 and 2 messages published while we were away arrive on reconnect (session present)", async () => {
 		const id = clientId("persist");

@@ -8,7 +8,8 @@ import type { NodeClientOptions } from "../../hosts/node/index.js";
 import type { Client, Message, MessageHandler } from "../../modules/mqtt/client.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { QoS } from "../../modules/mqtt/packet.js";
-import { HOST } from "./broker.js";
+import { HOST, startBroker } from "./broker.js";
+import type { Broker, BrokerOptions } from "./broker.js";
 import { Signal } from "./signal.js";
 
 /** A message as a test keeps it: copied out of the client's receive buffer. */
@@ -225,4 +226,34 @@ export function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
 	if (actual.length !== expected.length) return false;
 	for (let i = 0; i < actual.length; i++) if (actual[i] !== expected[i]) return false;
 	return true;
+}
+
+/**
+ * A broker for one mocha suite: started before its tests, stopped after them, every peer closed
+ * after each test. The object returned stands for it (it is valid once the suite runs).
+ */
+export function suiteBroker(options: BrokerOptions = {}): Broker {
+	let current: Broker | undefined;
+	before(async () => {
+		current = await startBroker(options);
+	});
+	afterEach(closeAll);
+	after(async () => {
+		await closeAll();
+		await current?.stop();
+	});
+	const live = (): Broker => {
+		if (!current) throw new Error("the suite's broker has not started");
+		return current;
+	};
+	return {
+		get kind() { return live().kind; },
+		get host() { return live().host; },
+		get port() { return live().port; },
+		get version() { return live().version; },
+		get pid() { return live().pid; },
+		stop: () => live().stop(),
+		kill: (signal?: NodeJS.Signals) => live().kill(signal),
+		restart: () => live().restart(),
+	};
 }
