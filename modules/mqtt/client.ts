@@ -105,7 +105,10 @@ export class Client {
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.host must name the broker");
 		if (!options.transport || !options.clock)
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.transport and options.clock come from a host (hosts/<platform>)");
-		this.callbacks = options;
+		// The callbacks and settings, without the password (which only the session holds, privately).
+		const callbacks = { ...options };
+		delete callbacks.password;
+		this.callbacks = callbacks;
 		this.random = options.random ?? Math.random;
 		const cleanSession = options.cleanSession ?? true;
 		let clientId = options.clientId;
@@ -120,11 +123,11 @@ export class Client {
 			failed: (error, wasConnected) => this.sessionFailed(error, wasConnected),
 			connected: (sessionPresent) => this.sessionConnected(sessionPresent),
 			message: (message) => this.dispatch(message),
-			oversize: (message) => { if (options.onOversize) this.call(options.onOversize, message); },
-			delivered: (packetId) => options.onDelivered?.call(this, packetId),
-			subscribed: (filter, returnCode) => options.onSubscribe?.call(this, filter, returnCode),
-			unsubscribed: (filter) => options.onUnsubscribe?.call(this, filter),
-			writable: () => options.onWritable?.call(this),
+			oversize: (message) => { if (callbacks.onOversize) this.call(callbacks.onOversize, message); },
+			delivered: (packetId) => callbacks.onDelivered?.call(this, packetId),
+			subscribed: (filter, returnCode) => callbacks.onSubscribe?.call(this, filter, returnCode),
+			unsubscribed: (filter) => callbacks.onUnsubscribe?.call(this, filter),
+			writable: () => callbacks.onWritable?.call(this),
 			storeError: (error) => {
 				if (this.session) options.onError?.call(this, error);
 				else this.restoreError = error;

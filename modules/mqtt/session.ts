@@ -142,7 +142,11 @@ export class Session<H = unknown> {
 	private blockedOnOutbox = 0;
 	/** A refused publish waits for room in the pool. */
 	private blockedOnPool = false;
-	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will" | "store">> & SessionOptions;
+	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will" | "store">> & Omit<SessionOptions, "password">;
+	/** Held apart from the options, in a private field: inspecting or serialising the session never shows it. */
+	readonly #password: Payload | undefined;
+	/** Bytes of a CONNECT with a password still in the outbox's memory (see wipeConnect). */
+	private connectBytes = 0;
 	private readonly store: Store | undefined;
 	/** The snapshot's scratch region, after everything else in mem, and a view of it for the store. */
 	private readonly snapshotAt: number = 0;
@@ -158,6 +162,8 @@ export class Session<H = unknown> {
 			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
 			...options,
 		};
+		this.#password = o.password;
+		delete o.password;
 		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
 		checkInteger("txBufferSize", o.txBufferSize, 16, 268_435_460);
 		checkInteger("queueBytes", o.queueBytes, 0, 268_435_460);
@@ -244,7 +250,7 @@ export class Session<H = unknown> {
 
 	private connectPacket() {
 		const o = this.options;
-		return { type: 1 as const, clientId: o.clientId, cleanSession: o.cleanSession, keepAlive: o.keepAlive, will: o.will, username: o.username, password: o.password };
+		return { type: 1 as const, clientId: o.clientId, cleanSession: o.cleanSession, keepAlive: o.keepAlive, will: o.will, username: o.username, password: this.#password };
 	}
 
 	// ---- the connection ------------------------------------------------------------------
@@ -261,6 +267,7 @@ export class Session<H = unknown> {
 		this.outbox.clear();
 		const n = encodeConnect(this.outbox.mem, this.outbox.tail, this.connectPacket());
 		this.outbox.commit(n);
+		if (this.#password !== undefined) this.connectBytes = n;
 		this.lastSent = this.lastReceived = this.lastTick = now;
 		this.events.output();
 	}
@@ -272,8 +279,24 @@ export class Session<H = unknown> {
 		this.disconnectBookkeeping();
 	}
 
+	/**
+	 * Zeroes the sent bytes of a CONNECT that carried a password (`connectBytes` of them at the start
+	 * of the outbox), so that no copy of it stays in memory once the broker has it or the connection ended.
+	 */
+	private wipeConnect(): void {
+		const n = this.connectBytes;
+		if (n === 0) return;
+		const o = this.outbox;
+		// Before CONNACK nothing else enters the outbox: the CONNECT is what [base, tail) holds. An
+		// empty (or cleared) outbox: all of it is sent, or no longer to be.
+		const sent = o.head === o.tail ? n : o.head - o.base;
+		o.mem.fill(0, o.base, o.base + sent);
+		if (sent === n) this.connectBytes = 0;
+	}
+
 	private disconnectBookkeeping(): void {
 		this.outbox.clear();
+		this.wipeConnect();
 		this.pool.disconnected();
 		this.pingOutstanding = false;
 		const requests = this.requests;
@@ -299,6 +322,7 @@ export class Session<H = unknown> {
 		const wasConnected = this.state === CONNECTED;
 		this.state = CLOSED;
 		this.outbox.clear();
+		this.wipeConnect();
 		this.pool.disconnected();
 		if (wasConnected && sendDisconnect) {
 			this.outbox.commit(encodeEmpty(this.outbox.mem, this.outbox.tail, DISCONNECT));
@@ -384,6 +408,7 @@ export class Session<H = unknown> {
 	}
 
 	private connack(sessionPresent: boolean, returnCode: number): void {
+		this.wipeConnect();
 		if (returnCode !== 0) return this.fail(connackError(returnCode));
 		if (sessionPresent && this.options.cleanSession)
 			return this.fail(new MqttError(ErrorCode.SESSION_PRESENT_WITH_CLEAN_SESSION, "CONNACK says session present, but clean session was requested"));

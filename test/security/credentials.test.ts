@@ -74,6 +74,35 @@ describe("security: credentials never appear in errors or traces", function () {
 			seen.assertClean();
 		});
 
+		it("inspecting or serialising a connected client does not show the password (string or bytes)", async () => {
+			for (const password of [PASSWORD, new TextEncoder().encode(PASSWORD)]) {
+				const seen = new Seen();
+				const ours = new Ours({ port: broker().port, username: USER, password });
+				await ours.until(() => ours.client.connected, 5000, "connected");
+				const client = ours.client;
+				seen.line("inspect(client)", inspect(client, { depth: Infinity, showHidden: true, maxArrayLength: 0 }));
+				const visited = new WeakSet<object>();
+				seen.line("JSON.stringify(client)", JSON.stringify(client, (_key, value: unknown) => {
+					if (value instanceof Uint8Array) return undefined;
+					if (typeof value === "object" && value !== null) {
+						if (visited.has(value)) return undefined;
+						visited.add(value);
+					}
+					return value;
+				}) ?? "");
+				// Bytes would show as their numbers.
+				const digits = Array.from(new TextEncoder().encode(PASSWORD)).join(",");
+				const bare = (text: string): string => text.replace(/\s+/g, "");
+				const shown = bare(inspect(client, { depth: Infinity, showHidden: true, maxArrayLength: Infinity }));
+				const planted = bare(inspect({ password }, { maxArrayLength: Infinity }));
+				assert.ok(typeof password === "string" || planted.includes(digits), "the byte check would see the password's bytes");
+				assert.ok(!shown.includes(digits) || typeof password === "string", "the password's bytes are not reachable from the client");
+				ours.client.close();
+				seen.assertClean();
+				assert.ok(seen.has(/thermo-1/), "the inspection did reach the options (the user name shows)");
+			}
+		});
+
 		it("the right password as a string and as bytes: connection lost, keepalive timeout, connect timeout and close() do not show it", async function () {
 			this.timeout(20_000);
 			const seen = new Seen();

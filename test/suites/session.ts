@@ -105,6 +105,42 @@ add("CONNECT is the first packet, with every configured field", () => {
 	equal(h.sent(), bytesOf({ type: CONNECT, clientId: "dev-7", cleanSession: false, keepAlive: 30, username: "u", password: "p", will: { topic: "devices/dev-7/status", payload: "offline", qos: 1, retain: true } }));
 });
 
+add("a CONNECT with a password leaves no copy in memory: zeroed once the broker answers, or the connection ends", () => {
+	const secret = "pw-4242";
+	const codes = (text: string): string => { const b = new Uint8Array(text.length); for (let i = 0; i < text.length; i++) b[i] = text.charCodeAt(i); return hex(b); };
+	const held = (h: Harness): boolean => hex(h.session.outbox.mem).includes(codes(secret));
+	// Answered: zeroed at CONNACK (accepted or refused), before anything else is written there.
+	for (const returnCode of [0, 5]) {
+		const h = new Harness({ username: "u", password: secret });
+		h.session.opening(h.now);
+		h.session.opened(h.now);
+		ok(held(h), "the CONNECT waiting to be sent holds it");
+		h.sent();
+		ok(held(h), "sent, and not yet answered: still there (the sent() of the harness does not wipe)");
+		h.reader.reset();
+		h.receive({ type: CONNACK, sessionPresent: false, returnCode });
+		ok(!held(h), `gone after CONNACK ${returnCode}`);
+	}
+	// Unanswered: zeroed when the connection drops, and on disconnect() while connecting.
+	const dropped = new Harness({ username: "u", password: secret });
+	dropped.session.opening(dropped.now);
+	dropped.session.opened(dropped.now);
+	dropped.session.closed();
+	ok(!held(dropped), "gone after the connection was lost");
+	const ended = new Harness({ username: "u", password: new TextEncoder().encode(secret) });
+	ended.session.opening(ended.now);
+	ended.session.opened(ended.now);
+	ended.session.disconnect();
+	ok(!held(ended), "gone after disconnect()");
+	// Without a password nothing is wiped: the CONNECT stays as it was sent.
+	const plain = new Harness({ clientId: "plain-client" });
+	plain.session.opening(plain.now);
+	plain.session.opened(plain.now);
+	plain.sent();
+	plain.receive({ type: CONNACK, sessionPresent: false, returnCode: 0 });
+	ok(hex(plain.session.outbox.mem).includes(codes("plain-client")), "no wipe without a password");
+});
+
 add("CONNACK accepted: connected, with session present as the broker said", () => {
 	const h = new Harness({ cleanSession: false });
 	h.connect(true);
