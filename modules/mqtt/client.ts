@@ -300,7 +300,6 @@ export class Client {
 			const reader = this.reader;
 			const session = this.session;
 			while (this.phase === OPEN) {
-				let progressed = false;
 				while (this.phase === OPEN && session.canReceive()) {
 					let got: boolean;
 					try {
@@ -312,7 +311,6 @@ export class Client {
 					}
 					if (!got) break;
 					session.receive(reader.view, this.clock.now());
-					progressed = true;
 				}
 				if (this.phase !== OPEN) break;
 				if (!session.canReceive()) {
@@ -324,9 +322,10 @@ export class Client {
 					continue;
 				}
 				const room = reader.space();
+				// Every complete packet buffered has been handled: when nothing more comes, all is done.
 				const n = this.transport.read(reader.buffer, reader.writeOffset, room);
-				if (n <= 0 && !progressed) break;
-				if (n > 0) reader.commit(n);
+				if (n <= 0) break;
+				reader.commit(n);
 			}
 		}
 		finally {
@@ -346,6 +345,9 @@ export class Client {
 		this.flushing = true;
 		try {
 			const o = this.session.outbox;
+			// Whether this flush has written anything: an outbox that was empty throughout has
+			// nothing to report as drained (what fills it pumps by itself).
+			let wroteAny = false;
 			do {
 				this.flushAgain = false;
 				let wrote = false;
@@ -355,15 +357,18 @@ export class Client {
 					o.consume(n);
 					wrote = true;
 				}
-				if (wrote) this.session.wrote(this.clock.now());
+				if (wrote) {
+					wroteAny = true;
+					this.session.wrote(this.clock.now());
+				}
 				if (o.pending === 0) {
 					if (this.phase === CLOSING) {
 						this.finish();
 						return;
 					}
-					this.session.drained();
+					if (wroteAny) this.session.drained();
 				}
-			} while (this.flushAgain || (o.pending > 0 && this.phase === OPEN && this.writeProgress()));
+			} while (this.flushAgain || (o.pending > 0 && this.phase === OPEN && this.writeProgress() && (wroteAny = true)));
 		}
 		finally {
 			this.flushing = false;
