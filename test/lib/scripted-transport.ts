@@ -3,6 +3,7 @@
 
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+import { readRemainingLength, remainingLength } from "../../modules/mqtt/remaining-length.js";
 
 /** Time moves only when told; the client's one timer fires as `advance` passes its deadline. */
 export class ManualClock implements Clock {
@@ -97,15 +98,10 @@ export class ScriptedTransport implements Transport {
 		let at = offset;
 		while (at < end) {
 			const first = buffer[at]!;
-			let value = 0;
-			let multiplier = 1;
-			let k = at + 1;
-			for (;;) {
-				const b = buffer[k++]!;
-				value += (b & 0x7F) * multiplier;
-				if (!(b & 0x80)) break;
-				multiplier *= 128;
-			}
+			// (The fixed header always comes whole, in the packet's first write.)
+			if (!readRemainingLength(buffer, at + 1, end)) throw new Error("a fixed header split across writes");
+			const value = remainingLength.value;
+			const k = at + 1 + remainingLength.size;
 			const type = first >> 4;
 			if (type === 1) {
 				for (let i = 0; i < this.replyLength; i++) this.push(this.reply[i]!);
