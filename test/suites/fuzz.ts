@@ -209,17 +209,20 @@ function bytesOf(payload: Payload): Uint8Array {
 	return payload instanceof ArrayBuffer ? new Uint8Array(payload.slice(0)) : payload.slice();
 }
 
-/** `packet` as `toPacket` returns it after a round trip: payloads as bytes, protocol level present. */
-function asDecoded(packet: Packet): Packet {
+/**
+ * `packet` as `toPacket` returns it after a round trip: payloads as bytes (made by `bytes`, ours
+ * unless a test brings an independent encoder), protocol level present.
+ */
+export function asDecoded(packet: Packet, bytes: (payload: Payload) => Uint8Array = bytesOf): Packet {
 	switch (packet.type) {
 		case CONNECT: {
 			const out: ConnectPacket = { type: CONNECT, protocolLevel: packet.protocolLevel ?? 4, clientId: packet.clientId, cleanSession: packet.cleanSession, keepAlive: packet.keepAlive };
-			if (packet.will) out.will = { topic: packet.will.topic, payload: bytesOf(packet.will.payload), qos: packet.will.qos, retain: packet.will.retain };
+			if (packet.will) out.will = { topic: packet.will.topic, payload: bytes(packet.will.payload), qos: packet.will.qos, retain: packet.will.retain };
 			if (packet.username !== undefined) out.username = packet.username;
-			if (packet.password !== undefined) out.password = bytesOf(packet.password);
+			if (packet.password !== undefined) out.password = bytes(packet.password);
 			return out;
 		}
-		case PUBLISH: return { ...packet, payload: bytesOf(packet.payload) };
+		case PUBLISH: return { ...packet, payload: bytes(packet.payload) };
 		default: return packet;
 	}
 }
