@@ -106,8 +106,7 @@ export class Client {
 		if (!options.transport || !options.clock)
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.transport and options.clock come from a host (hosts/<platform>)");
 		// The callbacks and settings, without the password (which only the session holds, privately).
-		const callbacks = { ...options };
-		delete callbacks.password;
+		const { password: _password, ...callbacks } = options;
 		this.callbacks = callbacks;
 		this.random = options.random ?? Math.random;
 		const cleanSession = options.cleanSession ?? true;
@@ -129,7 +128,7 @@ export class Client {
 			unsubscribed: (filter) => callbacks.onUnsubscribe?.call(this, filter),
 			writable: () => callbacks.onWritable?.call(this),
 			storeError: (error) => {
-				if (this.session) options.onError?.call(this, error);
+				if (this.session) callbacks.onError?.call(this, error);
 				else this.restoreError = error;
 			},
 		};
@@ -153,7 +152,7 @@ export class Client {
 		};
 		this.onTimer = () => this.timer();
 		this.open();
-		if (this.restoreError) options.onError?.call(this, this.restoreError);
+		if (this.restoreError) callbacks.onError?.call(this, this.restoreError);
 	}
 
 	// ---- the API -------------------------------------------------------------------------

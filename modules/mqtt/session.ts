@@ -157,13 +157,13 @@ export class Session<H = unknown> {
 	private storeFailing = false;
 
 	constructor(options: SessionOptions, readonly events: SessionEvents) {
+		const { password, ...given } = options;
 		const o = {
 			cleanSession: true, keepAlive: 60, txBufferSize: 1024, queueBytes: 4096, maxMessages: 32,
 			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
-			...options,
+			...given,
 		};
-		this.#password = o.password;
-		delete o.password;
+		this.#password = password;
 		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
 		checkInteger("txBufferSize", o.txBufferSize, 16, 268_435_460);
 		checkInteger("queueBytes", o.queueBytes, 0, 268_435_460);
