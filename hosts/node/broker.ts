@@ -27,6 +27,8 @@ export interface BrokerOptions {
 	refuseSubscriptions?: string[];
 	/** mosquitto: max_inflight_messages (outbound QoS 1/2 per client, and inbound QoS 2 awaiting PUBREL). */
 	maxInflight?: number;
+	/** mosquitto: max_packet_size (it drops the connection of a client that sends a larger packet). aedes: ignored. */
+	maxPacketSize?: number;
 	/** mosquitto: max_queued_messages per client (0: no limit); past it, QoS 0 to a client that lags is dropped. aedes: ignored. */
 	maxQueuedMessages?: number;
 	/** mosquitto: the listener speaks TLS with these PEM files (cafile: the CA that signed certfile). aedes: not supported. */
@@ -231,6 +233,7 @@ class Mosquitto implements Broker {
 			}
 			else lines.push("persistence false");
 			if (options.maxInflight !== undefined) lines.push(`max_inflight_messages ${options.maxInflight}`);
+			if (options.maxPacketSize !== undefined) lines.push(`max_packet_size ${options.maxPacketSize}`);
 			if (options.maxQueuedMessages !== undefined) lines.push(`max_queued_messages ${options.maxQueuedMessages}`);
 			if (options.tls) {
 				if (options.tls.cafile) lines.push(`cafile ${options.tls.cafile}`);

@@ -185,7 +185,11 @@ export class XsDevice {
 					onClose: (error: MqttError) => {
 						if (this.open !== serial) return;
 						this.open = -1;
-						void this.event(EVENT_CLOSED, `${serial}\n${error.code}\n${error.message}`);
+						// The code travels apart, so the message goes without its "CODE: " prefix (the MqttError
+						// made in XS adds it again: once).
+						const prefix = `${error.code}: `;
+						const detail = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+						void this.event(EVENT_CLOSED, `${serial}\n${error.code}\n${detail}`);
 					},
 				});
 				return String(serial);

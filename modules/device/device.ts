@@ -80,7 +80,8 @@ export class Device {
 				device.trace(`error: ${error.message}`);
 			},
 			onSubscribe(filter, code) {
-				if (code === 0x80) device.trace(`the broker refused the subscription to ${filter}`);
+				// 0x80, or another code of 0x80 and above (ejabberd sends MQTT 5 reason codes to 3.1.1 clients).
+				if (code >= 0x80) device.trace(`the broker refused the subscription to ${filter} (return code 0x${code.toString(16)})`);
 			},
 			onWritable() {
 				device.flushBacklog();

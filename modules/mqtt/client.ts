@@ -7,7 +7,7 @@ import type { Clock, TlsOptions, Transport, TransportHandler } from "./host.js";
 import type { Payload, QoS } from "./packet.js";
 import { PacketReader } from "./reader.js";
 import { CONNECTED, Session } from "./session.js";
-import type { SessionEvents, SessionOptions, SessionStats } from "./session.js";
+import type { RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
 import { topicMatchesBytes } from "./topic.js";
 
 /**
@@ -55,10 +55,22 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
 	onClose?: (this: Client, error: MqttError | undefined) => void;
 	/** A failure outside an established connection (a refused or timed-out attempt), a handler that threw, or the store (STORE_CORRUPT, STORE_FAILED). */
 	onError?: (this: Client, error: MqttError | Error) => void;
-	/** An outbound QoS 1/2 message completed its exchange. */
-	onDelivered?: (this: Client, packetId: number) => void;
-	/** SUBACK: the granted QoS (0..2) or 0x80 when the broker refused the subscription. */
+	/**
+	 * An outbound QoS 1/2 message completed its exchange, at `qos`: 2 for QoS 2, 1 for QoS 1, and
+	 * 1 for a QoS 2 message the broker completed with PUBACK (it grants at most QoS 1: RabbitMQ).
+	 */
+	onDelivered?: (this: Client, packetId: number, qos: QoS) => void;
+	/**
+	 * SUBACK: the granted QoS (0..2), or a refusal: 0x80 (or another code of 0x80 and above that a
+	 * broker sent), also when the subscription was set aside (REJECTED_BY_BROKER).
+	 */
 	onSubscribe?: (this: Client, filter: string, returnCode: number) => void;
+	/**
+	 * A QoS 1/2 message the broker would not take: it closed the connection each time the message
+	 * was sent alone (`maxAttempts` times). It is set aside, never sent again; `message` holds copies
+	 * of its topic and payload, to log or store. `onError` gets the same REJECTED_BY_BROKER error.
+	 */
+	onRejected?: (this: Client, error: MqttError, message: RejectedMessage) => void;
 	onUnsubscribe?: (this: Client, filter: string) => void;
 	/** A publish that returned -1 may now succeed. */
 	onWritable?: (this: Client) => void;
@@ -123,10 +135,14 @@ export class Client {
 			connected: (sessionPresent) => this.sessionConnected(sessionPresent),
 			message: (message) => this.dispatch(message),
 			oversize: (message) => { if (callbacks.onOversize) this.call(callbacks.onOversize, message); },
-			delivered: (packetId) => callbacks.onDelivered?.call(this, packetId),
+			delivered: (packetId, qos) => callbacks.onDelivered?.call(this, packetId, qos),
 			subscribed: (filter, returnCode) => callbacks.onSubscribe?.call(this, filter, returnCode),
 			unsubscribed: (filter) => callbacks.onUnsubscribe?.call(this, filter),
 			writable: () => callbacks.onWritable?.call(this),
+			rejected: (error, message) => {
+				callbacks.onError?.call(this, error);
+				if (message !== undefined) callbacks.onRejected?.call(this, error, message);
+			},
 			storeError: (error) => {
 				if (this.session) callbacks.onError?.call(this, error);
 				else this.restoreError = error;
@@ -260,7 +276,9 @@ export class Client {
 		if (this.phase === FINISHED) return;
 		if (this.phase === CLOSING) return this.finish();
 		const wasConnected = this.session.state === CONNECTED;
-		this.session.closed();
+		const now = this.clock.now();
+		if (wasConnected && this.session.proven(now)) this.attempt = 0;
+		this.session.closed(now);
 		this.phase = IDLE;
 		this.report(error, wasConnected);
 		this.scheduleReconnect();
@@ -421,6 +439,7 @@ export class Client {
 	// ---- session events ------------------------------------------------------------------
 
 	private sessionFailed(error: MqttError, wasConnected: boolean): void {
+		if (wasConnected && this.session.proven(this.clock.now())) this.attempt = 0;
 		this.transport.close();
 		this.phase = IDLE;
 		this.report(error, wasConnected);
@@ -428,7 +447,9 @@ export class Client {
 	}
 
 	private sessionConnected(sessionPresent: boolean): void {
-		this.attempt = 0;
+		// The backoff is not reset here: a broker that accepts and then closes at once, again and
+		// again, must meet growing delays. It is reset when a connection proves itself (an
+		// acknowledgement, or `stableAfter`), when that connection ends.
 		this.callbacks.onConnect?.call(this, sessionPresent);
 	}
 

@@ -238,9 +238,12 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 		case SUBACK: {
 			readId(view, buffer, start, type);
 			for (let i = start + 2; i < end; i++) {
+				// 0, 1, 2 grant a QoS; 0x80 is Failure (§3.9.3). Any other code with the high bit set is
+				// taken as a refusal too: ejabberd 23.01 sends MQTT 5 reason codes (0x87, 0x8F, ...) to
+				// 3.1.1 clients, and the high bit means failure in both versions. 3..0x7F stay malformed.
 				const c = buffer[i]!;
-				if (c !== 0 && c !== 1 && c !== 2 && c !== SUBACK_FAILURE)
-					throw malformed(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code 0x${c.toString(16)} is not 0, 1, 2 or 0x80`);
+				if (c > 2 && c < SUBACK_FAILURE)
+					throw malformed(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code 0x${c.toString(16)} is not 0, 1, 2 or a failure (0x80 and above)`);
 			}
 			view.payloadStart = start + 2;
 			view.payloadEnd = end;

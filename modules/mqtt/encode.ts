@@ -299,8 +299,9 @@ export function encodeSuback(buffer: Uint8Array, offset: number, packetId: numbe
 		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "SUBACK needs at least one return code");
 	for (let i = 0; i < returnCodes.length; i++) {
 		const c = returnCodes[i];
-		if (c !== 0 && c !== 1 && c !== 2 && c !== SUBACK_FAILURE)
-			throw new MqttError(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code must be 0, 1, 2 or 0x80, not ${c}`);
+		// As the decoder reads them: any code of 0x80 and above is a failure (MQTT 5 reason codes, which some brokers send to 3.1.1 clients).
+		if (!(c === 0 || c === 1 || c === 2 || (c >= SUBACK_FAILURE && c <= 0xFF)))
+			throw new MqttError(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code must be 0, 1, 2 or a failure (0x80..0xFF), not ${c}`);
 	}
 	const remaining = 2 + returnCodes.length;
 	checkRemaining("SUBACK", remaining);

@@ -35,6 +35,13 @@ export const ErrorCode = {
 	SUBACK_COUNT_MISMATCH: "SUBACK_COUNT_MISMATCH",
 	SESSION_PRESENT_WITH_CLEAN_SESSION: "SESSION_PRESENT_WITH_CLEAN_SESSION",
 	INBOUND_QOS2_FULL: "INBOUND_QOS2_FULL",
+	/**
+	 * A SUBSCRIBE, UNSUBSCRIBE or QoS 1/2 PUBLISH that the broker answered by closing the connection,
+	 * each time it was sent alone (`maxAttempts` times): set aside, never sent again. The error names
+	 * its `topic` (and `packetId`); brokers that close instead of refusing: RabbitMQ on a forbidden
+	 * topic, cloud brokers on what they do not support.
+	 */
+	REJECTED_BY_BROKER: "REJECTED_BY_BROKER",
 
 	// CONNACK return codes 1..5.
 	UNACCEPTABLE_PROTOCOL_VERSION: "UNACCEPTABLE_PROTOCOL_VERSION",
@@ -68,6 +75,10 @@ export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 
 export class MqttError extends Error {
 	readonly code: ErrorCode;
+	/** The topic name or filter the error is about, where there is one (REJECTED_BY_BROKER). */
+	topic?: string;
+	/** The packet identifier of the message the error is about, where there is one. */
+	packetId?: number;
 	constructor(code: ErrorCode, message: string) {
 		super(`${code}: ${message}`);
 		this.code = code;

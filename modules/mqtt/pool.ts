@@ -22,6 +22,8 @@ export class MessagePool {
 	readonly lengths: Uint32Array;
 	/** Per entry, the owner's identifier serial when it was added (see `Session.allocateId`). */
 	readonly serials: Float64Array;
+	/** Per entry, connections closed in a row while it was the only message in flight (Session.maxAttempts). */
+	readonly strikes: Uint8Array;
 	/** Entries are a ring: indices first .. first + count - 1 (mod capacity), FREE holes included. */
 	first = 0;
 	count = 0;
@@ -41,6 +43,7 @@ export class MessagePool {
 		this.offsets = new Uint32Array(capacity);
 		this.lengths = new Uint32Array(capacity);
 		this.serials = new Float64Array(capacity);
+		this.strikes = new Uint8Array(capacity);
 	}
 
 	/** The entry index at ring position `k` (0 = oldest). */
@@ -99,6 +102,7 @@ export class MessagePool {
 		this.offsets[i] = offset;
 		this.lengths[i] = length;
 		this.serials[i] = serial;
+		this.strikes[i] = 0;
 		this.writeAt = offset - this.base + length;
 		if (state !== QUEUED) this.inflight++;
 		return i;

@@ -1,13 +1,13 @@
 // The MQTT 3.1.1 session as a pure state machine: decoded packets, clock ticks and API calls in;
 // bytes in the outbox and events out. No sockets, no timers: every protocol path is testable.
 
-import type { PacketView } from "./decode.js";
+import { PacketView, parsePacket } from "./decode.js";
 import { measurePublish, measured, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, TopicCache, writePublish } from "./encode.js";
 import { connackError, ErrorCode, MqttError } from "./errors.js";
 import type { Store } from "./host.js";
 import {
-	CONNACK, DISCONNECT, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
-	SUBACK, UNSUBACK,
+	CONNACK, DISCONNECT, MAX_REMAINING_LENGTH, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
+	SUBACK, SUBACK_FAILURE, UNSUBACK,
 } from "./packet.js";
 import type { Payload, QoS, Will } from "./packet.js";
 import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
@@ -38,6 +38,24 @@ export interface SessionOptions {
 	maxInboundQos2?: number;
 	/** Milliseconds from opening a connection to CONNACK (default 10000). */
 	connectTimeout?: number;
+	/**
+	 * The largest packet the broker takes, in bytes (default: no limit but the buffers). A PUBLISH
+	 * or SUBSCRIBE above it throws PACKET_TOO_LARGE at once instead of being sent to a broker that
+	 * would close the connection on it (mosquitto's `max_packet_size`, AWS IoT's 128 KB).
+	 */
+	maxPacketSize?: number;
+	/**
+	 * A SUBSCRIBE, UNSUBSCRIBE or QoS 1/2 PUBLISH answered by the connection closing, this many
+	 * times in a row while it was the only request in flight, is set aside: reported as
+	 * REJECTED_BY_BROKER and never sent again, so that what waits behind it proceeds (default 3).
+	 */
+	maxAttempts?: number;
+	/**
+	 * A connection that gets any acknowledgement, or lasts this many milliseconds, has proved
+	 * itself (default 10000): its close does not count against what was in flight, and the client's
+	 * backoff starts again from its first delay. Until then, every close counts.
+	 */
+	stableAfter?: number;
 	/** QoS 0 messages published while offline: "drop" (counted) or "queue" in the pool (default "drop"). */
 	qos0WhileOffline?: "drop" | "queue";
 	/**
@@ -58,13 +76,22 @@ export interface SessionEvents {
 	message(message: PacketView): void;
 	/** An inbound PUBLISH larger than the receive buffer: reported, acknowledged, not delivered. */
 	oversize(message: PacketView): void;
-	/** An outbound QoS 1 or 2 message completed its exchange. */
-	delivered(packetId: number): void;
+	/**
+	 * An outbound QoS 1 or 2 message completed its exchange, at `qos`: 1 for a QoS 2 message that
+	 * the broker completed with PUBACK (it grants at most QoS 1).
+	 */
+	delivered(packetId: number, qos: QoS): void;
 	/** SUBACK for `filter`: the granted QoS (0..2) or 0x80 for a refusal. */
 	subscribed(filter: string, returnCode: number): void;
 	unsubscribed(filter: string): void;
 	/** A publish refused for want of room may now be accepted. */
 	writable(): void;
+	/**
+	 * A request the broker answered by closing the connection, `maxAttempts` times when sent alone,
+	 * was set aside (REJECTED_BY_BROKER, naming its topic). For a QoS 1/2 PUBLISH, `message` holds
+	 * copies of what it carried; a SUBSCRIBE is also reported by `subscribed(filter, 0x80)`.
+	 */
+	rejected(error: MqttError, message: RejectedMessage | undefined): void;
 	/**
 	 * The store failed: STORE_CORRUPT, a snapshot ignored at construction (reported from the
 	 * constructor); STORE_FAILED, `load()` threw, or `save()` threw (once until a save succeeds).
@@ -90,6 +117,17 @@ interface Request {
 	qos: number;
 	packetId: number;
 	sent: boolean;
+	/** Connections closed in a row while it was the only request in flight (see maxAttempts). */
+	strikes: number;
+}
+
+/** A QoS 1/2 message set aside (REJECTED_BY_BROKER): copies of what it carried, to log or store. */
+export interface RejectedMessage {
+	packetId: number;
+	topic: string;
+	payload: Uint8Array;
+	qos: QoS;
+	retain: boolean;
 }
 
 /** Counters a user can read at any time (`client.stats`). */
@@ -101,9 +139,15 @@ export class SessionStats {
 	qos0Dropped = 0;
 	oversizeReceived = 0;
 	pings = 0;
+	/** Outbound QoS 2 messages the broker completed with PUBACK (it grants at most QoS 1: RabbitMQ). */
+	qos2AckedAsQos1 = 0;
+	/** Requests set aside after the broker closed the connection on them (REJECTED_BY_BROKER). */
+	rejected = 0;
 }
 
 const ACK_SIZE = 4;
+/** The largest MQTT packet: a fixed header of 5 bytes and the largest remaining length. */
+const MAX_PACKET_SIZE = 5 + MAX_REMAINING_LENGTH;
 /** The identifier serial of restored messages: low enough that `idInUse` searches while they remain. */
 const RESTORED_SERIAL = -65_535;
 /** Bytes after the pool for the last published topic, encoded (see TopicCache): topics up to 126 bytes. */
@@ -155,12 +199,31 @@ export class Session<H = unknown> {
 	private readonly snapshot: Uint8Array | undefined;
 	/** The last save threw (reported once until one succeeds). */
 	private storeFailing = false;
+	/** When CONNACK came on this connection. */
+	private connectedAt = 0;
+	/** An acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK or PINGRESP) came on this connection. */
+	private progress = false;
+	/**
+	 * A connection closed young (within stableAfter) with requests in flight: the oldest of them,
+	 * the suspect, may be what the broker will not take. Until the suspect is acknowledged (or set
+	 * aside), requests go one at a time, so that a close can be blamed on the one in flight, the
+	 * probe (see maxAttempts). The suspect is a request or a pool entry (-1: none).
+	 */
+	probing = false;
+	private suspectRequest: Request | undefined = undefined;
+	private suspectEntry = -1;
+	/** The probe in flight on this connection: a request, or a pool entry (-1: none). */
+	private probeRequest: Request | undefined = undefined;
+	private probeEntry = -1;
+	/** A PINGRESP came after the probe was sent: the broker read past it without closing. */
+	private probePassed = false;
 
 	constructor(options: SessionOptions, readonly events: SessionEvents) {
 		const { password, ...given } = options;
 		const o = {
 			cleanSession: true, keepAlive: 60, txBufferSize: 1024, queueBytes: 4096, maxMessages: 32,
 			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
+			maxPacketSize: MAX_PACKET_SIZE, maxAttempts: 3, stableAfter: 10_000,
 			...given,
 		};
 		this.#password = password;
@@ -171,9 +234,14 @@ export class Session<H = unknown> {
 		checkInteger("maxInflight", o.maxInflight, 1, 65_535);
 		checkInteger("maxInboundQos2", o.maxInboundQos2, 1, 65_535);
 		checkInteger("connectTimeout", o.connectTimeout, 1, 2_147_483_647);
+		checkInteger("maxPacketSize", o.maxPacketSize, 2, MAX_PACKET_SIZE);
+		checkInteger("maxAttempts", o.maxAttempts, 1, 255);
+		checkInteger("stableAfter", o.stableAfter, 0, 2_147_483_647);
 		this.options = o;
 		// Validate CONNECT now, so that a bad client id, will or password throws before any byte.
-		encodeConnect(new Uint8Array(o.txBufferSize), 0, this.connectPacket());
+		const connectSize = encodeConnect(new Uint8Array(o.txBufferSize), 0, this.connectPacket());
+		if (connectSize > o.maxPacketSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `the ${connectSize}-byte CONNECT (client id, will, credentials) is larger than the broker's maximum packet size of ${o.maxPacketSize} bytes (maxPacketSize)`);
 		const store = o.store;
 		if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
@@ -272,11 +340,137 @@ export class Session<H = unknown> {
 		this.events.output();
 	}
 
-	/** The connection is gone (lost, or closed by us): what was in flight waits for the next one. */
-	closed(): void {
+	/**
+	 * The transport closed (the broker or the network ended the connection): what was in flight
+	 * waits for the next one. A close that came before the connection proved itself, with requests
+	 * in flight, starts probing, or counts against the probe (see maxAttempts).
+	 */
+	closed(now: number = this.lastTick): void {
 		if (this.state === CLOSED) return;
+		const wasConnected = this.state === CONNECTED;
+		const inFlight = wasConnected && this.inFlight();
 		this.state = DISCONNECTED;
 		this.disconnectBookkeeping();
+		if (inFlight) this.judge(now);
+		this.clearProbe();
+	}
+
+	/**
+	 * Did this connection prove itself (for the client's backoff): an acknowledgement came, or it
+	 * lasted `stableAfter`?
+	 */
+	proven(now: number): boolean {
+		return this.progress || now - this.connectedAt >= this.options.stableAfter;
+	}
+
+	/**
+	 * Is a request sent on this connection still unacknowledged? The oldest of them goes to
+	 * `suspectRequest` or `suspectEntry`, for judge. (Before disconnectBookkeeping.)
+	 */
+	private inFlight(): boolean {
+		// Requests go out before pool messages (pump), so a sent request is the oldest in flight.
+		const requests = this.requests;
+		for (let i = 0; i < requests.length; i++) {
+			if (!requests[i]!.sent) continue;
+			if (!this.probing) this.suspectRequest = requests[i];
+			return true;
+		}
+		const pool = this.pool;
+		for (let k = 0; k < pool.count; k++) {
+			const i = pool.at(k);
+			const state = pool.states[i];
+			if (state !== SENT && state !== RELEASING) continue;
+			if (!this.probing) this.suspectEntry = i;
+			return true;
+		}
+		return false;
+	}
+
+	/**
+	 * The broker closed a connection with requests in flight (they are marked for re-sending
+	 * already). A young connection starts probing, with the oldest of them as the suspect; while
+	 * probing, the close counts against the probe that was in flight alone.
+	 */
+	private judge(now: number): void {
+		const young = now - this.connectedAt < this.options.stableAfter;
+		if (!this.probing) {
+			// inFlight() named the suspect.
+			if (young) this.probing = true;
+			else {
+				this.suspectRequest = undefined;
+				this.suspectEntry = -1;
+			}
+			return;
+		}
+		const blamed = young && !this.probePassed;
+		const max = this.options.maxAttempts;
+		const r = this.probeRequest;
+		if (r !== undefined) {
+			r.strikes = blamed ? r.strikes + 1 : 0;
+			if (r.strikes >= max) this.rejectRequest(r);
+			return;
+		}
+		const i = this.probeEntry;
+		// A PUBREL is never set aside: the broker took the message already (PUBREC).
+		if (i < 0 || this.pool.states[i] !== RESEND) return;
+		const strikes = blamed ? this.pool.strikes[i]! + 1 : 0;
+		this.pool.strikes[i] = strikes;
+		if (strikes >= max) this.rejectMessage(i);
+	}
+
+	private clearProbe(): void {
+		this.probeRequest = undefined;
+		this.probeEntry = -1;
+	}
+
+	/** The probe is acknowledged, or set aside: when it was the suspect, send as usual again. */
+	private probeDone(suspect: boolean): void {
+		this.clearProbe();
+		if (!suspect) return;
+		this.probing = false;
+		this.suspectRequest = undefined;
+		this.suspectEntry = -1;
+	}
+
+	/** Sets aside a SUBSCRIBE or UNSUBSCRIBE the broker closed the connection on, maxAttempts times. */
+	private rejectRequest(r: Request): void {
+		const requests = this.requests;
+		requests.splice(requests.indexOf(r), 1);
+		this.probeDone(r === this.suspectRequest);
+		this.stats.rejected++;
+		const what = r.qos >= 0 ? "SUBSCRIBE" : "UNSUBSCRIBE";
+		const error = new MqttError(ErrorCode.REJECTED_BY_BROKER, `the broker closed the connection each of the ${r.strikes} times ${what} ${r.filter} was sent alone: set aside, not sent again`);
+		error.topic = r.filter;
+		if (r.qos >= 0) {
+			// The subscription does not exist: forget it (not sent again after a reconnect) and say so as SUBACK 0x80 would.
+			const subs = this.subscriptions;
+			for (let i = subs.length - 1; i >= 0; i--) if (subs[i]!.filter === r.filter) subs.splice(i, 1);
+			this.events.subscribed(r.filter, SUBACK_FAILURE);
+		}
+		this.events.rejected(error, undefined);
+	}
+
+	/** Sets aside pool entry `i`, a QoS 1/2 PUBLISH the broker closed the connection on, maxAttempts times. */
+	private rejectMessage(i: number): void {
+		const pool = this.pool;
+		const id = pool.ids[i]!;
+		const view = new PacketView();
+		const offset = pool.offsets[i]!;
+		parsePacket(view, pool.mem, offset, offset + pool.lengths[i]!);
+		const message: RejectedMessage = { packetId: id, topic: view.topic(), payload: view.payloadBytes(), qos: view.qos, retain: view.retain };
+		const strikes = pool.strikes[i]!;
+		this.probeDone(i === this.suspectEntry);
+		pool.remove(i);
+		this.persist();
+		this.stats.rejected++;
+		const error = new MqttError(ErrorCode.REJECTED_BY_BROKER, `the broker closed the connection each of the ${strikes} times PUBLISH ${id} (QoS ${message.qos}) to ${message.topic} was sent alone: set aside, not sent again`);
+		error.topic = message.topic;
+		error.packetId = id;
+		this.events.rejected(error, message);
+		if (this.blockedOnPool) {
+			this.blockedOnPool = false;
+			this.events.writable();
+		}
 	}
 
 	/**
@@ -309,6 +503,7 @@ export class Session<H = unknown> {
 		const wasConnected = this.state === CONNECTED;
 		this.state = DISCONNECTED;
 		this.disconnectBookkeeping();
+		this.clearProbe();
 		this.events.failed(error, wasConnected);
 	}
 
@@ -401,6 +596,8 @@ export class Session<H = unknown> {
 			case UNSUBACK: return this.unsuback(p.packetId);
 			case PINGRESP:
 				this.pingOutstanding = false;
+				this.progress = true;
+				this.probePassed = true;
 				return;
 			default:
 				return this.fail(new MqttError(ErrorCode.UNEXPECTED_PACKET, `a broker must not send ${PACKET_NAMES[p.type]}`));
@@ -415,15 +612,31 @@ export class Session<H = unknown> {
 		this.state = CONNECTED;
 		this.stats.connects++;
 		this.pingOutstanding = false;
+		this.connectedAt = this.lastReceived;
+		this.progress = false;
+		this.clearProbe();
 		if (!sessionPresent) {
 			// The broker has no state for us: no inbound QoS 2 is half done, no subscription exists.
 			if (this.inboundCount > 0) {
 				this.inboundCount = 0;
 				this.persist();
 			}
-			this.requests.length = 0;
+			// Every subscription is requested again (pending unsubscriptions have nothing left to
+			// undo); a request keeps the count of closes it met (maxAttempts).
+			const old = this.requests.splice(0);
 			const subs = this.subscriptions;
-			for (let i = 0; i < subs.length; i++) this.requests.push({ filter: subs[i]!.filter, qos: subs[i]!.qos, packetId: 0, sent: false });
+			for (let i = 0; i < subs.length; i++) {
+				const filter = subs[i]!.filter;
+				const request: Request = { filter, qos: subs[i]!.qos, packetId: 0, sent: false, strikes: 0 };
+				for (let j = 0; j < old.length; j++) {
+					if (old[j]!.qos < 0 || old[j]!.filter !== filter) continue;
+					request.strikes = old[j]!.strikes;
+					if (old[j] === this.suspectRequest) this.suspectRequest = request;
+				}
+				this.requests.push(request);
+			}
+			// A suspect UNSUBSCRIBE has nothing left to undo.
+			if (this.suspectRequest !== undefined && this.requests.indexOf(this.suspectRequest) < 0) this.probeDone(true);
 		}
 		this.events.connected(sessionPresent);
 		if (this.state === CONNECTED) this.pump();
@@ -472,10 +685,14 @@ export class Session<H = unknown> {
 	}
 
 	private puback(id: number): void {
-		const i = this.pool.find(id);
-		if (i < 0 || this.pool.qos[i] !== 1 || (this.pool.states[i] !== SENT && this.pool.states[i] !== RESEND))
+		const pool = this.pool;
+		const i = pool.find(id);
+		if (i < 0 || (pool.states[i] !== SENT && pool.states[i] !== RESEND))
 			return this.fail(unknownId("PUBACK", id));
-		this.complete(i, id);
+		// PUBACK for a QoS 2 PUBLISH still awaiting PUBREC: the broker took it at QoS 1, and the
+		// exchange is over (RabbitMQ grants at most QoS 1 and answers QoS 2 so; MQTT.js accepts it).
+		if (pool.qos[i] === 2) this.stats.qos2AckedAsQos1++;
+		this.complete(i, id, 1);
 	}
 
 	private pubrec(id: number): void {
@@ -485,6 +702,8 @@ export class Session<H = unknown> {
 			return this.fail(unknownId("PUBREC", id));
 		// Forget the message, keep the identifier, send PUBREL; never re-send the PUBLISH now.
 		const was = pool.states[i];
+		this.progress = true;
+		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		pool.set(i, RELEASE);
 		if (was !== RELEASE && was !== RELEASING) this.persist();
 		this.pump();
@@ -494,13 +713,15 @@ export class Session<H = unknown> {
 		const i = this.pool.find(id);
 		if (i < 0 || (this.pool.states[i] !== RELEASING && this.pool.states[i] !== RELEASE))
 			return this.fail(unknownId("PUBCOMP", id));
-		this.complete(i, id);
+		this.complete(i, id, 2);
 	}
 
-	private complete(i: number, id: number): void {
+	private complete(i: number, id: number, qos: QoS): void {
+		this.progress = true;
+		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		this.pool.remove(i);
 		this.persist();
-		this.events.delivered(id);
+		this.events.delivered(id, qos);
 		if (this.blockedOnPool) {
 			this.blockedOnPool = false;
 			this.events.writable();
@@ -528,6 +749,9 @@ export class Session<H = unknown> {
 			return this.fail(new MqttError(ErrorCode.SUBACK_COUNT_MISMATCH, `SUBACK ${id} has ${count} return codes for 1 topic filter`));
 		const request = this.requests[at]!;
 		this.requests.splice(at, 1);
+		this.progress = true;
+		if (request === this.probeRequest) this.probeDone(request === this.suspectRequest);
+		// The granted QoS, or a refusal: 0x80, or another code of 0x80 and above (see decode.ts).
 		const code = p.buffer[p.payloadStart]!;
 		const subs = this.subscriptions;
 		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === request.filter) subs[i]!.granted = code;
@@ -540,6 +764,8 @@ export class Session<H = unknown> {
 		if (at < 0) return this.fail(unknownId("UNSUBACK", id));
 		const request = this.requests[at]!;
 		this.requests.splice(at, 1);
+		this.progress = true;
+		if (request === this.probeRequest) this.probeDone(request === this.suspectRequest);
 		this.events.unsubscribed(request.filter);
 		if (this.state === CONNECTED) this.pump();
 	}
@@ -562,6 +788,8 @@ export class Session<H = unknown> {
 	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
 		this.checkOpen();
 		const total = measurePublish(topic, payload, qos, this.topicCache);
+		if (total > this.options.maxPacketSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's maximum packet size of ${this.options.maxPacketSize} bytes (maxPacketSize)`);
 		if (total > this.options.txBufferSize)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
 		if (qos === 0 && (this.state === CONNECTED || this.options.qos0WhileOffline === "drop")) {
@@ -620,6 +848,7 @@ export class Session<H = unknown> {
 		}
 		const topicBytes = cache.bytes;
 		const remaining = 2 + topicBytes + payload.length;
+		if (remaining + 5 > this.options.maxPacketSize) return -1; // publish() measures it exactly, and throws
 		const mem = o.mem;
 		let start = cache.offset - 2;
 		if (remaining <= this.shortMax) mem[start + 1] = remaining;
@@ -654,6 +883,7 @@ export class Session<H = unknown> {
 		validateTopicFilter(filter);
 		if (qos !== 0 && qos !== 1 && qos !== 2)
 			throw new MqttError(ErrorCode.INVALID_QOS, `requested QoS must be 0, 1 or 2, not ${qos}`);
+		this.checkRequestSize(filter);
 		let entry: SubscriptionEntry<H> | undefined;
 		const subs = this.subscriptions;
 		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === filter) entry = subs[i];
@@ -667,7 +897,7 @@ export class Session<H = unknown> {
 			entry = new SubscriptionEntry<H>(filter, bytes, qos, handler);
 			subs.push(entry);
 		}
-		this.requests.push({ filter, qos, packetId: 0, sent: false });
+		this.requests.push({ filter, qos, packetId: 0, sent: false, strikes: 0 });
 		if (this.state === CONNECTED) this.pump();
 		return entry;
 	}
@@ -676,10 +906,19 @@ export class Session<H = unknown> {
 	unsubscribe(filter: string): void {
 		this.checkOpen();
 		validateTopicFilter(filter);
+		this.checkRequestSize(filter);
 		const list = this.subscriptions;
 		for (let i = list.length - 1; i >= 0; i--) if (list[i]!.filter === filter) list.splice(i, 1);
-		this.requests.push({ filter, qos: -1, packetId: 0, sent: false });
+		this.requests.push({ filter, qos: -1, packetId: 0, sent: false, strikes: 0 });
 		if (this.state === CONNECTED) this.pump();
+	}
+
+	/** A SUBSCRIBE or UNSUBSCRIBE for `filter` must fit the transmit buffer and the broker's limit. */
+	private checkRequestSize(filter: string): void {
+		const size = requestSize(filter);
+		const limit = Math.min(this.options.txBufferSize, this.options.maxPacketSize);
+		if (size > limit)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a SUBSCRIBE for this ${size - 10}-byte filter is larger than ${limit === this.options.txBufferSize ? `the ${limit}-byte transmit buffer (txBufferSize)` : `the broker's maximum packet size of ${limit} bytes (maxPacketSize)`}`);
 	}
 
 	private checkOpen(): void {
@@ -722,14 +961,21 @@ export class Session<H = unknown> {
 		const o = this.outbox;
 		let wrote = false;
 		const requests = this.requests;
+		// Probing: one request in flight at a time, whatever it is, until one is acknowledged.
+		const probing = this.probing;
 		for (let i = 0; i < requests.length; i++) {
 			const r = requests[i]!;
 			if (r.sent) continue;
+			if (probing && (this.probeRequest !== undefined || this.probeEntry >= 0)) break;
 			const id = this.allocateId();
 			if (this.encodeRequest(id, r.filter, r.qos) < 0) break;
 			r.packetId = id;
 			r.sent = true;
 			wrote = true;
+			if (probing) {
+				this.probeRequest = r;
+				this.probePassed = false;
+			}
 		}
 		const pool = this.pool;
 		const mem = o.mem;
@@ -739,11 +985,16 @@ export class Session<H = unknown> {
 			const i = pool.at(k);
 			const state = pool.states[i]!;
 			if (state === FREE || state === SENT || state === RELEASING) continue;
+			if (probing && pool.qos[i] !== 0 && (this.probeRequest !== undefined || this.probeEntry >= 0)) break;
 			if (state === RELEASE) {
 				if (!o.reserve(ACK_SIZE)) break;
 				o.commit(encodeAck(mem, o.tail, PUBREL, pool.ids[i]!));
 				pool.set(i, RELEASING);
 				wrote = true;
+				if (probing) {
+					this.probeEntry = i;
+					this.probePassed = false;
+				}
 				continue;
 			}
 			if (state === QUEUED && pool.qos[i] !== 0 && pool.inflight >= this.options.maxInflight) break;
@@ -759,7 +1010,13 @@ export class Session<H = unknown> {
 				pool.remove(i);
 				k--;
 			}
-			else pool.set(i, SENT);
+			else {
+				pool.set(i, SENT);
+				if (probing) {
+					this.probeEntry = i;
+					this.probePassed = false;
+				}
+			}
 		}
 		pool.scan = k;
 		if (wrote) this.events.output();
@@ -768,8 +1025,7 @@ export class Session<H = unknown> {
 	/** SUBSCRIBE (qos >= 0) or UNSUBSCRIBE (qos -1) for one filter; -1 when the outbox is full. */
 	private encodeRequest(id: number, filter: string, qos: number): number {
 		const o = this.outbox;
-		const size = 1 + 4 + 2 + 2 + utf8Length(filter, true) + 1;
-		if (!o.reserve(size)) return -1;
+		if (!o.reserve(requestSize(filter))) return -1;
 		const n = qos >= 0
 			? encodeSubscribe(o.mem, o.tail, id, [{ filter, qos: qos as QoS }])
 			: encodeUnsubscribe(o.mem, o.tail, id, [filter]);
@@ -795,6 +1051,11 @@ export class Session<H = unknown> {
 /** An exception's message, for an error report. */
 function describe(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
+}
+
+/** At most the bytes of a SUBSCRIBE or UNSUBSCRIBE for `filter`: header (5), identifier, filter, QoS. */
+function requestSize(filter: string): number {
+	return 1 + 4 + 2 + 2 + utf8Length(filter, true) + 1;
 }
 
 function unknownId(type: string, id: number): MqttError {

@@ -51,6 +51,10 @@ const CASES: ReadonlyArray<readonly [string, string]> = [
 	["connectTimeout", "silence after the accept (CONNECT_TIMEOUT)"],
 	["dribbleValid", "a valid PUBLISH dribbled one byte per 100 ms (received, no close)"],
 	["endless", "an endless PUBLISH announced at 268,435,455 bytes, dribbled (KEEPALIVE_TIMEOUT)"],
+	["qos2Puback", "a QoS 2 PUBLISH answered with PUBACK (delivered at QoS 1, no close)"],
+	["subackFailure", "a SUBACK with return code 0x8F (a refusal, no close)"],
+	["closeOnSubscribe", "the connection closed on a SUBSCRIBE, 4 times (set aside: REJECTED_BY_BROKER)"],
+	["closeOnPublish", "the connection closed on a QoS 1 PUBLISH, 4 times (set aside: onRejected)"],
 ];
 
 describe("hostile broker inside the XS engine: no allocation beyond the fixed buffers", function () {

@@ -36,6 +36,13 @@ class Case {
 	handled = 0;
 	oversize = 0;
 	subscribed = 0;
+	/** The last onSubscribe return code, onDelivered QoS, onError and onRejected. */
+	lastSuback = -1;
+	delivered = 0;
+	lastDeliveredQos = -1;
+	rejected = 0;
+	rejectedId = 0;
+	errorCode: string = ANY;
 	/** The identifiers publish() returned in the current cycle. */
 	readonly ids = new Uint16Array(4);
 	/** A buffer for scripts made at run time (they carry identifiers the client chose). */
@@ -53,12 +60,23 @@ class Case {
 			},
 			onError(error): void {
 				self.errors++;
-				self.code = error instanceof MqttError ? error.code : ANY;
+				self.code = self.errorCode = error instanceof MqttError ? error.code : ANY;
 				self.failedAt = self.clock.time;
 			},
 			onMessage(): void { self.handled++; },
 			onOversize(): void { self.oversize++; },
-			onSubscribe(): void { self.subscribed++; },
+			onSubscribe(_filter, code): void {
+				self.subscribed++;
+				self.lastSuback = code;
+			},
+			onDelivered(_id, qos): void {
+				self.delivered++;
+				self.lastDeliveredQos = qos;
+			},
+			onRejected(_error, message): void {
+				self.rejected++;
+				self.rejectedId = message.packetId;
+			},
 		});
 		this.transport.setReply(CONNACK, 4);
 		this.transport.accept();
@@ -131,6 +149,24 @@ class Case {
 	}
 }
 
+/** Moves the clock on until the client opens its transport again; returns the time that took. */
+function reopen(c: Case): number {
+	const t = c.transport;
+	const opens = t.opens;
+	const from = c.clock.time;
+	for (let i = 0; i < 1000 && t.opens === opens; i++) c.clock.advance(10);
+	if (t.opens !== opens + 1) fail("the client did not reconnect");
+	return c.clock.time - from;
+}
+
+/** A count the transport changed behind TypeScript's narrowing (drop, accept). */
+function sent(count: number): number {
+	return count;
+}
+
+const FORBIDDEN_FILTER = "forbidden/#";
+const FORBIDDEN_TOPIC = "forbidden/x";
+
 /** 32 sequences of 64 seeded random bytes (the first is the Node test's). */
 const GARBAGE = garbage(32);
 
@@ -150,6 +186,10 @@ const cases = {
 	connectTimeout: new Case(10, 300),
 	dribbleValid: new Case(2, 2000),
 	endless: new Case(1, 2000),
+	qos2Puback: new Case(10, 2000),
+	subackFailure: new Case(10, 2000),
+	closeOnSubscribe: new Case(10, 2000),
+	closeOnPublish: new Case(10, 2000),
 };
 
 let sink = 0;
@@ -265,6 +305,97 @@ export const workloads: Record<string, (n: number) => void> = {
 			if (t.bytesFromClient - written < 4) fail("no PUBACK");
 		}
 		if (t.closes !== closes || !c.client.connected) fail("a spurious close");
+	},
+	/** RabbitMQ: a QoS 2 PUBLISH answered with PUBACK completes it at QoS 1; no close. */
+	qos2Puback(n: number): void {
+		const c = cases.qos2Puback;
+		const t = c.transport;
+		t.qos2AsPuback = true;
+		const closes = t.closes;
+		for (let i = 0; i < n; i++) {
+			const delivered = c.delivered;
+			const counted = c.client.stats.qos2AckedAsQos1;
+			if (c.client.publish(TOPIC_B, PAYLOAD, 2) <= 0) fail("publish() refused");
+			t.deliver();
+			if (c.delivered !== delivered + 1 || c.lastDeliveredQos !== 1) fail("not delivered at QoS 1");
+			if (c.client.stats.qos2AckedAsQos1 !== counted + 1 || c.client.pending !== 0) fail("not completed");
+		}
+		if (t.closes !== closes || !c.client.connected) fail("a close");
+	},
+	/** ejabberd: SUBACK 0x8F to a 3.1.1 client is a refusal with its code; no close. */
+	subackFailure(n: number): void {
+		const c = cases.subackFailure;
+		const t = c.transport;
+		t.subackCode = 0x8F;
+		const closes = t.closes;
+		for (let i = 0; i < n; i++) {
+			const subscribed = c.subscribed;
+			c.client.subscribe(FILTER, 1);
+			t.deliver();
+			if (c.subscribed !== subscribed + 1 || c.lastSuback !== 0x8F) fail("the refusal was not reported with its code");
+		}
+		if (t.closes !== closes || !c.client.connected) fail("a close");
+	},
+	/**
+	 * RabbitMQ: the connection closed on a SUBSCRIBE, each time: after the first close, it is sent
+	 * alone; after the third close alone it is set aside (onSubscribe 0x80, REJECTED_BY_BROKER), with
+	 * the backoff growing meanwhile. A QoS 1 message acknowledged at the end proves the connection.
+	 */
+	closeOnSubscribe(n: number): void {
+		const c = cases.closeOnSubscribe;
+		const t = c.transport;
+		for (let i = 0; i < n; i++) {
+			t.acking = false;
+			const subscribed = c.subscribed;
+			const errors = c.errors;
+			c.client.subscribe(FORBIDDEN_FILTER, 1);
+			if (t.subscribes !== 1) fail("no SUBSCRIBE");
+			t.drop();
+			for (let attempt = 1; attempt <= 3; attempt++) {
+				const waited = reopen(c);
+				// The first close came on a connection an acknowledgement proved: 100 ms; then 200, 400.
+				if (waited < RECONNECT.initialDelay << (attempt - 1)) fail(`reconnected after ${waited} ms`);
+				t.accept();
+				if (t.subscribes !== 1) fail("the SUBSCRIBE was not sent again alone");
+				t.drop();
+			}
+			if (c.subscribed !== subscribed + 1 || c.lastSuback !== 0x80) fail("the set-aside SUBSCRIBE was not reported as 0x80");
+			if (c.errors !== errors + 1 || c.errorCode !== ErrorCode.REJECTED_BY_BROKER) fail("no REJECTED_BY_BROKER");
+			reopen(c);
+			t.acking = true;
+			t.accept();
+			if (sent(t.subscribes) !== 0) fail("the SUBSCRIBE was sent again");
+			const delivered = c.delivered;
+			c.client.publish(TOPIC_A, PAYLOAD, 1);
+			t.deliver();
+			if (c.delivered !== delivered + 1) fail("the connection did not serve");
+		}
+	},
+	/** RabbitMQ: the connection closed on a QoS 1 PUBLISH, each time: set aside (onRejected), the message behind it delivered. */
+	closeOnPublish(n: number): void {
+		const c = cases.closeOnPublish;
+		const t = c.transport;
+		for (let i = 0; i < n; i++) {
+			t.acking = false;
+			const rejected = c.rejected;
+			const delivered = c.delivered;
+			t.idCount = t.publishes = t.dups = 0;
+			const poison = c.client.publish(FORBIDDEN_TOPIC, PAYLOAD, 1);
+			c.client.publish(TOPIC_A, PAYLOAD, 1);
+			if (t.publishes !== 2) fail("not sent");
+			t.drop();
+			for (let attempt = 1; attempt <= 3; attempt++) {
+				reopen(c);
+				t.accept();
+				if (sent(t.publishes) !== 1 || t.ids[0] !== poison) fail("the poison was not sent again alone");
+				t.drop();
+			}
+			if (c.rejected !== rejected + 1 || c.rejectedId !== poison) fail("not set aside");
+			reopen(c);
+			t.acking = true;
+			t.accept();
+			if (sent(t.publishes) !== 1 || c.delivered !== delivered + 1 || c.client.pending !== 0) fail("the message behind it was not delivered");
+		}
 	},
 	endless(n: number): void {
 		for (let i = 0; i < n; i++) cases.endless.connected(ENDLESS_HEADER, ENDLESS_HEADER.length, 1, 100, ENDLESS_FILLER, 60, ErrorCode.KEEPALIVE_TIMEOUT);

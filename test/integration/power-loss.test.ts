@@ -87,7 +87,7 @@ function restored(store: Store, clientId: string): { pending: number; errors: st
 	const errors: string[] = [];
 	const session = new Session({ clientId, cleanSession: false, store }, {
 		output: () => {}, failed: () => {}, connected: () => {}, message: () => {}, oversize: () => {},
-		delivered: () => {}, subscribed: () => {}, unsubscribed: () => {}, writable: () => {},
+		delivered: () => {}, subscribed: () => {}, unsubscribed: () => {}, writable: () => {}, rejected: () => {},
 		storeError: (error: MqttError) => errors.push(error.code),
 	});
 	return { pending: session.pending, errors };

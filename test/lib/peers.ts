@@ -64,6 +64,10 @@ export class Ours {
 	readonly closes: Array<{ error: MqttError | undefined; at: number }> = [];
 	readonly errors: Array<{ error: MqttError | Error; at: number }> = [];
 	readonly delivered: number[] = [];
+	/** The QoS each onDelivered gave, in the order of `delivered`. */
+	readonly deliveredQos: number[] = [];
+	/** Messages set aside (onRejected): packet identifier, topic and payload text. */
+	readonly rejected: Array<{ packetId: number; topic: string; payload: string; qos: number; code: string }> = [];
 	readonly subacks: Array<{ filter: string; code: number }> = [];
 	readonly unsubacks: string[] = [];
 	readonly messages: Received[] = [];
@@ -81,7 +85,11 @@ export class Ours {
 			onConnect: (sessionPresent) => this.record(() => this.connects.push({ sessionPresent, at: now() })),
 			onClose: (error) => this.record(() => this.closes.push({ error, at: now() })),
 			onError: (error) => this.record(() => this.errors.push({ error, at: now() })),
-			onDelivered: (packetId) => this.record(() => this.delivered.push(packetId)),
+			onDelivered: (packetId, qos) => this.record(() => {
+				this.delivered.push(packetId);
+				this.deliveredQos.push(qos);
+			}),
+			onRejected: (error, m) => this.record(() => this.rejected.push({ packetId: m.packetId, topic: m.topic, payload: Buffer.from(m.payload).toString(), qos: m.qos, code: error.code })),
 			onSubscribe: (filter, code) => this.record(() => this.subacks.push({ filter, code })),
 			onUnsubscribe: (filter) => this.record(() => this.unsubacks.push(filter)),
 			onWritable: () => this.record(() => {

@@ -24,8 +24,18 @@ export type Step =
 	| { kind: "dribble"; bytes: Uint8Array; every: number; forever: boolean; filler: number }
 	/** Closes the connection from the broker's side. */
 	| { kind: "close" }
-	/** From now on answers like a broker: PUBACK, PUBREC, PUBCOMP, SUBACK (granting what was asked), UNSUBACK, PINGRESP. */
-	| { kind: "serve" };
+	/** From now on answers like a broker: PUBACK, PUBREC, PUBCOMP, SUBACK (granting what was asked), UNSUBACK, PINGRESP; with the quirks given. */
+	| { kind: "serve"; quirks: Quirks };
+
+/** How real brokers deviate, for `serve`. */
+export interface Quirks {
+	/** Answer a QoS 2 PUBLISH with PUBACK (RabbitMQ grants at most QoS 1). */
+	qos2AsPuback?: boolean;
+	/** The SUBACK return code for a filter (default: the QoS asked for). */
+	subackCode?: (filter: string, qos: number) => number;
+	/** Close the connection instead of answering this packet (RabbitMQ on a forbidden topic). */
+	closeOn?: (packet: Packet) => boolean;
+}
 
 export const send = (bytes: Uint8Array | number[] | ((c: ScriptedConnection) => Uint8Array)): Step =>
 	({ kind: "send", bytes: Array.isArray(bytes) ? Uint8Array.from(bytes) : bytes });
@@ -37,7 +47,7 @@ export const dribble = (bytes: Uint8Array | number[], every: number): Step =>
 export const dribbleForever = (bytes: Uint8Array | number[], every: number, filler = 0x78): Step =>
 	({ kind: "dribble", bytes: Uint8Array.from(bytes), every, forever: true, filler });
 export const close = (): Step => ({ kind: "close" });
-export const serve = (): Step => ({ kind: "serve" });
+export const serve = (quirks: Quirks = {}): Step => ({ kind: "serve", quirks });
 /** CONNACK: accepted (return code 0) unless `returnCode` says otherwise. */
 export const connack = (sessionPresent: boolean, returnCode = 0): Step => send([0x20, 0x02, sessionPresent ? 1 : 0, returnCode]);
 
@@ -60,6 +70,7 @@ export class ScriptedConnection {
 	closedBy: "client" | "broker" | undefined;
 	closedAt = -1;
 	serving = false;
+	quirks: Quirks = {};
 	/** Bytes the broker wrote. */
 	bytesSent = 0;
 	readonly reader = new PacketReader(65_536);
@@ -175,6 +186,7 @@ export class ScriptedBroker {
 				c.packets.push({ packet, at: performance.now() });
 				if (packet.type === CONNECT && !c.connect) c.connect = packet as ConnectPacket;
 				if (c.serving) this.answer(c, packet);
+				if (c.closed) return;
 			}
 			if (n === 0) break;
 		}
@@ -184,15 +196,18 @@ export class ScriptedBroker {
 	/** What a broker answers to `packet`. */
 	private answer(c: ScriptedConnection, packet: Packet): void {
 		const ack = (type: number, id: number): void => this.write(c, Uint8Array.of(type << 4, 2, id >> 8, id & 0xFF));
+		const quirks = c.quirks;
+		if (quirks.closeOn?.(packet)) return this.end(c);
 		switch (packet.type) {
 			case PUBLISH:
-				if (packet.qos === 1) ack(PUBACK, packet.packetId!);
+				if (packet.qos === 1 || (packet.qos === 2 && quirks.qos2AsPuback)) ack(PUBACK, packet.packetId!);
 				else if (packet.qos === 2) ack(PUBREC, packet.packetId!);
 				return;
 			case PUBREL: return ack(PUBCOMP, packet.packetId);
 			case SUBSCRIBE: {
 				const s = packet as SubscribePacket;
-				this.write(c, packetBytes({ type: SUBACK, packetId: s.packetId, returnCodes: s.subscriptions.map((x) => x.qos) }));
+				const code = quirks.subackCode ?? ((_filter: string, qos: number): number => qos);
+				this.write(c, packetBytes({ type: SUBACK, packetId: s.packetId, returnCodes: s.subscriptions.map((x) => code(x.filter, x.qos)) }));
 				return;
 			}
 			case UNSUBSCRIBE: return ack(UNSUBACK, packet.packetId);
@@ -255,6 +270,7 @@ export class ScriptedBroker {
 						return;
 					case "serve":
 						c.serving = true;
+						c.quirks = step.quirks;
 						break;
 				}
 			}

@@ -51,6 +51,9 @@ export class ScriptedTransport implements Transport {
 	replyLength = 0;
 	/** Answer like a broker: PUBACK, PUBREC, PUBCOMP, SUBACK (granting QoS 1), PINGRESP. */
 	acking = true;
+	/** Answer a QoS 2 PUBLISH with PUBACK (RabbitMQ), and SUBSCRIBE with this return code. */
+	qos2AsPuback = false;
+	subackCode = 1;
 	/** On the current connection: PUBLISH packets received, those with DUP, and their identifiers in order. */
 	publishes = 0;
 	dups = 0;
@@ -114,7 +117,7 @@ export class ScriptedTransport implements Transport {
 					const idAt = k + 2 + ((buffer[k]! << 8) | buffer[k + 1]!);
 					const id = (buffer[idAt]! << 8) | buffer[idAt + 1]!;
 					if (this.idCount < this.ids.length) this.ids[this.idCount++] = id;
-					if (this.acking) this.ack(qos === 1 ? 0x40 : 0x50, id);
+					if (this.acking) this.ack(qos === 1 || this.qos2AsPuback ? 0x40 : 0x50, id);
 				}
 			}
 			else if (type === 6) {
@@ -128,7 +131,7 @@ export class ScriptedTransport implements Transport {
 					this.push(3);
 					this.push(this.subscribeId >> 8);
 					this.push(this.subscribeId & 0xFF);
-					this.push(1);
+					this.push(this.subackCode);
 				}
 			}
 			else if (type === 12) {

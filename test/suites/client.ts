@@ -126,11 +126,69 @@ add("a lost connection is reported, then retried with exponential backoff, jitte
 	r.clock.fireNext();
 	r.up();
 	deepEqual(r.take(), ["connect false"]);
+	// A connection that proved itself (it lasted stableAfter, 10 s by default): the backoff starts over.
+	r.clock.advance(10_000);
 	r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "gone"));
 	const from = r.clock.now();
 	const before = r.transport.opens.length;
 	r.clock.fireNext();
-	equal(r.transport.opens[before]!.at - from, 750, "backoff starts over after a successful connect");
+	equal(r.transport.opens[before]!.at - from, 750, "backoff starts over after a connection that lasted stableAfter");
+});
+
+/** Fires the clock until the client opens its transport again. */
+function reopen(r: Rig): void {
+	const opens = r.transport.opens.length;
+	for (let i = 0; i < 10 && r.transport.opens.length === opens; i++) r.clock.fireNext();
+	equal(r.transport.opens.length, opens + 1, "the client opened the transport again");
+}
+
+/** Delays between the opens of `r`'s transport, from the `from`-th open on. */
+function gaps(r: Rig, from: number): number[] {
+	const out: number[] = [];
+	for (let i = from + 1; i < r.transport.opens.length; i++) out.push(r.transport.opens[i]!.at - r.transport.opens[i - 1]!.at);
+	return out;
+}
+
+add("a broker that accepts and closes at once, again and again, meets growing delays up to maxDelay (CONNACK alone does not reset the backoff)", () => {
+	const r = new Rig({ reconnect: { initialDelay: 1000, maxDelay: 8000, factor: 2, jitter: 0 } });
+	for (let i = 0; i < 7; i++) {
+		r.up();
+		r.clock.advance(5); // closed 5 ms after CONNACK: it never proved itself
+		r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "closed by the broker"));
+		r.clock.fireNext();
+	}
+	// Before: every CONNACK reset the backoff, so every gap was the first delay (about 1.3 connections a second).
+	deepEqual(gaps(r, 0), [1005, 2005, 4005, 8005, 8005, 8005, 8005]);
+	equal(r.client.stats.connects, 7);
+});
+
+add("a connection proves itself by an acknowledgement (PINGRESP, PUBACK, SUBACK...) or by lasting stableAfter; then the backoff starts over", () => {
+	for (const proof of ["suback", "pingresp", "lasted", "none"]) {
+		const r = new Rig({ keepAlive: proof === "pingresp" ? 1 : 0, stableAfter: 3000, reconnect: { initialDelay: 1000, maxDelay: 60_000, factor: 2, jitter: 0 } });
+		// Two quick failures first: the next delay would be 4 s.
+		for (let i = 0; i < 2; i++) {
+			r.up();
+			r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "closed"));
+			reopen(r);
+		}
+		r.up();
+		r.transport.sent();
+		if (proof === "suback") {
+			r.client.subscribe("a/b", 1);
+			equal(r.transport.sent(), bytesOf({ type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "a/b", qos: 1 }] }));
+			r.transport.deliverHex(bytesOf({ type: SUBACK, packetId: 1, returnCodes: [1] }));
+		}
+		else if (proof === "pingresp") {
+			r.clock.advance(1000);
+			equal(r.transport.sent(), bytesOf({ type: PINGREQ }));
+			r.transport.deliverHex(bytesOf({ type: PINGRESP }));
+		}
+		else if (proof === "lasted") r.clock.advance(3000);
+		r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "closed"));
+		const from = r.clock.now();
+		reopen(r);
+		equal(r.clock.now() - from, proof === "none" ? 4000 : 1000, `after ${proof}`);
+	}
 });
 
 add("a refused CONNACK is a named error, and the retries back off (no storm)", () => {

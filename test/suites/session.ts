@@ -11,7 +11,8 @@ import {
 import type { Packet, QoS } from "../../modules/mqtt/packet.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
 import { CONNECTED, Session } from "../../modules/mqtt/session.js";
-import type { SessionOptions } from "../../modules/mqtt/session.js";
+import type { RejectedMessage, SessionOptions } from "../../modules/mqtt/session.js";
+import { decodeUtf8 } from "../../modules/mqtt/utf8.js";
 import { deepEqual, equal, fail, hex, ok, throwsCode } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
 
@@ -31,20 +32,29 @@ const ack = (type: typeof PUBACK | typeof PUBREC | typeof PUBREL | typeof PUBCOM
 export class Harness {
 	readonly session: Session<string>;
 	readonly events: string[] = [];
+	/** The QoS each `delivered` event gave, in order. */
+	readonly deliveredQos: number[] = [];
 	readonly reader = new PacketReader(2048);
 	now = 1_000;
 	constructor(options: Partial<SessionOptions> = {}) {
-		this.session = new Session<string>({ clientId: "c1", keepAlive: 0, ...options }, {
+		// stableAfter 0: a dropped connection had proved itself (no probing) unless a test says otherwise.
+		this.session = new Session<string>({ clientId: "c1", keepAlive: 0, stableAfter: 0, ...options }, {
 			output: () => {},
 			failed: (error: MqttError, wasConnected: boolean) => this.events.push(`failed ${error.code}${wasConnected ? "" : " (connecting)"}`),
 			connected: (present: boolean) => this.events.push(`connected ${present}`),
 			message: (m) => this.events.push(`message ${m.topic()} ${m.payloadText()} q${m.qos}${m.dup ? " dup" : ""}${m.retain ? " retain" : ""}`),
 			oversize: (m) => this.events.push(`oversize ${m.topic()} ${m.payloadLength} q${m.qos}`),
-			delivered: (id: number) => this.events.push(`delivered ${id}`),
+			delivered: (id: number, qos: QoS) => {
+				this.events.push(`delivered ${id}`);
+				this.deliveredQos.push(qos);
+			},
 			subscribed: (filter: string, code: number) => this.events.push(`subscribed ${filter} ${code}`),
 			unsubscribed: (filter: string) => this.events.push(`unsubscribed ${filter}`),
 			writable: () => this.events.push("writable"),
 			storeError: (error: MqttError) => this.events.push(`store ${error.code}`),
+			rejected: (error: MqttError, m: RejectedMessage | undefined) => this.events.push(m
+				? `rejected ${error.code} ${m.topic} ${m.packetId} q${m.qos} ${decodeUtf8(m.payload, 0, m.payload.length)}${m.retain ? " retain" : ""}`
+				: `rejected ${error.code} ${error.topic}`),
 		});
 	}
 	/** What the session wrote since the last call, as hex; the outbox is then emptied. */
@@ -428,16 +438,201 @@ add("acknowledgements for identifiers without an exchange are UNKNOWN_PACKET_ID"
 	}
 });
 
-add("PUBACK for a QoS 2 message is UNKNOWN_PACKET_ID", () => {
+add("PUBACK for a QoS 2 message awaiting PUBREC completes it at QoS 1, counted (RabbitMQ grants at most QoS 1)", () => {
 	const h = new Harness();
 	h.connect();
 	h.take();
 	h.session.publish("t", "x", 2, false);
+	h.sent();
 	h.receive(ack(PUBACK, 1));
+	// Before: UNKNOWN_PACKET_ID, a reconnect, the PUBLISH again with DUP, forever.
+	deepEqual(h.take(), ["delivered 1"]);
+	deepEqual(h.deliveredQos, [1], "reported as delivered at QoS 1");
+	equal(h.session.pending, 0);
+	equal(h.session.stats.qos2AckedAsQos1, 1);
+	equal(h.sent(), "", "no PUBREL: the exchange is over");
+	ok(h.session.state === CONNECTED, "still connected");
+	// Strict everywhere else: PUBACK after PUBREC (the exchange is at PUBREL) is still unknown.
+	h.session.publish("t", "y", 2, false);
+	h.sent();
+	h.receive(ack(PUBREC, 2));
+	equal(h.sent(), bytesOf(ack(PUBREL, 2)));
+	h.receive(ack(PUBACK, 2));
 	deepEqual(h.take(), ["failed UNKNOWN_PACKET_ID"]);
 	equal(h.session.pending, 1, "the message is kept for the next connection");
 });
 
+add("PUBCOMP completes a QoS 2 message at QoS 2", () => {
+	const h = new Harness();
+	h.connect();
+	h.take();
+	h.session.publish("t", "x", 2, false);
+	h.receive(ack(PUBREC, 1), ack(PUBCOMP, 1));
+	deepEqual(h.take(), ["delivered 1"]);
+	deepEqual(h.deliveredQos, [2]);
+});
+
+add("SUBACK codes of 0x80 and above are refusals reported with their code; 3..0x7F stay malformed", () => {
+	const h = new Harness();
+	h.connect();
+	h.session.subscribe("a/#", 1, "a");
+	h.session.subscribe("b/#", 1, "b");
+	h.sent();
+	h.take();
+	// ejabberd 23.01 answers a 3.1.1 client with MQTT 5's 0x8F (topic filter invalid) or 0x87 (not authorized).
+	h.receiveHex("90 03 00 01 8F  90 03 00 02 87");
+	deepEqual(h.take(), ["subscribed a/# 143", "subscribed b/# 135"]);
+	equal(h.session.subscriptions[0]!.granted, 0x8F);
+	ok(h.session.state === CONNECTED, "still connected: no reconnect loop");
+	h.session.subscribe("c/#", 1, "c");
+	h.sent();
+	throwsCode(() => h.receiveHex("90 03 00 03 03"), "INVALID_SUBACK_CODE");
+});
+
+add("maxPacketSize: a PUBLISH or SUBSCRIBE above the broker's limit throws PACKET_TOO_LARGE before a byte is sent; at the limit it goes", () => {
+	const h = new Harness({ maxPacketSize: 64 });
+	h.connect();
+	h.take();
+	const payload = "x".repeat(64 - 2 - 2 - 3 - 2); // header 2, topic length 2, "t/1" 3, identifier 2: 64 bytes
+	throwsCode(() => h.session.publish("t/1", payload + "y", 1, false), "PACKET_TOO_LARGE");
+	throwsCode(() => h.session.publish("t/1", payload + "yyy", 0, false), "PACKET_TOO_LARGE");
+	throwsCode(() => h.session.subscribe("f/".repeat(30), 1), "PACKET_TOO_LARGE");
+	equal(h.sent(), "", "nothing was sent");
+	equal(h.session.pending, 0, "nothing was queued");
+	equal(h.session.publish("t/1", payload, 1, false), 1);
+	equal(h.sent().split(" ").length, 64, "a 64-byte PUBLISH went out");
+	throwsCode(() => new Harness({ maxPacketSize: 20, will: { topic: "status/of/this/device", payload: "offline", qos: 1, retain: true } }), "PACKET_TOO_LARGE");
+	throwsCode(() => new Harness({ maxPacketSize: 1 }), "INVALID_ARGUMENT");
+	throwsCode(() => h.session.subscribe("g/".repeat(600), 1), "PACKET_TOO_LARGE"); // larger than txBufferSize too
+});
+
+/** The broker closes the connection (the harness's drop), `ms` after the last event. */
+function brokerCloses(h: Harness, ms = 5): void {
+	h.now += ms;
+	h.session.closed(h.now);
+	h.session.outbox.clear();
+}
+
+add("a connection closed young (within stableAfter) with requests in flight: the next sends one at a time until the oldest of them is acknowledged", () => {
+	const h = new Harness({ cleanSession: false, stableAfter: 10_000 });
+	h.connect();
+	h.take();
+	h.session.publish("a", "1", 1, false);
+	h.session.publish("b", "2", 1, false);
+	h.session.publish("c", "3", 1, false);
+	equal(h.sent(), bytesOf(pub("a", "1", 1, 1), pub("b", "2", 1, 2), pub("c", "3", 1, 3)));
+	ok(!h.session.probing, "not probing while all is well");
+	brokerCloses(h);
+	ok(h.session.probing, "probing after a close with requests in flight");
+	h.connect(true);
+	equal(h.sent(), bytesOf(pub("a", "1", 1, 1, true)), "only the first, alone");
+	h.receive(ack(PUBACK, 1));
+	ok(!h.session.probing, "the suspect is acknowledged: as usual again");
+	equal(h.sent(), bytesOf(pub("b", "2", 1, 2, true), pub("c", "3", 1, 3, true)));
+	h.receive(ack(PUBACK, 2));
+	brokerCloses(h);
+	ok(h.session.probing, "young, c in flight: probing again, whatever was acknowledged before");
+	h.connect(true);
+	equal(h.sent(), bytesOf(pub("c", "3", 1, 3, true)));
+	h.receive(ack(PUBACK, 3));
+	// A connection that lasted stableAfter does not start probing.
+	h.session.publish("d", "4", 1, false);
+	h.sent();
+	h.now += 10_000;
+	brokerCloses(h, 0);
+	ok(!h.session.probing, "that connection lasted stableAfter");
+	h.connect(true);
+	equal(h.sent(), bytesOf(pub("d", "4", 1, 4, true)));
+	// Our own decision to close (keepalive, a protocol error) is not the broker refusing.
+	h.connect(true);
+	h.sent();
+	h.receive(ack(PUBACK, 77));
+	deepEqual(h.take().filter((e) => e.startsWith("failed")), ["failed UNKNOWN_PACKET_ID"]);
+	ok(!h.session.probing, "a failure of ours does not start probing");
+});
+
+add("a PUBLISH the broker closes the connection on is set aside after maxAttempts closes while alone in flight; what waits behind it proceeds, nothing else is lost", () => {
+	const h = new Harness({ cleanSession: false, maxAttempts: 3, stableAfter: 10_000 });
+	h.connect();
+	h.take();
+	h.session.publish("ok/1", "one", 1, false);
+	h.session.publish("forbidden/x", "poison", 1, true);
+	h.session.publish("ok/2", "two", 2, false);
+	h.session.publish("ok/3", "three", 0, false);
+	h.sent();
+	h.receive(ack(PUBACK, 1)); // the broker took the first, then closed on the second
+	brokerCloses(h);
+	ok(h.session.probing, "closed young with two in flight: probing, the oldest (forbidden/x) the suspect");
+	for (let attempt = 1; attempt <= 3; attempt++) {
+		h.take();
+		h.connect(true);
+		equal(h.sent(), bytesOf(pub("forbidden/x", "poison", 1, 2, true, true)), `attempt ${attempt}: alone`);
+		brokerCloses(h);
+	}
+	deepEqual(h.take(), ["connected true", "rejected REJECTED_BY_BROKER forbidden/x 2 q1 poison retain"], "set aside at the third close");
+	equal(h.session.stats.rejected, 1);
+	equal(h.session.pending, 1, "only the QoS 2 message is left");
+	h.connect(true);
+	ok(!h.session.probing, "the suspect is set aside: as usual again");
+	equal(h.sent(), bytesOf(pub("ok/2", "two", 2, 3, true)), "what waited behind it goes");
+	h.receive(ack(PUBREC, 3));
+	equal(h.sent(), bytesOf(ack(PUBREL, 3)));
+	h.receive(ack(PUBCOMP, 3));
+	deepEqual(h.take(), ["connected true", "delivered 3"]);
+	equal(h.session.pending, 0);
+});
+
+add("a close that comes after the connection proved itself does not count against the probe", () => {
+	const h = new Harness({ cleanSession: false, maxAttempts: 2, keepAlive: 10, stableAfter: 60_000 });
+	h.connect();
+	h.session.publish("t", "m", 1, false);
+	h.sent();
+	brokerCloses(h);
+	for (let i = 0; i < 5; i++) {
+		h.connect(true);
+		h.sent();
+		h.tick(10_000); // PINGREQ
+		h.sent();
+		h.receive({ type: PINGRESP });
+		brokerCloses(h);
+	}
+	equal(h.session.pending, 1, "not set aside: each connection answered PINGREQ");
+	equal(h.session.stats.rejected, 0);
+});
+
+add("a SUBSCRIBE the broker closes the connection on is set aside after maxAttempts: refused as 0x80, forgotten, and the other subscriptions are made", () => {
+	// Clean session: every CONNACK says no session, so every subscription is requested again each time.
+	const h = new Harness({ maxAttempts: 2, stableAfter: 10_000 });
+	const sub = (packetId: number, filter: string): Packet => ({ type: SUBSCRIBE, packetId, subscriptions: [{ filter, qos: 1 }] });
+	h.connect();
+	h.session.subscribe("devices/1/commands/+", 1, "commands");
+	h.session.subscribe("forbidden/#", 1, "forbidden");
+	h.session.subscribe("devices/1/config", 1, "config");
+	equal(h.sent(), bytesOf(sub(1, "devices/1/commands/+"), sub(2, "forbidden/#"), sub(3, "devices/1/config")));
+	h.receive({ type: SUBACK, packetId: 1, returnCodes: [1] });
+	brokerCloses(h); // on forbidden/#
+	ok(h.session.probing, "closed young with two SUBSCRIBEs in flight: probing, forbidden/# the suspect");
+	h.take();
+	// Each connection: the first subscription alone and acknowledged, then the suspect alone, then the close.
+	for (let attempt = 1; attempt <= 2; attempt++) {
+		h.connect();
+		const id = 4 + (attempt - 1) * 2;
+		equal(h.sent(), bytesOf(sub(id, "devices/1/commands/+")), `attempt ${attempt}: the first alone`);
+		h.receive({ type: SUBACK, packetId: id, returnCodes: [1] });
+		ok(h.session.probing, "still probing: the suspect is not acknowledged");
+		equal(h.sent(), bytesOf(sub(id + 1, "forbidden/#")), `attempt ${attempt}: the suspect alone`);
+		brokerCloses(h);
+	}
+	deepEqual(h.take(), ["connected false", "subscribed devices/1/commands/+ 1", "connected false", "subscribed devices/1/commands/+ 1",
+		"subscribed forbidden/# 128", "rejected REJECTED_BY_BROKER forbidden/#"]);
+	ok(!h.session.probing, "the suspect is set aside: as usual again");
+	deepEqual(h.session.subscriptions.map((e) => e.filter), ["devices/1/commands/+", "devices/1/config"], "forgotten");
+	h.connect();
+	equal(h.sent(), bytesOf(sub(8, "devices/1/commands/+"), sub(9, "devices/1/config")), "the others, together");
+	h.receive({ type: SUBACK, packetId: 8, returnCodes: [1] }, { type: SUBACK, packetId: 9, returnCodes: [1] });
+	deepEqual(h.take(), ["connected false", "subscribed devices/1/commands/+ 1", "subscribed devices/1/config 1"]);
+	equal(h.session.stats.rejected, 1);
+});
 add("packets a broker must not send are UNEXPECTED_PACKET", () => {
 	for (const p of [{ type: PINGREQ }, { type: DISCONNECT }, { type: CONNACK, sessionPresent: false, returnCode: 0 }, { type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "a", qos: 0 }] }, { type: UNSUBSCRIBE, packetId: 1, filters: ["a"] }] as Packet[]) {
 		const h = new Harness();
