@@ -25,6 +25,12 @@ export interface BrokerOptions {
 	acl?: string[];
 	/** Filters whose SUBSCRIBE the broker refuses with return code 0x80 (mosquitto: dynamic-security plugin; aedes: authorizeSubscribe). */
 	refuseSubscriptions?: string[];
+	/**
+	 * Topics (filters) anonymous clients may not publish to. mosquitto (dynamic-security plugin): the
+	 * message is acknowledged and dropped (3.1.1 has no way to say no). aedes (authorizePublish): the
+	 * connection is closed, as RabbitMQ does.
+	 */
+	refusePublishes?: string[];
 	/** mosquitto: max_inflight_messages (outbound QoS 1/2 per client, and inbound QoS 2 awaiting PUBREL). */
 	maxInflight?: number;
 	/** mosquitto: max_packet_size (it drops the connection of a client that sends a larger packet). aedes: ignored. */
@@ -150,8 +156,8 @@ function chooseKind(options: BrokerOptions): { kind: "mosquitto" | "aedes"; why:
 	}
 	if (wanted !== undefined && wanted !== "") throw new Error(`MQTT_TEST_BROKER must be "mosquitto" or "aedes", not ${JSON.stringify(wanted)}`);
 	if (!binary) return { kind: "aedes", why: "mosquitto not installed" };
-	if (options.refuseSubscriptions && options.refuseSubscriptions.length > 0 && !findDynsecPlugin())
-		return { kind: "aedes", why: "mosquitto has no dynamic-security plugin to refuse subscriptions" };
+	if ((options.refuseSubscriptions?.length || options.refusePublishes?.length) && !findDynsecPlugin())
+		return { kind: "aedes", why: "mosquitto has no dynamic-security plugin to refuse subscriptions or publishes" };
 	return { kind: "mosquitto", why: "", binary };
 }
 
@@ -176,9 +182,12 @@ function mosquittoVersion(binary: string): string {
 	return m ? `mosquitto ${m[1]}` : "mosquitto (version unknown)";
 }
 
-/** dynamic-security JSON: anonymous clients may do everything except subscribe to `refused`. */
-function dynsecConfig(refused: string[]): string {
-	const acls = refused.map((topic) => ({ acltype: "subscribePattern", topic, allow: false, priority: 0 }));
+/** dynamic-security JSON: anonymous clients may do everything except subscribe to `refused` and publish to `unwritable`. */
+function dynsecConfig(refused: string[], unwritable: string[]): string {
+	const acls = [
+		...refused.map((topic) => ({ acltype: "subscribePattern", topic, allow: false, priority: 0 })),
+		...unwritable.map((topic) => ({ acltype: "publishClientSend", topic, allow: false, priority: 0 })),
+	];
 	return JSON.stringify({
 		defaultACLAccess: { publishClientSend: true, publishClientReceive: true, subscribe: true, unsubscribe: true },
 		clients: [],
@@ -245,11 +254,11 @@ class Mosquitto implements Broker {
 				writeFileSync(aclFile, options.acl.join("\n") + "\n");
 				lines.push(`acl_file ${aclFile}`);
 			}
-			if (options.refuseSubscriptions && options.refuseSubscriptions.length > 0) {
+			if (options.refuseSubscriptions?.length || options.refusePublishes?.length) {
 				const plugin = findDynsecPlugin();
 				if (!plugin) throw new Error("refuseSubscriptions needs mosquitto's dynamic-security plugin");
 				const dynsec = join(dir, "dynamic-security.json");
-				writeFileSync(dynsec, dynsecConfig(options.refuseSubscriptions));
+				writeFileSync(dynsec, dynsecConfig(options.refuseSubscriptions ?? [], options.refusePublishes ?? []));
 				lines.push(`plugin ${plugin}`, `plugin_opt_config_file ${dynsec}`);
 			}
 			writeFileSync(configFile, lines.join("\n") + "\n");
@@ -370,6 +379,13 @@ class AedesBroker implements Broker {
 			for (let i = 0; i < refused.length; i++)
 				if (filterMatches(refused[i]!, subscription.topic)) return callback(null, null);
 			callback(null, subscription);
+		};
+		const unwritable = this.options.refusePublishes ?? [];
+		aedes.authorizePublish = (_client, packet, callback) => {
+			// An error closes the client's connection.
+			for (let i = 0; i < unwritable.length; i++)
+				if (filterMatches(unwritable[i]!, packet.topic)) return callback(new Error(`publishing to ${packet.topic} is not allowed`));
+			callback(null);
 		};
 		const server = net.createServer((socket) => {
 			this.sockets.add(socket);

@@ -4,6 +4,7 @@
 import type { FirmwareConfig, FirmwareLauncher, RunningFirmware } from "../lib/firmware-scenario.js";
 import { firmwareScenario } from "../lib/firmware-scenario.js";
 import { XsDevice } from "../../hosts/xs/device-runner.js";
+import { missingEjabberd, missingRabbitMq, startEjabberd, startRabbitMq } from "../lib/erlang-brokers.js";
 
 const launcher: FirmwareLauncher = {
 	name: "the XS engine from npm (hosts/xs)",
@@ -34,4 +35,25 @@ const launcher: FirmwareLauncher = {
 
 describe("firmware end to end on the XS engine", () => {
 	firmwareScenario(launcher, { startTimeout: 30_000 });
+	// The same scenario on the other brokers of the matrix (test/integration/broker-matrix.test.ts).
+	firmwareScenario(launcher, {
+		startTimeout: 60_000,
+		broker: {
+			name: "RabbitMQ", missing: missingRabbitMq,
+			async start() {
+				const b = await startRabbitMq();
+				return { version: b.version, port: b.port, login: b.anonymous, stop: () => b.stop() };
+			},
+		},
+	});
+	firmwareScenario(launcher, {
+		startTimeout: 60_000,
+		broker: {
+			name: "ejabberd", missing: missingEjabberd,
+			async start() {
+				const b = await startEjabberd();
+				return { version: b.version, port: b.port, login: b.anonymous, stop: () => b.stop() };
+			},
+		},
+	});
 });

@@ -15,6 +15,24 @@ export interface FirmwareConfig {
 	topicPrefix: string;
 	telemetryInterval: number;
 	keepAlive: number;
+	mqttUser?: string;
+	mqttPassword?: string;
+}
+
+/** MQTT credentials (none: anonymous). */
+export interface Login {
+	username?: string;
+	password?: string;
+}
+
+/** A broker the scenario runs against, other than the default (mosquitto, else aedes). */
+export interface ScenarioBroker {
+	/** "RabbitMQ 3.10.8" */
+	readonly version: string;
+	readonly port: number;
+	/** What the device and the watching clients log in with. */
+	readonly login: Login;
+	stop(): Promise<void>;
 }
 
 export interface RunningFirmware {
@@ -40,6 +58,8 @@ export interface ScenarioOptions {
 	onlineTimeout?: number;
 	/** The sensor name the host's board reports (default "simulated"). */
 	sensor?: string;
+	/** The broker (default: startBroker(), mosquitto or aedes); a launch that says why it cannot run skips the suite. */
+	broker?: { name: string; missing(): string | undefined; start(): Promise<ScenarioBroker> };
 }
 
 const INTERVAL = 1000;
@@ -69,8 +89,8 @@ class Watcher {
 		});
 	}
 
-	static async open(port: number, filter: string): Promise<Watcher> {
-		const watcher = new Watcher(await Peer.connect(port));
+	static async open(port: number, filter: string, login: Login = {}): Promise<Watcher> {
+		const watcher = new Watcher(await Peer.connect(port, login));
 		const granted = await watcher.peer.subscribe(filter, 1);
 		assert.equal(granted, 1, `the broker refused the subscription to ${filter}`);
 		return watcher;
@@ -90,8 +110,8 @@ class Watcher {
 }
 
 /** The first message a new subscriber to `topic` gets (the retained one, if any) within `timeout`. */
-async function retained(port: number, topic: string, timeout: number): Promise<Arrival> {
-	const late = await Watcher.open(port, topic);
+async function retained(port: number, topic: string, timeout: number, login: Login): Promise<Arrival> {
+	const late = await Watcher.open(port, topic, login);
 	try {
 		await late.until(() => late.arrivals.length > 0, timeout, `a retained message on ${topic}`);
 		return late.arrivals[0]!;
@@ -151,9 +171,10 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 	const sensor = options.sensor ?? "simulated";
 	const onlineTimeout = options.onlineTimeout ?? 30_000;
 
-	describe(`device scenario on ${launcher.name}`, function () {
+	describe(`device scenario on ${launcher.name}${options.broker ? ` with ${options.broker.name}` : ""}`, function () {
 		this.timeout(30_000);
-		let broker: Broker | undefined;
+		let broker: Broker | ScenarioBroker | undefined;
+		let login: Login = {};
 		let watcher: Watcher | undefined;
 		let firmware: RunningFirmware | undefined;
 		const deviceId = `fw-${process.pid}-${Date.now().toString(36)}`;
@@ -187,11 +208,21 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 
 		before(async function () {
 			this.timeout(options.startTimeout ?? 150_000);
-			broker = await startBroker();
-			watcher = await Watcher.open(broker.port, `${base}/#`);
+			if (options.broker) {
+				const why = options.broker.missing();
+				if (why) {
+					process.stdout.write(`    [skipped] the device scenario with ${options.broker.name}: ${why}\n`);
+					return this.skip();
+				}
+				const b = await options.broker.start();
+				broker = b;
+				login = b.login;
+			}
+			else broker = await startBroker();
+			watcher = await Watcher.open(broker.port, `${base}/#`, login);
 			const config: FirmwareConfig = {
 				mqttHost: HOST, mqttPort: broker.port, deviceId, topicPrefix: "devices",
-				telemetryInterval: INTERVAL, keepAlive: KEEPALIVE,
+				telemetryInterval: INTERVAL, keepAlive: KEEPALIVE, mqttUser: login.username, mqttPassword: login.password,
 			};
 			const started = performance.now();
 			firmware = await launcher.start(config);
@@ -212,7 +243,7 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 
 		it(`connects and publishes the status "online", retained for later subscribers`, async () => {
 			await expect(() => watcher!.on(topics.status).some((a) => a.text === "online"), onlineTimeout, `"online" on ${topics.status}`);
-			const late = await retained(broker!.port, topics.status, 3000);
+			const late = await retained(broker!.port, topics.status, 3000, login);
 			assert.equal(late.text, "online");
 			assert.equal(late.retain, true, "a subscriber that joins later gets the status with retain set");
 			assert.equal(late.qos, 1);
@@ -260,7 +291,7 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 			await expect(() => watcher!.on(topics.status, killed).some((a) => a.text === "offline"), WILL_WITHIN, `the will "offline" within ${WILL_WITHIN} ms of the kill`);
 			const will = watcher!.on(topics.status, killed).find((a) => a.text === "offline")!;
 			process.stdout.write(`    will published ${Math.round(will.at - killed)} ms after the kill\n`);
-			const late = await retained(broker!.port, topics.status, 3000);
+			const late = await retained(broker!.port, topics.status, 3000, login);
 			assert.equal(late.text, "offline");
 			assert.equal(late.retain, true, "a subscriber that joins later gets the will with retain set");
 		});
