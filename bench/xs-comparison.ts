@@ -246,13 +246,14 @@ function clientBuffers(): Buffers {
 	client.close();
 	// The defaults, as documented in ClientOptions and SessionOptions.
 	const rx = 1024, tx = 1024, queue = 4096, messages = 32, qos2 = 64;
-	const poolTables = pool.ids.byteLength + pool.states.byteLength + pool.qos.byteLength + pool.offsets.byteLength + pool.lengths.byteLength;
+	const poolTables = pool.ids.byteLength + pool.states.byteLength + pool.qos.byteLength + pool.offsets.byteLength + pool.lengths.byteLength + pool.strikes.byteLength;
 	return {
 		rows: [
 			{ what: "receive buffer", option: `rxBufferSize ${rx}`, expected: rx, actual: reader.buffer.byteLength },
 			{ what: "outbox (packets being sent)", option: `txBufferSize ${tx}`, expected: tx, actual: session.outbox.size },
 			{ what: "message pool (QoS 1/2 awaiting acknowledgement, queued QoS 0)", option: `queueBytes ${queue}`, expected: queue, actual: pool.size },
-			{ what: "pool entry tables (ids 2, state 1, QoS 1, offset 4, length 4 bytes)", option: `maxMessages ${messages}`, expected: messages * (2 + 1 + 1 + 4 + 4), actual: poolTables },
+			{ what: "pool entry tables (ids 2, state 1, QoS 1, offset 4, length 4, closes met 1 bytes)", option: `maxMessages ${messages}`, expected: messages * (2 + 1 + 1 + 4 + 4 + 1), actual: poolTables },
+			{ what: "packet identifier → entry table (2 × 2 bytes a slot, twice the entries, a power of two)", option: `maxMessages ${messages}`, expected: 64 * 4, actual: pool.index.bytes },
 			{ what: "inbound QoS 2 identifiers awaiting PUBREL", option: `maxInboundQos2 ${qos2}`, expected: qos2 * 2, actual: inboundIds.byteLength },
 			{ what: "last published topic, encoded, with room for a PUBLISH header before it", option: "fixed", expected: HEADER_ROOM + TOPIC_CACHE_BYTES, actual: session.outbox.mem.byteLength - session.outbox.size - pool.size },
 		],

@@ -86,6 +86,47 @@ function checkSaves(before: number, expected: number): void {
 	if (store.saves - before !== expected) throw new Error(`saved ${store.saves - before} times, not ${expected}`);
 }
 
+/**
+ * Clients with `inFlight` QoS 2 messages awaiting PUBREC (the loopback broker never answers QoS 2),
+ * for the cost of one more QoS 2 exchange beside them: publish, PUBREC, PUBREL, PUBCOMP.
+ */
+class Crowded {
+	readonly broker = new LoopbackBroker();
+	readonly client: Client;
+	delivered = 0;
+	constructor(inFlight: number) {
+		const self = this;
+		this.client = new Client({
+			host: "loopback", clientId: `crowded-${inFlight}`, keepAlive: 0, transport: this.broker, clock: new StillClock(),
+			maxMessages: inFlight + 2, maxInflight: inFlight + 2, queueBytes: (inFlight + 2) * 128,
+			onDelivered(): void { self.delivered++; },
+		});
+		this.broker.handler!.onOpen();
+		this.broker.deliver();
+		for (let i = 0; i < inFlight; i++) if (this.client.publish(TOPIC, PAYLOAD, 2, false) <= 0) throw new Error("crowded: publish refused");
+	}
+	run(n: number): void {
+		const before = this.delivered;
+		for (let i = 0; i < n; i++) {
+			const id = this.client.publish(TOPIC, PAYLOAD, 2, false);
+			if (id <= 0) throw new Error("publish refused");
+			this.ack(0x50, id);
+			this.ack(0x70, id);
+		}
+		if (this.delivered - before !== n) throw new Error(`delivered ${this.delivered - before} of ${n}`);
+	}
+	private ack(first: number, id: number): void {
+		ackFrame[0] = first;
+		ackFrame[1] = 2;
+		ackFrame[2] = id >> 8;
+		ackFrame[3] = id & 0xFF;
+		this.broker.inject(ackFrame, 4);
+		this.broker.deliver();
+	}
+}
+const crowded10 = new Crowded(10);
+const crowded1000 = new Crowded(1000);
+
 export const workloads: Record<string, (n: number) => void> = {
 	/** Loop overhead alone, subtracted from the others. */
 	empty(n: number): void {
@@ -133,6 +174,14 @@ export const workloads: Record<string, (n: number) => void> = {
 		}
 		if (handled - before !== n) throw new Error(`handled ${handled - before} of ${n}`);
 		if (broker.bytesWritten - written !== 4 * n) throw new Error("PUBACKs missing");
+	},
+	/** One QoS 2 exchange with 10 others in flight. */
+	qos2With10InFlight(n: number): void {
+		crowded10.run(n);
+	},
+	/** One QoS 2 exchange with 1,000 others in flight. */
+	qos2With1000InFlight(n: number): void {
+		crowded1000.run(n);
 	},
 	/** QoS 1 with a store: saved when accepted and when PUBACK completes it. */
 	clientPublishQos1Stored(n: number): void {

@@ -3,9 +3,11 @@
 
 import { ErrorCode, MqttError } from "./errors.js";
 import {
-	CONNACK, CONNECT, DISCONNECT, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
-	PUBREC, PUBREL, SUBACK, SUBACK_FAILURE, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
-} from "./packet.js";
+	CLEAN_SESSION, CONNACK, CONNECT, CONNECT_RESERVED, DISCONNECT, DUP_FLAG, FLAGS_MASK, PACKET_NAMES,
+	PASSWORD_FLAG, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_BITS, QOS_SHIFT,
+	REQUIRED_FLAGS, RETAIN_FLAG, SESSION_PRESENT, SUBACK, SUBACK_FAILURE, SUBSCRIBE, TYPE_SHIFT, UNSUBACK,
+	UNSUBSCRIBE, USERNAME_FLAG, WILL_FLAG, WILL_QOS_MASK, WILL_QOS_SHIFT, WILL_RETAIN,
+} from "./constants.js";
 import type { Packet, QoS, Subscription, Will } from "./packet.js";
 import { readRemainingLength, remainingLength } from "./remaining-length.js";
 import { checkTopicFilterBytes, hasWildcard } from "./topic.js";
@@ -80,25 +82,25 @@ function malformed(code: ErrorCode, message: string): MqttError {
 /** The flags the fixed header's low nibble must carry, or -1 for PUBLISH (it carries DUP, QoS, RETAIN). */
 function requiredFlags(type: number): number {
 	if (type === PUBLISH) return -1;
-	return (type === PUBREL || type === SUBSCRIBE || type === UNSUBSCRIBE) ? 0x02 : 0;
+	return (type === PUBREL || type === SUBSCRIBE || type === UNSUBSCRIBE) ? REQUIRED_FLAGS : 0;
 }
 
 /** Checks the first byte of a fixed header as soon as it arrives. */
 export function checkFirstByte(byte: number): void {
-	const type = byte >> 4;
-	const flags = byte & 0x0F;
+	const type = byte >> TYPE_SHIFT;
+	const flags = byte & FLAGS_MASK;
 	if (type === 0 || type === 15)
 		throw malformed(ErrorCode.RESERVED_PACKET_TYPE, `packet type ${type} is reserved`);
 	const required = requiredFlags(type);
 	if (required >= 0) {
 		if (flags !== required)
-			throw malformed(ErrorCode.INVALID_FLAGS, `${PACKET_NAMES[type]} must have fixed-header flags ${required === 2 ? "0010" : "0000"}, not ${flags.toString(2).padStart(4, "0")}`);
+			throw malformed(ErrorCode.INVALID_FLAGS, `${PACKET_NAMES[type]} must have fixed-header flags ${required === REQUIRED_FLAGS ? "0010" : "0000"}, not ${flags.toString(2).padStart(4, "0")}`);
 		return;
 	}
-	const qos = (flags >> 1) & 3;
+	const qos = (flags >> QOS_SHIFT) & QOS_BITS;
 	if (qos === 3)
 		throw malformed(ErrorCode.INVALID_QOS, "PUBLISH has QoS bits 11, which no QoS is");
-	if (qos === 0 && (flags & 0x08))
+	if (qos === 0 && (flags & DUP_FLAG))
 		throw malformed(ErrorCode.DUP_WITH_QOS0, "a QoS 0 PUBLISH must have DUP 0");
 }
 
@@ -121,7 +123,7 @@ export function checkRemainingLength(type: number, flags: number, length: number
 				throw malformed(ErrorCode.LENGTH_MISMATCH, `${PACKET_NAMES[type]} must have remaining length 0, not ${length}`);
 			return;
 		case PUBLISH: {
-			const min = 2 + (((flags >> 1) & 3) > 0 ? 2 : 0);
+			const min = 2 + (((flags >> QOS_SHIFT) & QOS_BITS) > 0 ? 2 : 0);
 			if (length < min)
 				throw malformed(ErrorCode.LENGTH_MISMATCH, `PUBLISH remaining length ${length} cannot hold a topic name${min > 2 ? " and a packet identifier" : ""}`);
 			return;
@@ -185,8 +187,8 @@ export function checkPublishTopic(buffer: Uint8Array, start: number, end: number
  * with checkFirstByte and checkRemainingLength) and fills `view`. Throws MqttError when malformed.
  */
 export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Array, start: number, end: number): void {
-	const type = firstByte >> 4;
-	const flags = firstByte & 0x0F;
+	const type = firstByte >> TYPE_SHIFT;
+	const flags = firstByte & FLAGS_MASK;
 	view.type = type;
 	view.flags = flags;
 	view.buffer = buffer;
@@ -196,10 +198,10 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 	view.oversize = false;
 	switch (type) {
 		case PUBLISH: {
-			const qos = ((flags >> 1) & 3) as QoS;
+			const qos = ((flags >> QOS_SHIFT) & QOS_BITS) as QoS;
 			view.qos = qos;
-			view.dup = (flags & 0x08) !== 0;
-			view.retain = (flags & 0x01) !== 0;
+			view.dup = (flags & DUP_FLAG) !== 0;
+			view.retain = (flags & RETAIN_FLAG) !== 0;
 			const topicLength = (buffer[start]! << 8) | buffer[start + 1]!;
 			const topicStart = start + 2;
 			const topicEnd = topicStart + topicLength;
@@ -225,13 +227,13 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 		case CONNACK: {
 			const ack = buffer[start]!;
 			const code = buffer[start + 1]!;
-			if (ack & 0xFE)
+			if (ack & ~SESSION_PRESENT & 0xFF)
 				throw malformed(ErrorCode.CONNACK_RESERVED_BITS, `CONNACK acknowledge flags must have bits 7..1 clear, not 0x${ack.toString(16)}`);
 			if (code > 5)
 				throw malformed(ErrorCode.INVALID_RETURN_CODE, `CONNACK return code ${code} is reserved (0..5 are defined)`);
-			if ((ack & 1) && code !== 0)
+			if ((ack & SESSION_PRESENT) && code !== 0)
 				throw malformed(ErrorCode.CONNACK_RESERVED_BITS, "CONNACK refusing the connection must have session present 0");
-			view.sessionPresent = (ack & 1) === 1;
+			view.sessionPresent = (ack & SESSION_PRESENT) !== 0;
 			view.returnCode = code;
 			return;
 		}
@@ -268,7 +270,7 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 					if (at >= end)
 						throw malformed(ErrorCode.LENGTH_MISMATCH, "SUBSCRIBE topic filter has no requested QoS byte");
 					const q = buffer[at++]!;
-					if (q & 0xFC)
+					if (q & ~QOS_BITS & 0xFF)
 						throw malformed(ErrorCode.INVALID_REQUESTED_QOS, `SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits set`);
 					if (q === 3)
 						throw malformed(ErrorCode.INVALID_QOS, "SUBSCRIBE requests QoS 3, which does not exist");
@@ -280,19 +282,19 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 		}
 		case CONNECT: {
 			let at = start;
-			if (end - start < 10 || buffer[at] !== 0 || buffer[at + 1] !== 4 || buffer[at + 2] !== 0x4D || buffer[at + 3] !== 0x51 || buffer[at + 4] !== 0x54 || buffer[at + 5] !== 0x54)
+			if (end - start < 10 || buffer[at] !== 0 || buffer[at + 1] !== 4 || buffer[at + 2] !== 0x4D /* M */ || buffer[at + 3] !== 0x51 /* Q */ || buffer[at + 4] !== 0x54 /* T */ || buffer[at + 5] !== 0x54 /* T */)
 				throw malformed(ErrorCode.INVALID_PROTOCOL_NAME, "CONNECT protocol name must be \"MQTT\"");
 			const level = buffer[at + 6]!;
 			const connectFlags = buffer[at + 7]!;
-			if (connectFlags & 0x01)
+			if (connectFlags & CONNECT_RESERVED)
 				throw malformed(ErrorCode.CONNECT_RESERVED_FLAG, "CONNECT reserved flag (bit 0) must be 0");
-			const willFlag = (connectFlags & 0x04) !== 0;
-			const willQoS = (connectFlags >> 3) & 3;
+			const willFlag = (connectFlags & WILL_FLAG) !== 0;
+			const willQoS = (connectFlags >> WILL_QOS_SHIFT) & QOS_BITS;
 			if (willQoS === 3)
 				throw malformed(ErrorCode.INVALID_QOS, "CONNECT will QoS is 3, which does not exist");
-			if (!willFlag && (connectFlags & 0x38))
+			if (!willFlag && (connectFlags & (WILL_QOS_MASK | WILL_RETAIN)))
 				throw malformed(ErrorCode.INVALID_WILL_FLAGS, "CONNECT without a will must have will QoS 0 and will retain 0");
-			if ((connectFlags & 0x40) && !(connectFlags & 0x80))
+			if ((connectFlags & PASSWORD_FLAG) && !(connectFlags & USERNAME_FLAG))
 				throw malformed(ErrorCode.PASSWORD_WITHOUT_USERNAME, "CONNECT has a password flag without a user name flag");
 			view.protocolLevel = level;
 			view.connectFlags = connectFlags;
@@ -306,8 +308,8 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 				if (hasWildcard(buffer, topicStart, at)) throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "CONNECT will topic contains a wildcard (+ or #)");
 				at = skipBinary(buffer, at, end, "CONNECT will message");
 			}
-			if (connectFlags & 0x80) at = skipString(buffer, at, end, "CONNECT user name");
-			if (connectFlags & 0x40) at = skipBinary(buffer, at, end, "CONNECT password");
+			if (connectFlags & USERNAME_FLAG) at = skipString(buffer, at, end, "CONNECT user name");
+			if (connectFlags & PASSWORD_FLAG) at = skipBinary(buffer, at, end, "CONNECT password");
 			if (at !== end)
 				throw malformed(ErrorCode.LENGTH_MISMATCH, `CONNECT has ${end - at} bytes after its last field`);
 			return;
@@ -328,7 +330,7 @@ export function parsePacket(view: PacketView, buffer: Uint8Array, offset: number
 	if (!readRemainingLength(buffer, offset + 1, end)) return 0;
 	const length = remainingLength.value;
 	const size = 1 + remainingLength.size;
-	checkRemainingLength(first >> 4, first & 0x0F, length);
+	checkRemainingLength(first >> TYPE_SHIFT, first & FLAGS_MASK, length);
 	if (offset + size + length > end) return 0;
 	parseBody(view, first, buffer, offset + size, offset + size + length);
 	return size + length;
@@ -353,16 +355,16 @@ export function toPacket(view: PacketView): Packet {
 			let at = view.bodyStart + 10;
 			const clientId = str(b, at);
 			at = next(b, at);
-			const packet: Packet = { type: CONNECT, protocolLevel: view.protocolLevel, clientId, cleanSession: (f & 0x02) !== 0, keepAlive: view.keepAlive };
-			if (f & 0x04) {
+			const packet: Packet = { type: CONNECT, protocolLevel: view.protocolLevel, clientId, cleanSession: (f & CLEAN_SESSION) !== 0, keepAlive: view.keepAlive };
+			if (f & WILL_FLAG) {
 				const topic = str(b, at);
 				at = next(b, at);
-				const will: Will = { topic, payload: bin(b, at), qos: ((f >> 3) & 3) as QoS, retain: (f & 0x20) !== 0 };
+				const will: Will = { topic, payload: bin(b, at), qos: ((f >> WILL_QOS_SHIFT) & QOS_BITS) as QoS, retain: (f & WILL_RETAIN) !== 0 };
 				at = next(b, at);
 				packet.will = will;
 			}
-			if (f & 0x80) { packet.username = str(b, at); at = next(b, at); }
-			if (f & 0x40) packet.password = bin(b, at);
+			if (f & USERNAME_FLAG) { packet.username = str(b, at); at = next(b, at); }
+			if (f & PASSWORD_FLAG) packet.password = bin(b, at);
 			return packet;
 		}
 		case CONNACK: return { type: CONNACK, sessionPresent: view.sessionPresent, returnCode: view.returnCode };

@@ -3,9 +3,11 @@
 
 import { ErrorCode, MqttError } from "./errors.js";
 import {
-	CONNACK, CONNECT, DISCONNECT, MAX_REMAINING_LENGTH, MAX_STRING_BYTES, PINGREQ, PINGRESP,
-	PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBACK_FAILURE, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
-} from "./packet.js";
+	CLEAN_SESSION, CONNACK, CONNECT, DISCONNECT, DUP_FLAG, MAX_REMAINING_LENGTH, MAX_STRING_BYTES,
+	PASSWORD_FLAG, PINGREQ, PINGRESP, PROTOCOL_LEVEL, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_SHIFT,
+	REQUIRED_FLAGS, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, SUBSCRIBE, TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE,
+	USERNAME_FLAG, WILL_FLAG, WILL_QOS_SHIFT, WILL_RETAIN,
+} from "./constants.js";
 import type { ConnectPacket, Packet, Payload, QoS, Subscription } from "./packet.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
 import { topicNameBytes, validateTopicFilter } from "./topic.js";
@@ -131,7 +133,7 @@ export function measurePublish(topic: string, payload: Payload, qos: number, cac
 
 /** Writes the PUBLISH that `measurePublish` just measured; returns the offset after it. */
 export function writePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
-	buffer[offset++] = (PUBLISH << 4) | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
+	buffer[offset++] = (PUBLISH << TYPE_SHIFT) | (dup ? DUP_FLAG : 0) | (qos << QOS_SHIFT) | (retain ? RETAIN_FLAG : 0);
 	const remaining = measured.remaining;
 	if (remaining < 128) buffer[offset++] = remaining;
 	else offset = writeRemainingLength(remaining, buffer, offset);
@@ -170,7 +172,7 @@ export function encodeAck(buffer: Uint8Array, offset: number, type: number, pack
 		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `packet type ${type} is not an acknowledgement`);
 	checkPacketId(packetId, "an acknowledgement");
 	checkRoom("an acknowledgement", buffer, offset, 4);
-	buffer[offset] = (type << 4) | (type === PUBREL ? 0x02 : 0);
+	buffer[offset] = (type << TYPE_SHIFT) | (type === PUBREL ? REQUIRED_FLAGS : 0);
 	buffer[offset + 1] = 2;
 	buffer[offset + 2] = packetId >> 8;
 	buffer[offset + 3] = packetId & 0xFF;
@@ -182,7 +184,7 @@ export function encodeEmpty(buffer: Uint8Array, offset: number, type: number): n
 	if (type !== PINGREQ && type !== PINGRESP && type !== DISCONNECT)
 		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `packet type ${type} is not PINGREQ, PINGRESP or DISCONNECT`);
 	checkRoom("a two-byte packet", buffer, offset, 2);
-	buffer[offset] = type << 4;
+	buffer[offset] = type << TYPE_SHIFT;
 	buffer[offset + 1] = 0;
 	return 2;
 }
@@ -193,7 +195,7 @@ export function encodeConnack(buffer: Uint8Array, offset: number, sessionPresent
 	if (sessionPresent && returnCode !== 0)
 		throw new MqttError(ErrorCode.CONNACK_RESERVED_BITS, "CONNACK with a non-zero return code must have session present 0");
 	checkRoom("CONNACK", buffer, offset, 4);
-	buffer[offset] = CONNACK << 4;
+	buffer[offset] = CONNACK << TYPE_SHIFT;
 	buffer[offset + 1] = 2;
 	buffer[offset + 2] = sessionPresent ? 1 : 0;
 	buffer[offset + 3] = returnCode;
@@ -201,7 +203,7 @@ export function encodeConnack(buffer: Uint8Array, offset: number, sessionPresent
 }
 
 export function encodeConnect(buffer: Uint8Array, offset: number, packet: ConnectPacket): number {
-	const level = packet.protocolLevel ?? 4;
+	const level = packet.protocolLevel ?? PROTOCOL_LEVEL;
 	if (!(level >= 0 && level <= 255) || (level | 0) !== level)
 		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `protocol level must be a byte, not ${level}`);
 	const keepAlive = packet.keepAlive;
@@ -211,7 +213,7 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 	if (idBytes === 0 && !packet.cleanSession)
 		throw new MqttError(ErrorCode.EMPTY_CLIENT_ID, "an empty client identifier needs clean session 1");
 	let remaining = 10 + 2 + idBytes;
-	let flags = packet.cleanSession ? 0x02 : 0;
+	let flags = packet.cleanSession ? CLEAN_SESSION : 0;
 	const will = packet.will;
 	let willTopicBytes = 0;
 	let willPayloadBytes = 0;
@@ -220,14 +222,14 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 		willPayloadBytes = payloadLength(will.payload);
 		if (willPayloadBytes > MAX_STRING_BYTES)
 			throw new MqttError(ErrorCode.STRING_TOO_LONG, `the will message is ${willPayloadBytes} bytes; at most 65,535 fit`);
-		flags |= 0x04 | (checkQoS(will.qos, "will") << 3) | (will.retain ? 0x20 : 0);
+		flags |= WILL_FLAG | (checkQoS(will.qos, "will") << WILL_QOS_SHIFT) | (will.retain ? WILL_RETAIN : 0);
 		remaining += 2 + willTopicBytes + 2 + willPayloadBytes;
 	}
 	let userBytes = 0;
 	let passwordBytes = 0;
 	if (packet.username !== undefined) {
 		userBytes = stringLength(packet.username, "the user name");
-		flags |= 0x80;
+		flags |= USERNAME_FLAG;
 		remaining += 2 + userBytes;
 	}
 	if (packet.password !== undefined) {
@@ -236,15 +238,15 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 		passwordBytes = payloadLength(packet.password);
 		if (passwordBytes > MAX_STRING_BYTES)
 			throw new MqttError(ErrorCode.STRING_TOO_LONG, "the password is longer than 65,535 bytes");
-		flags |= 0x40;
+		flags |= PASSWORD_FLAG;
 		remaining += 2 + passwordBytes;
 	}
 	const total = 1 + remainingLengthSize(remaining) + remaining;
 	checkRoom("CONNECT", buffer, offset, total);
 	let at = offset;
-	buffer[at++] = CONNECT << 4;
+	buffer[at++] = CONNECT << TYPE_SHIFT;
 	at = writeRemainingLength(remaining, buffer, at);
-	buffer[at++] = 0; buffer[at++] = 4;
+	buffer[at++] = 0; buffer[at++] = 4; // the protocol name's length
 	buffer[at++] = 0x4D; buffer[at++] = 0x51; buffer[at++] = 0x54; buffer[at++] = 0x54; // "MQTT"
 	buffer[at++] = level;
 	buffer[at++] = flags;
@@ -281,7 +283,7 @@ export function encodeSubscribe(buffer: Uint8Array, offset: number, packetId: nu
 	const total = 1 + remainingLengthSize(remaining) + remaining;
 	checkRoom("SUBSCRIBE", buffer, offset, total);
 	let at = offset;
-	buffer[at++] = (SUBSCRIBE << 4) | 0x02;
+	buffer[at++] = (SUBSCRIBE << TYPE_SHIFT) | REQUIRED_FLAGS;
 	at = writeRemainingLength(remaining, buffer, at);
 	buffer[at++] = packetId >> 8;
 	buffer[at++] = packetId & 0xFF;
@@ -308,7 +310,7 @@ export function encodeSuback(buffer: Uint8Array, offset: number, packetId: numbe
 	const total = 1 + remainingLengthSize(remaining) + remaining;
 	checkRoom("SUBACK", buffer, offset, total);
 	let at = offset;
-	buffer[at++] = SUBACK << 4;
+	buffer[at++] = SUBACK << TYPE_SHIFT;
 	at = writeRemainingLength(remaining, buffer, at);
 	buffer[at++] = packetId >> 8;
 	buffer[at++] = packetId & 0xFF;
@@ -329,7 +331,7 @@ export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: 
 	const total = 1 + remainingLengthSize(remaining) + remaining;
 	checkRoom("UNSUBSCRIBE", buffer, offset, total);
 	let at = offset;
-	buffer[at++] = (UNSUBSCRIBE << 4) | 0x02;
+	buffer[at++] = (UNSUBSCRIBE << TYPE_SHIFT) | REQUIRED_FLAGS;
 	at = writeRemainingLength(remaining, buffer, at);
 	buffer[at++] = packetId >> 8;
 	buffer[at++] = packetId & 0xFF;

@@ -1,32 +1,11 @@
 // The 14 MQTT 3.1.1 control packets as plain objects: what `encode` takes and `decodePacket` gives.
 // Names follow the OASIS standard; the hot paths use the positional encoders and PacketView instead.
 
-export const CONNECT = 1;
-export const CONNACK = 2;
-export const PUBLISH = 3;
-export const PUBACK = 4;
-export const PUBREC = 5;
-export const PUBREL = 6;
-export const PUBCOMP = 7;
-export const SUBSCRIBE = 8;
-export const SUBACK = 9;
-export const UNSUBSCRIBE = 10;
-export const UNSUBACK = 11;
-export const PINGREQ = 12;
-export const PINGRESP = 13;
-export const DISCONNECT = 14;
-
-export const PACKET_NAMES = [
-	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "RESERVED",
-] as const;
-
-/** Largest remaining length: four 7-bit groups. */
-export const MAX_REMAINING_LENGTH = 268_435_455;
-/** Largest UTF-8 string: a 16-bit length prefix. */
-export const MAX_STRING_BYTES = 65_535;
-/** SUBACK return code for a refused subscription. */
-export const SUBACK_FAILURE = 0x80;
+export {
+	CONNACK, CONNECT, DISCONNECT, MAX_REMAINING_LENGTH, MAX_STRING_BYTES, PACKET_NAMES, PINGREQ, PINGRESP,
+	PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBACK_FAILURE, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
+} from "./constants.js";
+import type { CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE } from "./constants.js";
 
 export type QoS = 0 | 1 | 2;
 /** Payloads may be given in any of these forms; strings are written as UTF-8. */

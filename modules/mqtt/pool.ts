@@ -1,5 +1,8 @@
 // Outbound QoS 1/2 messages (and queued offline QoS 0), kept encoded in a fixed byte region until
-// their exchange completes, in publish order. A re-send is a copy of bytes with DUP set.
+// their exchange completes, in publish order. A re-send is a copy of bytes with DUP set. Each packet
+// identifier in use leads to its entry in constant time (identifiers.ts).
+
+import { IdTable } from "./identifiers.js";
 
 /** Entry states. A message holds bytes while QUEUED, SENT or RESEND. */
 export const FREE = 0;
@@ -20,8 +23,8 @@ export class MessagePool {
 	readonly qos: Uint8Array;
 	readonly offsets: Uint32Array;
 	readonly lengths: Uint32Array;
-	/** Per entry, the owner's identifier serial when it was added (see `Session.allocateId`). */
-	readonly serials: Float64Array;
+	/** Packet identifier → entry, for the entries that hold one (QoS 1/2). */
+	readonly index: IdTable;
 	/** Per entry, connections closed in a row while it was the only message in flight (Session.maxAttempts). */
 	readonly strikes: Uint8Array;
 	/** Entries are a ring: indices first .. first + count - 1 (mod capacity), FREE holes included. */
@@ -42,7 +45,7 @@ export class MessagePool {
 		this.qos = new Uint8Array(capacity);
 		this.offsets = new Uint32Array(capacity);
 		this.lengths = new Uint32Array(capacity);
-		this.serials = new Float64Array(capacity);
+		this.index = new IdTable(capacity);
 		this.strikes = new Uint8Array(capacity);
 	}
 
@@ -54,11 +57,7 @@ export class MessagePool {
 
 	/** The index of the live entry with packet identifier `id`, or -1. */
 	find(id: number): number {
-		for (let k = 0; k < this.count; k++) {
-			const i = this.at(k);
-			if (this.states[i] !== FREE && this.ids[i] === id) return i;
-		}
-		return -1;
+		return this.index.get(id);
 	}
 
 	/**
@@ -90,18 +89,18 @@ export class MessagePool {
 
 	/**
 	 * Adds the message encoded at `offset` (from `allocate`) at the end of the ring; returns its
-	 * entry index. `serial` must not decrease from one call to the next.
+	 * entry index. `id` is its packet identifier (0 for QoS 0), not held by another entry.
 	 */
-	add(id: number, qos: number, offset: number, length: number, state: number, serial: number): number {
+	add(id: number, qos: number, offset: number, length: number, state: number): number {
 		const i = this.at(this.count);
 		this.count++;
 		this.live++;
 		this.ids[i] = id;
+		if (id !== 0) this.index.set(id, i);
 		this.qos[i] = qos;
 		this.states[i] = state;
 		this.offsets[i] = offset;
 		this.lengths[i] = length;
-		this.serials[i] = serial;
 		this.strikes[i] = 0;
 		this.writeAt = offset - this.base + length;
 		if (state !== QUEUED) this.inflight++;
@@ -113,7 +112,7 @@ export class MessagePool {
 	 * `length` bytes of `source` from `start` are its message (none for RELEASE). Returns its index,
 	 * or -1 when it does not fit.
 	 */
-	restore(id: number, qos: number, state: number, source: Uint8Array, start: number, length: number, serial: number): number {
+	restore(id: number, qos: number, state: number, source: Uint8Array, start: number, length: number): number {
 		let offset = this.base + this.writeAt;
 		if (length > 0) {
 			offset = this.allocate(length);
@@ -121,17 +120,7 @@ export class MessagePool {
 			this.mem.set(source.subarray(start, start + length), offset);
 		}
 		else if (this.count === this.capacity) return -1;
-		return this.add(id, qos, offset, length, state, serial);
-	}
-
-	/** The serial of the oldest entry (when count > 0). */
-	oldestSerial(): number {
-		return this.serials[this.first]!;
-	}
-
-	/** The serial of the newest entry (when count > 0). */
-	newestSerial(): number {
-		return this.serials[this.at(this.count - 1)]!;
+		return this.add(id, qos, offset, length, state);
 	}
 
 	/** Moves entry `i` to `state`, keeping the in-flight count and where sending starts. */
@@ -146,9 +135,10 @@ export class MessagePool {
 		}
 	}
 
-	/** Forgets entry `i`. */
+	/** Forgets entry `i`. Freed entries at either end of the ring leave it (the newest ones give their bytes back). */
 	remove(i: number): void {
 		if (this.states[i] !== QUEUED) this.inflight--;
+		if (this.ids[i] !== 0) this.index.delete(this.ids[i]!);
 		this.states[i] = FREE;
 		this.live--;
 		while (this.count > 0 && this.states[this.first] === FREE) {
@@ -156,7 +146,15 @@ export class MessagePool {
 			this.count--;
 			if (this.scan > 0) this.scan--;
 		}
-		if (this.count === 0) this.first = this.writeAt = this.scan = 0;
+		if (this.count === 0) {
+			this.first = this.writeAt = this.scan = 0;
+			return;
+		}
+		for (let last = this.at(this.count - 1); this.states[last] === FREE; last = this.at(this.count - 1)) {
+			this.writeAt = this.offsets[last]! - this.base;
+			this.count--;
+			if (this.scan > this.count) this.scan = this.count;
+		}
 	}
 
 	/** A connection ended: what was sent must be sent again on the next one. */

@@ -3,7 +3,10 @@
 
 import { ErrorCode, MqttError } from "./errors.js";
 import { checkFirstByte, checkPublishTopic, checkRemainingLength, parseBody, PacketView } from "./decode.js";
-import { PUBLISH } from "./packet.js";
+import {
+	DUP_FLAG, FLAGS_MASK, PINGRESP_HEADER, PUBACK_HEADER, PUBCOMP_HEADER, PUBLISH, PUBREC_HEADER, PUBREL_HEADER,
+	QOS_BITS, QOS_SHIFT, RETAIN_FLAG, TYPE_SHIFT, UNSUBACK_HEADER,
+} from "./constants.js";
 import type { QoS } from "./packet.js";
 import { readRemainingLength, remainingLength } from "./remaining-length.js";
 
@@ -90,10 +93,10 @@ export class PacketReader {
 		const first = buffer[start]!;
 		// Fast path for the most frequent small packets, with the same checks as the general one:
 		// PUBACK, PUBREC, PUBREL (flags 0010), PUBCOMP, UNSUBACK (length 2, identifier not 0), PINGRESP.
-		if (available >= 2 && (first === 0x40 || first === 0x50 || first === 0x62 || first === 0x70 || first === 0xB0 || first === 0xD0)) {
+		if (available >= 2 && (first === PUBACK_HEADER || first === PUBREC_HEADER || first === PUBREL_HEADER || first === PUBCOMP_HEADER || first === UNSUBACK_HEADER || first === PINGRESP_HEADER)) {
 			const second = buffer[start + 1]!;
-			if (first === 0xD0 ? second === 0 : second === 2) {
-				if (first === 0xD0) return this.small(first, start, 2, 0);
+			if (first === PINGRESP_HEADER ? second === 0 : second === 2) {
+				if (first === PINGRESP_HEADER) return this.small(first, start, 2, 0);
 				if (available < 4) return false;
 				const id = (buffer[start + 2]! << 8) | buffer[start + 3]!;
 				if (id !== 0) return this.small(first, start, 4, id);
@@ -103,10 +106,10 @@ export class PacketReader {
 		if (!readRemainingLength(buffer, start + 1, this.end)) return false;
 		const length = remainingLength.value;
 		const headerSize = 1 + remainingLength.size;
-		checkRemainingLength(first >> 4, first & 0x0F, length);
+		checkRemainingLength(first >> TYPE_SHIFT, first & FLAGS_MASK, length);
 		const total = headerSize + length;
 		if (total > buffer.length) {
-			if ((first >> 4) !== PUBLISH)
+			if ((first >> TYPE_SHIFT) !== PUBLISH)
 				throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a packet of ${total} bytes does not fit the ${buffer.length}-byte receive buffer (only PUBLISH may be larger)`);
 			return this.beginOversize(first, headerSize, length);
 		}
@@ -119,8 +122,8 @@ export class PacketReader {
 	/** Fills the view for a fixed-size packet already checked by the fast path of `next`. */
 	private small(first: number, start: number, size: number, id: number): boolean {
 		const view = this.view;
-		view.type = first >> 4;
-		view.flags = first & 0x0F;
+		view.type = first >> TYPE_SHIFT;
+		view.flags = first & FLAGS_MASK;
 		view.buffer = this.buffer;
 		view.bodyStart = start + 2;
 		view.bodyEnd = start + size;
@@ -206,11 +209,11 @@ export class PacketReader {
 
 function fillOversize(view: PacketView, first: number, buffer: Uint8Array): void {
 	view.type = PUBLISH;
-	view.flags = first & 0x0F;
+	view.flags = first & FLAGS_MASK;
 	view.buffer = buffer;
-	view.qos = ((first >> 1) & 3) as QoS;
-	view.dup = (first & 0x08) !== 0;
-	view.retain = (first & 0x01) !== 0;
+	view.qos = ((first >> QOS_SHIFT) & QOS_BITS) as QoS;
+	view.dup = (first & DUP_FLAG) !== 0;
+	view.retain = (first & RETAIN_FLAG) !== 0;
 	view.oversize = true;
 	view.packetId = 0;
 	view.bodyStart = view.bodyEnd = 0;

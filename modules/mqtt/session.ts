@@ -6,9 +6,9 @@ import { measurePublish, measured, encodeAck, encodeConnect, encodeEmpty, encode
 import { connackError, ErrorCode, MqttError } from "./errors.js";
 import type { Store } from "./host.js";
 import {
-	CONNACK, DISCONNECT, MAX_REMAINING_LENGTH, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
-	SUBACK, SUBACK_FAILURE, UNSUBACK,
-} from "./packet.js";
+	CONNACK, DISCONNECT, DUP_FLAG, MAX_PACKET_SIZE, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
+	PUBLISH_HEADER, PUBREC, PUBREL, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, UNSUBACK,
+} from "./constants.js";
 import type { Payload, QoS, Will } from "./packet.js";
 import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
 import { Outbox } from "./outbox.js";
@@ -146,10 +146,6 @@ export class SessionStats {
 }
 
 const ACK_SIZE = 4;
-/** The largest MQTT packet: a fixed header of 5 bytes and the largest remaining length. */
-const MAX_PACKET_SIZE = 5 + MAX_REMAINING_LENGTH;
-/** The identifier serial of restored messages: low enough that `idInUse` searches while they remain. */
-const RESTORED_SERIAL = -65_535;
 /** Bytes after the pool for the last published topic, encoded (see TopicCache): topics up to 126 bytes. */
 export const TOPIC_CACHE_BYTES = 128;
 /** Room before the cached topic for a PUBLISH fixed header (1 + up to 4 length bytes). */
@@ -166,10 +162,6 @@ export class Session<H = unknown> {
 	private readonly inboundIds: Uint16Array;
 	private inboundCount = 0;
 	private nextId = 1;
-	/** Times `nextId` has gone from 65,535 back to 1: identifier `id` in lap `n` has serial n × 65,535 + id - 1. */
-	private idLaps = 0;
-	/** The serial of the identifier `allocateId` returned last. */
-	private idSerial = 0;
 	private readonly keepAliveMs: number;
 	private connectDeadline = 0;
 	private lastSent = 0;
@@ -238,10 +230,6 @@ export class Session<H = unknown> {
 		checkInteger("maxAttempts", o.maxAttempts, 1, 255);
 		checkInteger("stableAfter", o.stableAfter, 0, 2_147_483_647);
 		this.options = o;
-		// Validate CONNECT now, so that a bad client id, will or password throws before any byte.
-		const connectSize = encodeConnect(new Uint8Array(o.txBufferSize), 0, this.connectPacket());
-		if (connectSize > o.maxPacketSize)
-			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `the ${connectSize}-byte CONNECT (client id, will, credentials) is larger than the broker's maximum packet size of ${o.maxPacketSize} bytes (maxPacketSize)`);
 		const store = o.store;
 		if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
@@ -250,6 +238,14 @@ export class Session<H = unknown> {
 		writeUtf8(o.clientId, id, 0);
 		this.owner = fnv1a(id, 0, id.length);
 		const mem = new Uint8Array(o.txBufferSize + o.queueBytes + HEADER_ROOM + TOPIC_CACHE_BYTES + snapshotBytes);
+		// Validate CONNECT now, so that a bad client id, will or password throws before any byte: encoded
+		// where it will be sent from (nothing else is there yet), then zeroed (it may hold the password).
+		const connectSize = encodeConnect(mem, 0, this.connectPacket());
+		mem.fill(0, 0, connectSize);
+		if (connectSize > o.txBufferSize)
+			throw new MqttError(ErrorCode.BUFFER_TOO_SMALL, `the ${connectSize}-byte CONNECT (client id, will, credentials) does not fit the ${o.txBufferSize}-byte transmit buffer (txBufferSize)`);
+		if (connectSize > o.maxPacketSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `the ${connectSize}-byte CONNECT (client id, will, credentials) is larger than the broker's maximum packet size of ${o.maxPacketSize} bytes (maxPacketSize)`);
 		this.outbox = new Outbox(mem, 0, o.txBufferSize);
 		this.pool = new MessagePool(mem, o.txBufferSize, o.queueBytes, o.maxMessages);
 		this.topicCache = new TopicCache(mem, o.txBufferSize + o.queueBytes + HEADER_ROOM, TOPIC_CACHE_BYTES);
@@ -286,9 +282,9 @@ export class Session<H = unknown> {
 		const mem = pool.mem;
 		const saved = bytes;
 		forEachEntry(saved, info, (id, qos, state, start, length) => {
-			const i = pool.restore(id, qos, state, saved, start, length, RESTORED_SERIAL);
+			const i = pool.restore(id, qos, state, saved, start, length);
 			// Saved before it was sent, or after: it may have reached the broker, so DUP 1 (§3.3.1.1).
-			if (i >= 0 && length > 0) mem[pool.offsets[i]!] = mem[pool.offsets[i]!]! | 0x08;
+			if (i >= 0 && length > 0) mem[pool.offsets[i]!] = mem[pool.offsets[i]!]! | DUP_FLAG;
 		});
 		for (let j = 0; j < info.inbound; j++) this.inboundIds[j] = inboundId(saved, info, j);
 		this.inboundCount = info.inbound;
@@ -818,8 +814,7 @@ export class Session<H = unknown> {
 		}
 		const id = qos > 0 ? this.allocateId() : 0;
 		writePublish(pool.mem, offset, topic, payload, qos, retain, false, id);
-		// Its identifier's serial; for QoS 0, the next identifier's (serials along the pool never decrease).
-		pool.add(id, qos, offset, total, QUEUED, qos > 0 ? this.idSerial : this.idLaps * 65_535 + this.nextId - 1);
+		pool.add(id, qos, offset, total, QUEUED);
 		if (qos > 0) this.persist(); // before it can be sent, and before its identifier is returned
 		if (this.state === CONNECTED) this.pump();
 		return id;
@@ -857,7 +852,7 @@ export class Session<H = unknown> {
 			start = cache.offset - 1 - remainingLengthSize(remaining);
 			writeRemainingLength(remaining, mem, start + 1);
 		}
-		mem[start] = retain ? 0x31 : 0x30;
+		mem[start] = retain ? PUBLISH_HEADER | RETAIN_FLAG : PUBLISH_HEADER;
 		this.directLength = cache.offset - start + 2 + topicBytes;
 		this.stats.messagesSent++;
 		this.unstampedSend = true;
@@ -925,28 +920,20 @@ export class Session<H = unknown> {
 		if (this.state === CLOSED) throw new MqttError(ErrorCode.CLIENT_CLOSED, "the client was closed");
 	}
 
+	/** The next packet identifier in 1..65,535 that no message or sent request holds (§2.3.1). */
 	private allocateId(): number {
-		for (;;) {
+		for (let tries = 0; tries < 65_535; tries++) {
 			const id = this.nextId;
-			const serial = this.idLaps * 65_535 + id - 1;
-			if (id === 65_535) {
-				this.nextId = 1;
-				this.idLaps++;
-			}
-			else this.nextId = id + 1;
-			if (!this.idInUse(id, serial)) {
-				this.idSerial = serial;
-				return id;
-			}
+			this.nextId = id === 65_535 ? 1 : id + 1;
+			if (!this.idInUse(id)) return id;
 		}
+		// Unreachable: the pool holds at most 65,535 entries and requests take identifiers only while sent.
+		throw new MqttError(ErrorCode.QUEUE_FULL, "every packet identifier is in use");
 	}
 
-	/** Is `id` (whose serial is `serial`) held by a pool message or a sent request? */
-	private idInUse(id: number, serial: number): boolean {
-		// Pool messages hold identifiers in the order they were handed out. When all their serials
-		// lie within the 65,534 before `serial`, none is `id`: no need to look.
-		const pool = this.pool;
-		if (pool.count > 0 && (serial - pool.oldestSerial() >= 65_535 || serial <= pool.newestSerial()) && pool.find(id) >= 0) return true;
+	/** Is `id` held by a pool message or a sent request? */
+	private idInUse(id: number): boolean {
+		if (this.pool.find(id) >= 0) return true;
 		const requests = this.requests;
 		for (let i = 0; i < requests.length; i++) if (requests[i]!.sent && requests[i]!.packetId === id) return true;
 		return false;
@@ -1002,7 +989,7 @@ export class Session<H = unknown> {
 			if (!o.reserve(length)) break;
 			const offset = pool.offsets[i]!;
 			mem.copyWithin(o.tail, offset, offset + length);
-			if (state === RESEND) mem[o.tail] = mem[o.tail]! | 0x08;
+			if (state === RESEND) mem[o.tail] = mem[o.tail]! | DUP_FLAG;
 			o.commit(length);
 			wrote = true;
 			if (state === QUEUED) this.stats.messagesSent++;

@@ -462,6 +462,24 @@ add("PUBACK for a QoS 2 message awaiting PUBREC completes it at QoS 1, counted (
 	equal(h.session.pending, 1, "the message is kept for the next connection");
 });
 
+add("completed out of order, newest first, while the oldest waits: the pool gives the entries and bytes back and never fills with holes", () => {
+	const h = new Harness({ maxMessages: 4, queueBytes: 256 });
+	h.connect();
+	h.take();
+	const oldest = h.session.publish("t/old", "never acknowledged", 1, false);
+	for (let i = 0; i < 200; i++) {
+		const id = h.session.publish("t/new", `message ${i}`, 2, false);
+		ok(id > 0, `publish ${i} accepted (before: refused once the ring held 3 freed entries)`);
+		h.sent();
+		h.receive(ack(PUBREC, id));
+		h.sent();
+		h.receive(ack(PUBCOMP, id));
+	}
+	equal(h.session.pending, 1);
+	equal(h.session.pool.count, 1, "only the oldest holds an entry");
+	ok(h.session.pool.find(oldest) >= 0, "the oldest is still found by its identifier");
+});
+
 add("PUBCOMP completes a QoS 2 message at QoS 2", () => {
 	const h = new Harness();
 	h.connect();
