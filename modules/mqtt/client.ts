@@ -8,14 +8,35 @@ import type { Payload, QoS } from "./packet.js";
 import { PacketReader } from "./reader.js";
 import { CONNECTED, Session } from "./session.js";
 import type { RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
-import { topicMatchesBytes } from "./topic.js";
 
 /**
- * A received message: a view over the receive buffer, valid during the handler call only.
- * `topic()`, `payloadText()` and `payloadBytes()` make copies; `buffer`, `payloadStart` and
- * `payloadEnd` read the bytes in place, without allocating.
+ * A received message: a read-only view over the receive buffer, valid during the handler call only.
+ * `topic()`, `payloadText()` and `payloadBytes()` make copies; `buffer`, `topicStart`/`topicEnd` and
+ * `payloadStart`/`payloadEnd` read the bytes in place, without allocating.
  */
-export type Message = PacketView;
+export interface Message {
+	readonly buffer: Uint8Array;
+	readonly topicStart: number;
+	readonly topicEnd: number;
+	readonly payloadStart: number;
+	readonly payloadEnd: number;
+	readonly qos: QoS;
+	readonly retain: boolean;
+	readonly dup: boolean;
+	/** The packet identifier (QoS 1/2), 0 for QoS 0. */
+	readonly packetId: number;
+	/**
+	 * Larger than the receive buffer (onOversize only): the topic when it fitted, the first payload
+	 * bytes only, and the whole payload length in `payloadLength`.
+	 */
+	readonly oversize: boolean;
+	readonly payloadLength: number;
+	topic(): string;
+	payloadText(): string;
+	payloadBytes(): Uint8Array;
+	/** Does the topic equal `topic` (compared as UTF-8 bytes, without making a string)? */
+	topicEquals(topic: string): boolean;
+}
 
 export type MessageHandler = (this: Client, message: Message) => void;
 
@@ -456,13 +477,14 @@ export class Client {
 	/** Each subscription whose filter matches (compared on the topic's bytes) gets the message. */
 	private dispatch(message: PacketView): void {
 		const subs = this.session.subscriptions;
+		const entries = subs.entries;
+		const buffer = message.buffer;
+		const start = message.topicStart;
+		const end = message.topicEnd;
 		let taken = false;
-		for (let i = 0; i < subs.length; i++) {
-			const s = subs[i]!;
-			if (s.handler && topicMatchesBytes(s.bytes, s.bytes.length, message.buffer, message.topicStart, message.topicEnd)) {
-				taken = true;
-				this.call(s.handler, message);
-			}
+		for (let i = subs.match(buffer, start, end, 0); i >= 0; i = subs.match(buffer, start, end, i + 1)) {
+			taken = true;
+			this.call(entries[i]!.handler!, message);
 		}
 		if (!taken && this.callbacks.onMessage) this.call(this.callbacks.onMessage, message);
 	}

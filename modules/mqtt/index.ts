@@ -10,4 +10,5 @@ export { decodePacket, PacketView, parsePacket, toPacket } from "./decode.js";
 export { PacketReader } from "./reader.js";
 export { topicMatches, validateTopicFilter, validateTopicName } from "./topic.js";
 export { Session } from "./session.js";
+export type { SubscriptionEntry } from "./subscriptions.js";
 export type { RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";

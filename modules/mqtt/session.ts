@@ -13,6 +13,8 @@ import type { Payload, QoS, Will } from "./packet.js";
 import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
 import { Outbox } from "./outbox.js";
 import { checkSnapshot, fnv1a, forEachEntry, inboundId, SnapshotInfo, snapshotCapacity, writeSnapshot } from "./snapshot.js";
+import { Subscriptions } from "./subscriptions.js";
+import type { Request, SubscriptionEntry } from "./subscriptions.js";
 import { validateTopicFilter } from "./topic.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
@@ -104,23 +106,6 @@ export const CONNECTING = 1;
 export const CONNECTED = 2;
 export const CLOSED = 3;
 
-/** One subscription: the filter (as string and UTF-8), its QoS, and what the client hangs on it. */
-export class SubscriptionEntry<H> {
-	/** The latest SUBACK return code for it, or -1 before one came. */
-	granted = -1;
-	constructor(readonly filter: string, readonly bytes: Uint8Array, public qos: QoS, public handler: H | undefined) {}
-}
-
-/** A SUBSCRIBE (qos 0..2) or UNSUBSCRIBE (qos -1) for one filter, until its acknowledgement. */
-interface Request {
-	filter: string;
-	qos: number;
-	packetId: number;
-	sent: boolean;
-	/** Connections closed in a row while it was the only request in flight (see maxAttempts). */
-	strikes: number;
-}
-
 /** A QoS 1/2 message set aside (REJECTED_BY_BROKER): copies of what it carried, to log or store. */
 export interface RejectedMessage {
 	packetId: number;
@@ -157,8 +142,7 @@ export class Session<H = unknown> {
 	readonly outbox: Outbox;
 	readonly pool: MessagePool;
 	private readonly topicCache: TopicCache;
-	readonly subscriptions: Array<SubscriptionEntry<H>> = [];
-	private readonly requests: Request[] = [];
+	readonly subscriptions = new Subscriptions<H>();
 	private readonly inboundIds: Uint16Array;
 	private inboundCount = 0;
 	private nextId = 1;
@@ -365,7 +349,7 @@ export class Session<H = unknown> {
 	 */
 	private inFlight(): boolean {
 		// Requests go out before pool messages (pump), so a sent request is the oldest in flight.
-		const requests = this.requests;
+		const requests = this.subscriptions.requests;
 		for (let i = 0; i < requests.length; i++) {
 			if (!requests[i]!.sent) continue;
 			if (!this.probing) this.suspectRequest = requests[i];
@@ -430,17 +414,15 @@ export class Session<H = unknown> {
 
 	/** Sets aside a SUBSCRIBE or UNSUBSCRIBE the broker closed the connection on, maxAttempts times. */
 	private rejectRequest(r: Request): void {
-		const requests = this.requests;
-		requests.splice(requests.indexOf(r), 1);
+		this.subscriptions.drop(r);
 		this.probeDone(r === this.suspectRequest);
 		this.stats.rejected++;
-		const what = r.qos >= 0 ? "SUBSCRIBE" : "UNSUBSCRIBE";
+		const what = r.kind === "subscribe" ? "SUBSCRIBE" : "UNSUBSCRIBE";
 		const error = new MqttError(ErrorCode.REJECTED_BY_BROKER, `the broker closed the connection each of the ${r.strikes} times ${what} ${r.filter} was sent alone: set aside, not sent again`);
 		error.topic = r.filter;
-		if (r.qos >= 0) {
+		if (r.kind === "subscribe") {
 			// The subscription does not exist: forget it (not sent again after a reconnect) and say so as SUBACK 0x80 would.
-			const subs = this.subscriptions;
-			for (let i = subs.length - 1; i >= 0; i--) if (subs[i]!.filter === r.filter) subs.splice(i, 1);
+			this.subscriptions.forget(r.filter);
 			this.events.subscribed(r.filter, SUBACK_FAILURE);
 		}
 		this.events.rejected(error, undefined);
@@ -489,8 +471,7 @@ export class Session<H = unknown> {
 		this.wipeConnect();
 		this.pool.disconnected();
 		this.pingOutstanding = false;
-		const requests = this.requests;
-		for (let i = 0; i < requests.length; i++) requests[i]!.sent = false;
+		this.subscriptions.disconnected();
 	}
 
 	/** Fails the connection: the owner closes the transport. */
@@ -617,22 +598,12 @@ export class Session<H = unknown> {
 				this.inboundCount = 0;
 				this.persist();
 			}
-			// Every subscription is requested again (pending unsubscriptions have nothing left to
-			// undo); a request keeps the count of closes it met (maxAttempts).
-			const old = this.requests.splice(0);
-			const subs = this.subscriptions;
-			for (let i = 0; i < subs.length; i++) {
-				const filter = subs[i]!.filter;
-				const request: Request = { filter, qos: subs[i]!.qos, packetId: 0, sent: false, strikes: 0 };
-				for (let j = 0; j < old.length; j++) {
-					if (old[j]!.qos < 0 || old[j]!.filter !== filter) continue;
-					request.strikes = old[j]!.strikes;
-					if (old[j] === this.suspectRequest) this.suspectRequest = request;
-				}
-				this.requests.push(request);
+			// Every subscription is requested again; a suspect UNSUBSCRIBE has nothing left to undo.
+			if (this.suspectRequest !== undefined) {
+				this.suspectRequest = this.subscriptions.renew(this.suspectRequest);
+				if (this.suspectRequest === undefined) this.probeDone(true);
 			}
-			// A suspect UNSUBSCRIBE has nothing left to undo.
-			if (this.suspectRequest !== undefined && this.requests.indexOf(this.suspectRequest) < 0) this.probeDone(true);
+			else this.subscriptions.renew(undefined);
 		}
 		this.events.connected(sessionPresent);
 		if (this.state === CONNECTED) this.pump();
@@ -725,41 +696,32 @@ export class Session<H = unknown> {
 		if (this.state === CONNECTED) this.pump();
 	}
 
-	/** The index of the sent request with identifier `id` in the list, or -1. */
-	private findRequest(id: number, subscribe: boolean): number {
-		const list = this.requests;
-		for (let i = 0; i < list.length; i++) {
-			const r = list[i]!;
-			if (r.sent && r.packetId === id && (r.qos >= 0) === subscribe) return i;
-		}
-		return -1;
-	}
-
 	private suback(p: PacketView): void {
 		const id = p.packetId;
-		const at = this.findRequest(id, true);
+		const subscriptions = this.subscriptions;
+		const at = subscriptions.findSent(id, "subscribe");
 		if (at < 0) return this.fail(unknownId("SUBACK", id));
 		const count = p.payloadEnd - p.payloadStart;
 		// A malformed SUBACK acknowledges nothing: the request stays, and is sent again after the reconnect.
 		if (count !== 1)
 			return this.fail(new MqttError(ErrorCode.SUBACK_COUNT_MISMATCH, `SUBACK ${id} has ${count} return codes for 1 topic filter`));
-		const request = this.requests[at]!;
-		this.requests.splice(at, 1);
+		const request = subscriptions.requests[at]!;
+		subscriptions.requests.splice(at, 1);
 		this.progress = true;
 		if (request === this.probeRequest) this.probeDone(request === this.suspectRequest);
 		// The granted QoS, or a refusal: 0x80, or another code of 0x80 and above (see decode.ts).
 		const code = p.buffer[p.payloadStart]!;
-		const subs = this.subscriptions;
-		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === request.filter) subs[i]!.granted = code;
+		subscriptions.granted(request.filter, code);
 		this.events.subscribed(request.filter, code);
 		if (this.state === CONNECTED) this.pump();
 	}
 
 	private unsuback(id: number): void {
-		const at = this.findRequest(id, false);
+		const requests = this.subscriptions.requests;
+		const at = this.subscriptions.findSent(id, "unsubscribe");
 		if (at < 0) return this.fail(unknownId("UNSUBACK", id));
-		const request = this.requests[at]!;
-		this.requests.splice(at, 1);
+		const request = requests[at]!;
+		requests.splice(at, 1);
 		this.progress = true;
 		if (request === this.probeRequest) this.probeDone(request === this.suspectRequest);
 		this.events.unsubscribed(request.filter);
@@ -879,20 +841,7 @@ export class Session<H = unknown> {
 		if (qos !== 0 && qos !== 1 && qos !== 2)
 			throw new MqttError(ErrorCode.INVALID_QOS, `requested QoS must be 0, 1 or 2, not ${qos}`);
 		this.checkRequestSize(filter);
-		let entry: SubscriptionEntry<H> | undefined;
-		const subs = this.subscriptions;
-		for (let i = 0; i < subs.length; i++) if (subs[i]!.filter === filter) entry = subs[i];
-		if (entry) {
-			entry.qos = qos;
-			entry.handler = handler;
-		}
-		else {
-			const bytes = new Uint8Array(utf8Length(filter, true));
-			writeUtf8(filter, bytes, 0);
-			entry = new SubscriptionEntry<H>(filter, bytes, qos, handler);
-			subs.push(entry);
-		}
-		this.requests.push({ filter, qos, packetId: 0, sent: false, strikes: 0 });
+		const entry = this.subscriptions.subscribe(filter, qos, handler);
 		if (this.state === CONNECTED) this.pump();
 		return entry;
 	}
@@ -902,9 +851,7 @@ export class Session<H = unknown> {
 		this.checkOpen();
 		validateTopicFilter(filter);
 		this.checkRequestSize(filter);
-		const list = this.subscriptions;
-		for (let i = list.length - 1; i >= 0; i--) if (list[i]!.filter === filter) list.splice(i, 1);
-		this.requests.push({ filter, qos: -1, packetId: 0, sent: false, strikes: 0 });
+		this.subscriptions.unsubscribe(filter);
 		if (this.state === CONNECTED) this.pump();
 	}
 
@@ -933,10 +880,7 @@ export class Session<H = unknown> {
 
 	/** Is `id` held by a pool message or a sent request? */
 	private idInUse(id: number): boolean {
-		if (this.pool.find(id) >= 0) return true;
-		const requests = this.requests;
-		for (let i = 0; i < requests.length; i++) if (requests[i]!.sent && requests[i]!.packetId === id) return true;
-		return false;
+		return this.pool.find(id) >= 0 || this.subscriptions.holds(id);
 	}
 
 	/**
@@ -947,7 +891,7 @@ export class Session<H = unknown> {
 		if (this.state !== CONNECTED) return;
 		const o = this.outbox;
 		let wrote = false;
-		const requests = this.requests;
+		const requests = this.subscriptions.requests;
 		// Probing: one request in flight at a time, whatever it is, until one is acknowledged.
 		const probing = this.probing;
 		for (let i = 0; i < requests.length; i++) {
@@ -955,7 +899,7 @@ export class Session<H = unknown> {
 			if (r.sent) continue;
 			if (probing && (this.probeRequest !== undefined || this.probeEntry >= 0)) break;
 			const id = this.allocateId();
-			if (this.encodeRequest(id, r.filter, r.qos) < 0) break;
+			if (this.encodeRequest(id, r) < 0) break;
 			r.packetId = id;
 			r.sent = true;
 			wrote = true;
@@ -1009,13 +953,13 @@ export class Session<H = unknown> {
 		if (wrote) this.events.output();
 	}
 
-	/** SUBSCRIBE (qos >= 0) or UNSUBSCRIBE (qos -1) for one filter; -1 when the outbox is full. */
-	private encodeRequest(id: number, filter: string, qos: number): number {
+	/** The SUBSCRIBE or UNSUBSCRIBE of `r` with identifier `id`; -1 when the outbox is full. */
+	private encodeRequest(id: number, r: Request): number {
 		const o = this.outbox;
-		if (!o.reserve(requestSize(filter))) return -1;
-		const n = qos >= 0
-			? encodeSubscribe(o.mem, o.tail, id, [{ filter, qos: qos as QoS }])
-			: encodeUnsubscribe(o.mem, o.tail, id, [filter]);
+		if (!o.reserve(requestSize(r.filter))) return -1;
+		const n = r.kind === "subscribe"
+			? encodeSubscribe(o.mem, o.tail, id, [{ filter: r.filter, qos: r.qos }])
+			: encodeUnsubscribe(o.mem, o.tail, id, [r.filter]);
 		o.commit(n);
 		return n;
 	}

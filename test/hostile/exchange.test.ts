@@ -45,7 +45,7 @@ describe("hostile broker: broken exchanges", function () {
 		assert.deepEqual(o.ours.subacks, [{ filter, code: 1 }]);
 		const again = o.resumed.ofType(SUBSCRIBE).map((x) => (x.packet as SubscribePacket).subscriptions);
 		assert.deepEqual(again, [[{ filter, qos: 1 }]]);
-		assert.equal(o.ours.client.session.subscriptions[0]!.granted, 1);
+		assert.equal(o.ours.client.session.subscriptions.entries[0]!.granted, 1);
 	});
 
 	it("nothing at all after the TCP accept: CONNECT_TIMEOUT after connectTimeout (onError)", async () => {

@@ -500,7 +500,7 @@ add("SUBACK codes of 0x80 and above are refusals reported with their code; 3..0x
 	// ejabberd 23.01 answers a 3.1.1 client with MQTT 5's 0x8F (topic filter invalid) or 0x87 (not authorized).
 	h.receiveHex("90 03 00 01 8F  90 03 00 02 87");
 	deepEqual(h.take(), ["subscribed a/# 143", "subscribed b/# 135"]);
-	equal(h.session.subscriptions[0]!.granted, 0x8F);
+	equal(h.session.subscriptions.entries[0]!.granted, 0x8F);
 	ok(h.session.state === CONNECTED, "still connected: no reconnect loop");
 	h.session.subscribe("c/#", 1, "c");
 	h.sent();
@@ -644,7 +644,7 @@ add("a SUBSCRIBE the broker closes the connection on is set aside after maxAttem
 	deepEqual(h.take(), ["connected false", "subscribed devices/1/commands/+ 1", "connected false", "subscribed devices/1/commands/+ 1",
 		"subscribed forbidden/# 128", "rejected REJECTED_BY_BROKER forbidden/#"]);
 	ok(!h.session.probing, "the suspect is set aside: as usual again");
-	deepEqual(h.session.subscriptions.map((e) => e.filter), ["devices/1/commands/+", "devices/1/config"], "forgotten");
+	deepEqual(h.session.subscriptions.entries.map((e) => e.filter), ["devices/1/commands/+", "devices/1/config"], "forgotten");
 	h.connect();
 	equal(h.sent(), bytesOf(sub(8, "devices/1/commands/+"), sub(9, "devices/1/config")), "the others, together");
 	h.receive({ type: SUBACK, packetId: 8, returnCodes: [1] }, { type: SUBACK, packetId: 9, returnCodes: [1] });
@@ -672,8 +672,8 @@ add("SUBSCRIBE before connecting goes out after CONNACK; SUBACK reports granted 
 	));
 	h.receive({ type: SUBACK, packetId: 2, returnCodes: [0x80] }, { type: SUBACK, packetId: 1, returnCodes: [1] });
 	deepEqual(h.take(), ["connected false", "subscribed forbidden/# 128", "subscribed a/+ 1"]);
-	equal(h.session.subscriptions[0]!.granted, 1);
-	equal(h.session.subscriptions[1]!.granted, 0x80);
+	equal(h.session.subscriptions.entries[0]!.granted, 1);
+	equal(h.session.subscriptions.entries[1]!.granted, 0x80);
 });
 
 add("SUBACK with the wrong number of return codes is SUBACK_COUNT_MISMATCH", () => {
@@ -721,7 +721,7 @@ add("UNSUBSCRIBE: the subscription is gone at once; UNSUBACK reported", () => {
 	h.sent();
 	h.receive({ type: SUBACK, packetId: 1, returnCodes: [0] });
 	h.session.unsubscribe("u/#");
-	equal(h.session.subscriptions.length, 0, "removed");
+	equal(h.session.subscriptions.entries.length, 0, "removed");
 	equal(h.sent(), bytesOf({ type: UNSUBSCRIBE, packetId: 2, filters: ["u/#"] }));
 	h.receive(ack(UNSUBACK, 2));
 	deepEqual(h.take(), ["connected false", "subscribed u/# 0", "unsubscribed u/#"]);
