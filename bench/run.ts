@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { throughputSection } from "./node-throughput.js";
 import { footprintSection, sdkSection } from "./xs-comparison.js";
-import { measure, startWorkloads } from "./xs-meter.js";
+import { measure, measurePrepared, startWorkloads } from "./xs-meter.js";
 import type { XsFigures } from "./xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,7 +40,8 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 			["encodeQos0", "encode a QoS 0 PUBLISH"],
 			["decodePublish", "decode a PUBLISH"],
 			["readPublish", "frame + decode a PUBLISH from a stream (copy in, find, decode)"],
-			["clientPublishQos0", "client: publish QoS 0 (to the transport)"],
+			["clientPublishQos0", "client: publish QoS 0 (to the transport), the same topic each time"],
+			["clientPublishQos0Topics", "client: publish QoS 0, a different topic each time"],
 			["clientPublishQos1", "client: publish QoS 1 → PUBACK → delivered"],
 			["clientReceiveQos1", "client: inbound QoS 1 → handler → PUBACK"],
 			["qos2With10InFlight", "client: QoS 2 publish → PUBREC → PUBREL → PUBCOMP, 10 others in flight"],
@@ -51,6 +52,10 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 			lines.push(row(label, f));
 			if (f.heapGrowth !== 0 || f.allocatedSlots !== 0) failures.push(`${label}: ${f.allocatedSlots} slots allocated, growth ${f.heapGrowth}`);
 		}
+		const label = "client: reading one PUBACK (found, freed, onDelivered)";
+		const puback = await measurePrepared(worker, "preparePubacks", "readPubacks", count);
+		lines.push(row(label, puback));
+		if (puback.heapGrowth !== 0 || puback.allocatedSlots !== 0) failures.push(`${label}: ${puback.allocatedSlots} slots allocated, growth ${puback.heapGrowth}`);
 		const scaling = figures.qos2With1000InFlight! / figures.qos2With10InFlight!;
 		const met = scaling <= 1.1;
 		lines.push("", `QoS 2 with 1,000 messages in flight costs **${scaling.toFixed(2)}×** what it costs with 10 (target ≤ 1.10: ${met ? "met" : "**missed**"}).`);

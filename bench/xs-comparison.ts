@@ -326,7 +326,7 @@ export async function footprintSection(_quick: boolean): Promise<Section> {
 		`| **total** | | **${total.toLocaleString("en")}** |`,
 		"",
 		"The outbox, the pool and the topic are one allocation. Each subscription adds its",
-		"filter's UTF-8 bytes; constructing a client also validates the CONNECT in a transient txBufferSize buffer.",
+		"filter's UTF-8 bytes. Nothing else is allocated for buffers: the CONNECT is validated in the outbox itself.",
 		"",
 		"Heap slots in the XS engine, live after gc(), a client created and connected (CONNACK) minus before:",
 		"",

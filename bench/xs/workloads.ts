@@ -36,8 +36,10 @@ export const client = new Client({
 });
 broker.handler!.onOpen();
 broker.deliver();
-const inboundFrame = new Uint8Array(256);
-const inboundLength = encodePublish(inboundFrame, 0, TOPIC, PAYLOAD, 1, false, false, 7);
+const inboundBuffer = new Uint8Array(256);
+/** The inbound PUBLISH, as a view of exactly its length (the loopback broker then reads it with a native copy). */
+const inboundFrame = inboundBuffer.subarray(0, encodePublish(inboundBuffer, 0, TOPIC, PAYLOAD, 1, false, false, 7));
+const inboundLength = inboundFrame.length;
 
 /** A store that copies each snapshot into its own fixed buffer, as a flash or preference store would. */
 class FixedStore implements Store {
@@ -70,8 +72,9 @@ export const storedClient = new Client({
 });
 storedBroker.handler!.onOpen();
 storedBroker.deliver();
-const inboundQos2 = new Uint8Array(256);
-const inboundQos2Length = encodePublish(inboundQos2, 0, TOPIC, PAYLOAD, 2, false, false, 9);
+const inboundQos2Buffer = new Uint8Array(256);
+const inboundQos2 = inboundQos2Buffer.subarray(0, encodePublish(inboundQos2Buffer, 0, TOPIC, PAYLOAD, 2, false, false, 9));
+const inboundQos2Length = inboundQos2.length;
 const ackFrame = new Uint8Array(4);
 /** The broker sends PUBREC (0x50), PUBREL (0x62) or PUBCOMP (0x70) for `id` to the stored client. */
 function storedAck(first: number, id: number): void {
@@ -124,6 +127,26 @@ class Crowded {
 		this.broker.deliver();
 	}
 }
+/** A client whose QoS 1 messages the broker does not acknowledge until told: for the cost of reading one PUBACK. */
+const silentBroker = new LoopbackBroker();
+silentBroker.acking = false;
+let silentDelivered = 0;
+const silentClient = new Client({
+	host: "loopback", clientId: "silent", keepAlive: 0, transport: silentBroker, clock: new StillClock(),
+	maxMessages: 10_001, maxInflight: 10_001, queueBytes: 10_001 * 100,
+	onDelivered(): void { silentDelivered++; },
+});
+silentBroker.handler!.onOpen();
+silentBroker.deliver();
+const silentIds = new Uint16Array(10_000);
+/** PUBACK frames, each a view of exactly its 4 bytes, made once. */
+const pubackFrames: Uint8Array[] = [];
+for (let i = 0; i < 10_000; i++) pubackFrames.push(new Uint8Array(4));
+
+/** 64 topics of 24 bytes, none the one before: every publish misses the topic cache. */
+const TOPICS: string[] = [];
+for (let i = 0; i < 64; i++) TOPICS.push(`devices/abcdef/sensor-${String(i).padStart(2, "0")}`);
+
 const crowded10 = new Crowded(10);
 const crowded1000 = new Crowded(1000);
 
@@ -174,6 +197,32 @@ export const workloads: Record<string, (n: number) => void> = {
 		}
 		if (handled - before !== n) throw new Error(`handled ${handled - before} of ${n}`);
 		if (broker.bytesWritten - written !== 4 * n) throw new Error("PUBACKs missing");
+	},
+	/** Publish QoS 0 through the client, a different topic each time (24 bytes, 64 of them in turn). */
+	clientPublishQos0Topics(n: number): void {
+		for (let i = 0; i < n; i++) client.publish(TOPICS[i & 63]!, PAYLOAD, 0, false);
+	},
+	/** Not measured: publishes n QoS 1 messages the broker leaves unacknowledged, and makes their PUBACKs. */
+	preparePubacks(n: number): void {
+		for (let i = 0; i < n; i++) {
+			const id = silentClient.publish(TOPIC, PAYLOAD, 1, false);
+			if (id <= 0) throw new Error("prepare: publish refused");
+			silentIds[i] = id;
+			const f = pubackFrames[i]!;
+			f[0] = 0x40;
+			f[1] = 2;
+			f[2] = id >> 8;
+			f[3] = id & 0xFF;
+		}
+	},
+	/** Reads the n PUBACKs preparePubacks made, one at a time, through the client: found, freed, reported. */
+	readPubacks(n: number): void {
+		const before = silentDelivered;
+		for (let i = 0; i < n; i++) {
+			silentBroker.inject(pubackFrames[i]!, 4);
+			silentBroker.deliver();
+		}
+		if (silentDelivered - before !== n) throw new Error(`delivered ${silentDelivered - before} of ${n}`);
 	},
 	/** One QoS 2 exchange with 10 others in flight. */
 	qos2With10InFlight(n: number): void {

@@ -26,10 +26,8 @@ export class IdTable {
 		this.shift = shift;
 	}
 
-	/** The home slot of `id`: Fibonacci hashing (the golden ratio's 32-bit fraction). */
-	private home(id: number): number {
-		return Math.imul(id, 0x9E3779B1) >>> this.shift;
-	}
+	// The home slot of an identifier: Fibonacci hashing, Math.imul(id, 0x9E3779B1) >>> shift (the
+	// golden ratio's 32-bit fraction), written out where it is used: a call costs more than it does.
 
 	/** Bytes of the table. */
 	get bytes(): number {
@@ -40,7 +38,7 @@ export class IdTable {
 	get(id: number): number {
 		const keys = this.keys;
 		const mask = this.mask;
-		for (let i = this.home(id); ; i = (i + 1) & mask) {
+		for (let i = Math.imul(id, 0x9E3779B1) >>> this.shift; ; i = (i + 1) & mask) {
 			const key = keys[i]!;
 			if (key === id) return this.values[i]!;
 			if (key === 0) return -1;
@@ -51,7 +49,7 @@ export class IdTable {
 	set(id: number, entry: number): void {
 		const keys = this.keys;
 		const mask = this.mask;
-		let i = this.home(id);
+		let i = Math.imul(id, 0x9E3779B1) >>> this.shift;
 		while (keys[i] !== 0) i = (i + 1) & mask;
 		keys[i] = id;
 		this.values[i] = entry;
@@ -62,7 +60,7 @@ export class IdTable {
 		const keys = this.keys;
 		const values = this.values;
 		const mask = this.mask;
-		let i = this.home(id);
+		let i = Math.imul(id, 0x9E3779B1) >>> this.shift;
 		for (;;) {
 			const key = keys[i]!;
 			if (key === 0) return;
@@ -73,7 +71,7 @@ export class IdTable {
 		for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
 			const key = keys[j]!;
 			if (key === 0) break;
-			const home = this.home(key);
+			const home = Math.imul(key, 0x9E3779B1) >>> this.shift;
 			// The key at j may fill the gap at i unless its home lies cyclically in (i, j].
 			const stays = i <= j ? home > i && home <= j : home > i || home <= j;
 			if (stays) continue;

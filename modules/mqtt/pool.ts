@@ -57,7 +57,10 @@ export class MessagePool {
 
 	/** The index of the live entry with packet identifier `id`, or -1. */
 	find(id: number): number {
-		return this.index.get(id);
+		// Acknowledgements mostly come in order: the oldest entry first, without hashing.
+		const first = this.first;
+		if (this.count > 0 && this.ids[first] === id && this.states[first] !== FREE) return first;
+		return this.live === 0 ? -1 : this.index.get(id);
 	}
 
 	/**

@@ -214,6 +214,7 @@ export class Session<H = unknown> {
 		checkInteger("maxAttempts", o.maxAttempts, 1, 255);
 		checkInteger("stableAfter", o.stableAfter, 0, 2_147_483_647);
 		this.options = o;
+		this.maxPacketSize = o.maxPacketSize;
 		const store = o.store;
 		if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
@@ -234,7 +235,10 @@ export class Session<H = unknown> {
 		this.pool = new MessagePool(mem, o.txBufferSize, o.queueBytes, o.maxMessages);
 		this.topicCache = new TopicCache(mem, o.txBufferSize + o.queueBytes + HEADER_ROOM, TOPIC_CACHE_BYTES);
 		this.inboundIds = new Uint16Array(o.maxInboundQos2);
-		this.shortMax = Math.min(127, o.txBufferSize - 2);
+		// A direct PUBLISH must also stay within the broker's maximum packet size (publish() measures
+		// exactly, and throws): folded into the two limits the direct path checks anyway.
+		this.shortMax = Math.min(127, o.txBufferSize - 2, o.maxPacketSize - 2);
+		this.longMax = Math.min(o.txBufferSize, o.maxPacketSize) - 5;
 		this.keepAliveMs = o.keepAlive * 1000;
 		this.store = store;
 		if (store) {
@@ -746,8 +750,8 @@ export class Session<H = unknown> {
 	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
 		this.checkOpen();
 		const total = measurePublish(topic, payload, qos, this.topicCache);
-		if (total > this.options.maxPacketSize)
-			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's maximum packet size of ${this.options.maxPacketSize} bytes (maxPacketSize)`);
+		if (total > this.maxPacketSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's maximum packet size of ${this.maxPacketSize} bytes (maxPacketSize)`);
 		if (total > this.options.txBufferSize)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
 		if (qos === 0 && (this.state === CONNECTED || this.options.qos0WhileOffline === "drop")) {
@@ -782,10 +786,14 @@ export class Session<H = unknown> {
 		return id;
 	}
 
+	/** options.maxPacketSize, read on every publish. */
+	private readonly maxPacketSize: number;
 	/** Bytes of fixed header and topic that `directQos0` prepared. */
 	directLength = 0;
 	/** The largest remaining length of a direct PUBLISH with a one-byte length that fits the outbox. */
 	private readonly shortMax: number;
+	/** The largest remaining length of any direct PUBLISH (its header at most 5 bytes). */
+	private readonly longMax: number;
 
 	/**
 	 * A QoS 0 PUBLISH sent without copying its payload: when connected with nothing waiting in the
@@ -805,12 +813,11 @@ export class Session<H = unknown> {
 		}
 		const topicBytes = cache.bytes;
 		const remaining = 2 + topicBytes + payload.length;
-		if (remaining + 5 > this.options.maxPacketSize) return -1; // publish() measures it exactly, and throws
 		const mem = o.mem;
 		let start = cache.offset - 2;
 		if (remaining <= this.shortMax) mem[start + 1] = remaining;
 		else {
-			if (remaining + 5 > o.size) return -1;
+			if (remaining > this.longMax) return -1;
 			start = cache.offset - 1 - remainingLengthSize(remaining);
 			writeRemainingLength(remaining, mem, start + 1);
 		}

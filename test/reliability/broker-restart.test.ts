@@ -121,6 +121,12 @@ describe("reliability: the broker killed (SIGKILL) and restarted mid-stream, the
 			restartedAt = at();
 			await signal.until(() => answers.size === COMMANDS, 20_000, `answers to all ${COMMANDS} commands`);
 		}
+		catch (error) {
+			const missing = [];
+			for (let i = 0; i < COMMANDS; i++) if (!answers.has(valueOf(i))) missing.push(i);
+			console.log(`      killed at ${killedAt} ms, restarted at ${restartedAt} ms; unanswered: #${missing.join(", #")}\n      device trace:\n${trace.map((t) => `        ${t.at} ms ${t.line}`).join("\n")}`);
+			throw error;
+		}
 		finally {
 			clearInterval(stream);
 		}
