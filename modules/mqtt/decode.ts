@@ -1,16 +1,16 @@
-// Strict decoding of all 14 control packets. `parsePacket` fills a reusable PacketView with offsets
-// into the caller's buffer (no allocation); `toPacket` and `decodePacket` make plain objects.
+// Strict decoding of the packets a client receives (CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL,
+// PUBCOMP, SUBACK, UNSUBACK, PINGRESP): `parsePacket` fills a reusable PacketView with offsets into the
+// caller's buffer (no allocation). The broker half (CONNECT, SUBSCRIBE, ...) is test tooling.
 
 import { ErrorCode, MqttError } from "./errors.js";
 import {
-	CLEAN_SESSION, CONNACK, CONNECT, CONNECT_RESERVED, DISCONNECT, DUP_FLAG, FLAGS_MASK, PACKET_NAMES,
-	PASSWORD_FLAG, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_BITS, QOS_SHIFT,
-	REQUIRED_FLAGS, RETAIN_FLAG, SESSION_PRESENT, SUBACK, SUBACK_FAILURE, SUBSCRIBE, TYPE_SHIFT, UNSUBACK,
-	UNSUBSCRIBE, USERNAME_FLAG, WILL_FLAG, WILL_QOS_MASK, WILL_QOS_SHIFT, WILL_RETAIN,
+	CONNACK, DISCONNECT, DUP_FLAG, FLAGS_MASK, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
+	PUBREC, PUBREL, QOS_BITS, QOS_SHIFT, REQUIRED_FLAGS, RETAIN_FLAG, SESSION_PRESENT, SUBACK, SUBACK_FAILURE,
+	SUBSCRIBE, TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE,
 } from "./constants.js";
-import type { Packet, QoS, Subscription, Will } from "./packet.js";
+import type { QoS } from "./packet.js";
 import { readRemainingLength, remainingLength } from "./remaining-length.js";
-import { checkTopicFilterBytes, hasWildcard } from "./topic.js";
+import { hasWildcard } from "./topic.js";
 import { charCode, checkUtf8, decodeUtf8, utf8Error } from "./utf8.js";
 
 const EMPTY = new Uint8Array(0);
@@ -45,10 +45,6 @@ export class PacketView {
 	// CONNACK
 	sessionPresent = false;
 	returnCode = 0;
-	// CONNECT
-	protocolLevel = 0;
-	connectFlags = 0;
-	keepAlive = 0;
 
 	/** The PUBLISH topic name as a string (allocates it). */
 	topic(): string {
@@ -75,7 +71,7 @@ export class PacketView {
 	}
 }
 
-function malformed(code: ErrorCode, message: string): MqttError {
+export function malformed(code: ErrorCode, message: string): MqttError {
 	return new MqttError(code, message);
 }
 
@@ -142,7 +138,7 @@ export function checkRemainingLength(type: number, flags: number, length: number
 	}
 }
 
-function readId(view: PacketView, buffer: Uint8Array, at: number, type: number): void {
+export function readId(view: PacketView, buffer: Uint8Array, at: number, type: number): void {
 	const id = (buffer[at]! << 8) | buffer[at + 1]!;
 	if (id === 0)
 		throw malformed(ErrorCode.ZERO_PACKET_ID, `${PACKET_NAMES[type]} has packet identifier 0, which is never valid`);
@@ -150,7 +146,7 @@ function readId(view: PacketView, buffer: Uint8Array, at: number, type: number):
 }
 
 /** Reads a 2-byte length and checks the string's bytes; returns the offset after the string. */
-function skipString(buffer: Uint8Array, at: number, end: number, what: string): number {
+export function skipString(buffer: Uint8Array, at: number, end: number, what: string): number {
 	if (at + 2 > end)
 		throw malformed(ErrorCode.LENGTH_MISMATCH, `${what}: the remaining length ends inside its length prefix`);
 	const length = (buffer[at]! << 8) | buffer[at + 1]!;
@@ -163,7 +159,7 @@ function skipString(buffer: Uint8Array, at: number, end: number, what: string): 
 }
 
 /** Like skipString for binary data (will message, password): no UTF-8 rules. */
-function skipBinary(buffer: Uint8Array, at: number, end: number, what: string): number {
+export function skipBinary(buffer: Uint8Array, at: number, end: number, what: string): number {
 	if (at + 2 > end)
 		throw malformed(ErrorCode.LENGTH_MISMATCH, `${what}: the remaining length ends inside its length prefix`);
 	const stop = at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!);
@@ -181,6 +177,9 @@ export function checkPublishTopic(buffer: Uint8Array, start: number, end: number
 	if (hasWildcard(buffer, start, end))
 		throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "PUBLISH topic name contains a wildcard (+ or #)");
 }
+
+/** Validates and takes apart a packet body: `parseBody` here (what a client receives), or the broker half's. */
+export type BodyParser = (view: PacketView, firstByte: number, buffer: Uint8Array, start: number, end: number) => void;
 
 /**
  * Validates the body [start, end) of a packet whose first byte was `firstByte` (already checked
@@ -251,71 +250,12 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 			view.payloadEnd = end;
 			return;
 		}
-		case PINGREQ:
 		case PINGRESP:
-		case DISCONNECT:
 			return;
-		case SUBSCRIBE:
-		case UNSUBSCRIBE: {
-			readId(view, buffer, start, type);
-			let at = start + 2;
-			if (at === end)
-				throw malformed(ErrorCode.NO_TOPIC_FILTERS, `${PACKET_NAMES[type]} has no topic filters`);
-			while (at < end) {
-				const filterStart = at + 2;
-				at = skipString(buffer, at, end, `${PACKET_NAMES[type]} topic filter`);
-				const rule = checkTopicFilterBytes(buffer, filterStart, at);
-				if (rule) throw malformed(ErrorCode.INVALID_TOPIC_FILTER, `${PACKET_NAMES[type]} topic filter: ${rule}`);
-				if (type === SUBSCRIBE) {
-					if (at >= end)
-						throw malformed(ErrorCode.LENGTH_MISMATCH, "SUBSCRIBE topic filter has no requested QoS byte");
-					const q = buffer[at++]!;
-					if (q & ~QOS_BITS & 0xFF)
-						throw malformed(ErrorCode.INVALID_REQUESTED_QOS, `SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits set`);
-					if (q === 3)
-						throw malformed(ErrorCode.INVALID_QOS, "SUBSCRIBE requests QoS 3, which does not exist");
-				}
-			}
-			view.payloadStart = start + 2;
-			view.payloadEnd = end;
-			return;
-		}
-		case CONNECT: {
-			let at = start;
-			if (end - start < 10 || buffer[at] !== 0 || buffer[at + 1] !== 4 || buffer[at + 2] !== 0x4D /* M */ || buffer[at + 3] !== 0x51 /* Q */ || buffer[at + 4] !== 0x54 /* T */ || buffer[at + 5] !== 0x54 /* T */)
-				throw malformed(ErrorCode.INVALID_PROTOCOL_NAME, "CONNECT protocol name must be \"MQTT\"");
-			const level = buffer[at + 6]!;
-			const connectFlags = buffer[at + 7]!;
-			if (connectFlags & CONNECT_RESERVED)
-				throw malformed(ErrorCode.CONNECT_RESERVED_FLAG, "CONNECT reserved flag (bit 0) must be 0");
-			const willFlag = (connectFlags & WILL_FLAG) !== 0;
-			const willQoS = (connectFlags >> WILL_QOS_SHIFT) & QOS_BITS;
-			if (willQoS === 3)
-				throw malformed(ErrorCode.INVALID_QOS, "CONNECT will QoS is 3, which does not exist");
-			if (!willFlag && (connectFlags & (WILL_QOS_MASK | WILL_RETAIN)))
-				throw malformed(ErrorCode.INVALID_WILL_FLAGS, "CONNECT without a will must have will QoS 0 and will retain 0");
-			if ((connectFlags & PASSWORD_FLAG) && !(connectFlags & USERNAME_FLAG))
-				throw malformed(ErrorCode.PASSWORD_WITHOUT_USERNAME, "CONNECT has a password flag without a user name flag");
-			view.protocolLevel = level;
-			view.connectFlags = connectFlags;
-			view.keepAlive = (buffer[at + 8]! << 8) | buffer[at + 9]!;
-			at += 10;
-			at = skipString(buffer, at, end, "CONNECT client identifier");
-			if (willFlag) {
-				const topicStart = at + 2;
-				at = skipString(buffer, at, end, "CONNECT will topic");
-				if (at === topicStart) throw malformed(ErrorCode.EMPTY_TOPIC, "CONNECT will topic is empty");
-				if (hasWildcard(buffer, topicStart, at)) throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "CONNECT will topic contains a wildcard (+ or #)");
-				at = skipBinary(buffer, at, end, "CONNECT will message");
-			}
-			if (connectFlags & USERNAME_FLAG) at = skipString(buffer, at, end, "CONNECT user name");
-			if (connectFlags & PASSWORD_FLAG) at = skipBinary(buffer, at, end, "CONNECT password");
-			if (at !== end)
-				throw malformed(ErrorCode.LENGTH_MISMATCH, `CONNECT has ${end - at} bytes after its last field`);
-			return;
-		}
 		default:
-			throw malformed(ErrorCode.RESERVED_PACKET_TYPE, `packet type ${type} is reserved`);
+			// CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT: only a client sends them (the broker
+			// half of the codec, for test tools, is test/lib/server-codec.ts).
+			throw malformed(ErrorCode.UNEXPECTED_PACKET, `a broker must not send ${PACKET_NAMES[type]}`);
 	}
 }
 
@@ -323,7 +263,7 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
  * Parses one whole packet at `offset` of a buffer holding [offset, end). Returns its size in bytes,
  * or 0 when the buffer ends before the packet does. Throws MqttError when it is malformed.
  */
-export function parsePacket(view: PacketView, buffer: Uint8Array, offset: number, end: number): number {
+export function parsePacket(view: PacketView, buffer: Uint8Array, offset: number, end: number, parse: BodyParser = parseBody): number {
 	if (offset >= end) return 0;
 	const first = buffer[offset]!;
 	checkFirstByte(first);
@@ -332,83 +272,6 @@ export function parsePacket(view: PacketView, buffer: Uint8Array, offset: number
 	const size = 1 + remainingLength.size;
 	checkRemainingLength(first >> TYPE_SHIFT, first & FLAGS_MASK, length);
 	if (offset + size + length > end) return 0;
-	parseBody(view, first, buffer, offset + size, offset + size + length);
+	parse(view, first, buffer, offset + size, offset + size + length);
 	return size + length;
-}
-
-function str(buffer: Uint8Array, at: number): string {
-	return decodeUtf8(buffer, at + 2, at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!));
-}
-function bin(buffer: Uint8Array, at: number): Uint8Array {
-	return buffer.slice(at + 2, at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!));
-}
-function next(buffer: Uint8Array, at: number): number {
-	return at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!);
-}
-
-/** A plain object for the packet in `view` (allocates; for tools, tests and fake brokers). */
-export function toPacket(view: PacketView): Packet {
-	const b = view.buffer;
-	switch (view.type) {
-		case CONNECT: {
-			const f = view.connectFlags;
-			let at = view.bodyStart + 10;
-			const clientId = str(b, at);
-			at = next(b, at);
-			const packet: Packet = { type: CONNECT, protocolLevel: view.protocolLevel, clientId, cleanSession: (f & CLEAN_SESSION) !== 0, keepAlive: view.keepAlive };
-			if (f & WILL_FLAG) {
-				const topic = str(b, at);
-				at = next(b, at);
-				const will: Will = { topic, payload: bin(b, at), qos: ((f >> WILL_QOS_SHIFT) & QOS_BITS) as QoS, retain: (f & WILL_RETAIN) !== 0 };
-				at = next(b, at);
-				packet.will = will;
-			}
-			if (f & USERNAME_FLAG) { packet.username = str(b, at); at = next(b, at); }
-			if (f & PASSWORD_FLAG) packet.password = bin(b, at);
-			return packet;
-		}
-		case CONNACK: return { type: CONNACK, sessionPresent: view.sessionPresent, returnCode: view.returnCode };
-		case PUBLISH: {
-			const packet: Packet = { type: PUBLISH, topic: view.topic(), payload: view.payloadBytes(), qos: view.qos, retain: view.retain, dup: view.dup };
-			if (view.qos > 0) packet.packetId = view.packetId;
-			return packet;
-		}
-		case PUBACK:
-		case PUBREC:
-		case PUBREL:
-		case PUBCOMP:
-		case UNSUBACK:
-			return { type: view.type, packetId: view.packetId } as Packet;
-		case SUBSCRIBE: {
-			const subscriptions: Subscription[] = [];
-			for (let at = view.payloadStart; at < view.payloadEnd;) {
-				const filter = str(b, at);
-				at = next(b, at);
-				subscriptions.push({ filter, qos: b[at++]! as QoS });
-			}
-			return { type: SUBSCRIBE, packetId: view.packetId, subscriptions };
-		}
-		case SUBACK: return { type: SUBACK, packetId: view.packetId, returnCodes: Array.from(b.subarray(view.payloadStart, view.payloadEnd)) };
-		case UNSUBSCRIBE: {
-			const filters: string[] = [];
-			for (let at = view.payloadStart; at < view.payloadEnd; at = next(b, at)) filters.push(str(b, at));
-			return { type: UNSUBSCRIBE, packetId: view.packetId, filters };
-		}
-		default:
-			return { type: view.type } as Packet;
-	}
-}
-
-/**
- * Decodes exactly one packet that fills `bytes` (from `offset`, to `end`). Throws MqttError when
- * malformed, or LENGTH_MISMATCH when the bytes hold less or more than one packet.
- */
-export function decodePacket(bytes: Uint8Array, offset = 0, end = bytes.length): Packet {
-	const view = new PacketView();
-	const size = parsePacket(view, bytes, offset, end);
-	if (size === 0)
-		throw malformed(ErrorCode.LENGTH_MISMATCH, "the bytes end before the packet does");
-	if (offset + size !== end)
-		throw malformed(ErrorCode.LENGTH_MISMATCH, `${end - offset - size} bytes follow the packet`);
-	return toPacket(view);
 }

@@ -1,14 +1,16 @@
-// Encoders for all 14 control packets into a caller-owned Uint8Array. Each validates everything
-// first and writes nothing unless the packet is legal and fits; each returns the bytes written.
+// Encoders for the packets a client sends (and the two-byte and acknowledgement packets, which both
+// sides send) into a caller-owned Uint8Array. Each validates everything first and writes nothing
+// unless the packet is legal and fits; each returns the bytes written. The broker half (CONNACK,
+// SUBACK, and packet objects) is test tooling: test/lib/server-codec.ts.
 
 import { ErrorCode, MqttError } from "./errors.js";
 import {
-	CLEAN_SESSION, CONNACK, CONNECT, DISCONNECT, DUP_FLAG, MAX_REMAINING_LENGTH, MAX_STRING_BYTES,
+	CLEAN_SESSION, CONNECT, DISCONNECT, DUP_FLAG, MAX_REMAINING_LENGTH, MAX_STRING_BYTES,
 	PASSWORD_FLAG, PINGREQ, PINGRESP, PROTOCOL_LEVEL, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_SHIFT,
-	REQUIRED_FLAGS, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, SUBSCRIBE, TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE,
+	REQUIRED_FLAGS, RETAIN_FLAG, SUBSCRIBE, TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE,
 	USERNAME_FLAG, WILL_FLAG, WILL_QOS_SHIFT, WILL_RETAIN,
 } from "./constants.js";
-import type { ConnectPacket, Packet, Payload, QoS, Subscription } from "./packet.js";
+import type { ConnectPacket, Payload, QoS, Subscription } from "./packet.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
 import { topicNameBytes, validateTopicFilter } from "./topic.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
@@ -17,11 +19,11 @@ function tooSmall(type: string, needed: number, room: number): MqttError {
 	return new MqttError(ErrorCode.BUFFER_TOO_SMALL, `${type} needs ${needed} bytes; the buffer has ${room} from the offset`);
 }
 
-function checkRoom(type: string, buffer: Uint8Array, offset: number, total: number): void {
+export function checkRoom(type: string, buffer: Uint8Array, offset: number, total: number): void {
 	if (offset < 0 || offset + total > buffer.length) throw tooSmall(type, total, buffer.length - offset);
 }
 
-function checkPacketId(packetId: number | undefined, type: string): number {
+export function checkPacketId(packetId: number | undefined, type: string): number {
 	if (typeof packetId !== "number" || !(packetId >= 1 && packetId <= 65_535) || (packetId | 0) !== packetId)
 		throw new MqttError(ErrorCode.INVALID_PACKET_ID, `${type} needs a packet identifier in 1..65,535, not ${packetId}`);
 	return packetId;
@@ -64,7 +66,7 @@ function writeString(text: string, bytes: number, buffer: Uint8Array, offset: nu
 	return writeUtf8(text, buffer, offset + 2);
 }
 
-function checkRemaining(type: string, remaining: number): void {
+export function checkRemaining(type: string, remaining: number): void {
 	if (remaining > MAX_REMAINING_LENGTH)
 		throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `${type} would have a remaining length of ${remaining}; at most 268,435,455 is possible`);
 }
@@ -189,19 +191,6 @@ export function encodeEmpty(buffer: Uint8Array, offset: number, type: number): n
 	return 2;
 }
 
-export function encodeConnack(buffer: Uint8Array, offset: number, sessionPresent: boolean, returnCode: number): number {
-	if (!(returnCode >= 0 && returnCode <= 5) || (returnCode | 0) !== returnCode)
-		throw new MqttError(ErrorCode.INVALID_RETURN_CODE, `CONNACK return code must be 0..5, not ${returnCode}`);
-	if (sessionPresent && returnCode !== 0)
-		throw new MqttError(ErrorCode.CONNACK_RESERVED_BITS, "CONNACK with a non-zero return code must have session present 0");
-	checkRoom("CONNACK", buffer, offset, 4);
-	buffer[offset] = CONNACK << TYPE_SHIFT;
-	buffer[offset + 1] = 2;
-	buffer[offset + 2] = sessionPresent ? 1 : 0;
-	buffer[offset + 3] = returnCode;
-	return 4;
-}
-
 export function encodeConnect(buffer: Uint8Array, offset: number, packet: ConnectPacket): number {
 	const level = packet.protocolLevel ?? PROTOCOL_LEVEL;
 	if (!(level >= 0 && level <= 255) || (level | 0) !== level)
@@ -295,29 +284,6 @@ export function encodeSubscribe(buffer: Uint8Array, offset: number, packetId: nu
 	return total;
 }
 
-export function encodeSuback(buffer: Uint8Array, offset: number, packetId: number, returnCodes: ArrayLike<number>): number {
-	checkPacketId(packetId, "SUBACK");
-	if (!returnCodes || returnCodes.length === 0)
-		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "SUBACK needs at least one return code");
-	for (let i = 0; i < returnCodes.length; i++) {
-		const c = returnCodes[i];
-		// As the decoder reads them: any code of 0x80 and above is a failure (MQTT 5 reason codes, which some brokers send to 3.1.1 clients).
-		if (!(c === 0 || c === 1 || c === 2 || (c >= SUBACK_FAILURE && c <= 0xFF)))
-			throw new MqttError(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code must be 0, 1, 2 or a failure (0x80..0xFF), not ${c}`);
-	}
-	const remaining = 2 + returnCodes.length;
-	checkRemaining("SUBACK", remaining);
-	const total = 1 + remainingLengthSize(remaining) + remaining;
-	checkRoom("SUBACK", buffer, offset, total);
-	let at = offset;
-	buffer[at++] = SUBACK << TYPE_SHIFT;
-	at = writeRemainingLength(remaining, buffer, at);
-	buffer[at++] = packetId >> 8;
-	buffer[at++] = packetId & 0xFF;
-	for (let i = 0; i < returnCodes.length; i++) buffer[at++] = returnCodes[i]!;
-	return total;
-}
-
 export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: number, filters: readonly string[]): number {
 	checkPacketId(packetId, "UNSUBSCRIBE");
 	if (!filters || filters.length === 0)
@@ -340,25 +306,4 @@ export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: 
 		at = writeString(f, utf8Length(f, true), buffer, at);
 	}
 	return total;
-}
-
-/** Encodes any packet object at `offset` (default 0); returns the bytes written. */
-export function encode(packet: Packet, buffer: Uint8Array, offset = 0): number {
-	switch (packet.type) {
-		case CONNECT: return encodeConnect(buffer, offset, packet);
-		case CONNACK: return encodeConnack(buffer, offset, packet.sessionPresent, packet.returnCode);
-		case PUBLISH: return encodePublish(buffer, offset, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.packetId ?? 0);
-		case PUBACK:
-		case PUBREC:
-		case PUBREL:
-		case PUBCOMP:
-		case UNSUBACK: return encodeAck(buffer, offset, packet.type, packet.packetId);
-		case SUBSCRIBE: return encodeSubscribe(buffer, offset, packet.packetId, packet.subscriptions);
-		case SUBACK: return encodeSuback(buffer, offset, packet.packetId, packet.returnCodes);
-		case UNSUBSCRIBE: return encodeUnsubscribe(buffer, offset, packet.packetId, packet.filters);
-		case PINGREQ:
-		case PINGRESP:
-		case DISCONNECT: return encodeEmpty(buffer, offset, packet.type);
-		default: throw new MqttError(ErrorCode.INVALID_ARGUMENT, `unknown packet type ${(packet as { type: unknown }).type}`);
-	}
 }

@@ -1,12 +1,13 @@
-// The library's public surface in one place: the client, its host seam, the codec and the errors.
+// The library's public surface in one place: the client, its host seam, the client half of the codec
+// and the errors.
 
 export { Client } from "./client.js";
 export type { ClientOptions, Message, MessageHandler, ReconnectOptions } from "./client.js";
 export type { Clock, Store, TlsOptions, Transport, TransportHandler } from "./host.js";
 export { ErrorCode, MqttError } from "./errors.js";
 export * from "./packet.js";
-export { encode, encodeAck, encodeConnack, encodeConnect, encodeEmpty, encodePublish, encodeSuback, encodeSubscribe, encodeUnsubscribe } from "./encode.js";
-export { decodePacket, PacketView, parsePacket, toPacket } from "./decode.js";
+export { encodeAck, encodeConnect, encodeEmpty, encodePublish, encodeSubscribe, encodeUnsubscribe } from "./encode.js";
+export { PacketView, parsePacket } from "./decode.js";
 export { PacketReader } from "./reader.js";
 export { topicMatches, validateTopicFilter, validateTopicName } from "./topic.js";
 export { Session } from "./session.js";

@@ -3,6 +3,7 @@
 
 import { ErrorCode, MqttError } from "./errors.js";
 import { checkFirstByte, checkPublishTopic, checkRemainingLength, parseBody, PacketView } from "./decode.js";
+import type { BodyParser } from "./decode.js";
 import {
 	DUP_FLAG, FLAGS_MASK, PINGRESP_HEADER, PUBACK_HEADER, PUBCOMP_HEADER, PUBLISH, PUBREC_HEADER, PUBREL_HEADER,
 	QOS_BITS, QOS_SHIFT, RETAIN_FLAG, TYPE_SHIFT, UNSUBACK_HEADER,
@@ -17,7 +18,8 @@ export class PacketReader {
 	/** The receive buffer; bytes are written at [writeOffset, writeOffset + space()). */
 	readonly buffer: Uint8Array;
 	/** The packet most recently returned by `next()`. */
-	readonly view = new PacketView();
+	readonly view: PacketView;
+	private readonly parse: BodyParser;
 	private start = 0;
 	private end = 0;
 	/** Body bytes of an oversize PUBLISH still to discard. */
@@ -29,10 +31,13 @@ export class PacketReader {
 	private oversizeFirstByte = 0;
 	private oversizeRest = 0;
 
-	constructor(size: number) {
+	/** `parse` and `view`: the client half of the codec, unless a tool (a test broker) brings the broker half. */
+	constructor(size: number, parse: BodyParser = parseBody, view: PacketView = new PacketView()) {
 		if (!(size >= MIN_RECEIVE_BUFFER))
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `the receive buffer must be at least ${MIN_RECEIVE_BUFFER} bytes`);
 		this.buffer = new Uint8Array(size);
+		this.parse = parse;
+		this.view = view;
 	}
 
 	/** Forgets everything buffered (a new connection starts from a clean frame boundary). */
@@ -114,7 +119,7 @@ export class PacketReader {
 			return this.beginOversize(first, headerSize, length);
 		}
 		if (available < total) return false;
-		parseBody(this.view, first, buffer, start + headerSize, start + total);
+		this.parse(this.view, first, buffer, start + headerSize, start + total);
 		this.start = start + total;
 		return true;
 	}

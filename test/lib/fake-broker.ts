@@ -2,8 +2,7 @@
 // client writes, answers it as a broker would, and lets a test inject, withhold and cut. Platform-free.
 
 import { decodeUtf8 } from "../../modules/mqtt/utf8.js";
-import { toPacket } from "../../modules/mqtt/decode.js";
-import { encode } from "../../modules/mqtt/encode.js";
+import { encode, serverReader, toPacket } from "./server-codec.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
 import {
@@ -11,7 +10,6 @@ import {
 	PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
 } from "../../modules/mqtt/packet.js";
 import type { ConnectPacket, Packet, Payload, PublishPacket, QoS, Will } from "../../modules/mqtt/packet.js";
-import { PacketReader } from "../../modules/mqtt/reader.js";
 import type { TimeBase } from "./fake-time.js";
 
 /** A packet on the wire, with when and on which connection (0-based, in opening order). */
@@ -47,7 +45,7 @@ export class Connection {
 	disconnected = false;
 	connect: ConnectPacket | undefined;
 	readonly incoming: number[] = [];
-	readonly reader = new PacketReader(8_192);
+	readonly reader = serverReader(8_192);
 	/** QoS 2 identifiers the client sent PUBLISH for and not yet PUBREL. */
 	readonly inboundQos2 = new Set<number>();
 	closedBy: "client" | "broker" | undefined;

@@ -3,13 +3,11 @@
 
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
-import { toPacket } from "../../modules/mqtt/decode.js";
-import { encode } from "../../modules/mqtt/encode.js";
+import { encode, serverReader, toPacket } from "./server-codec.js";
 import {
 	CONNECT, PINGREQ, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK, PINGRESP,
 } from "../../modules/mqtt/packet.js";
 import type { ConnectPacket, Packet, PublishPacket, SubscribePacket } from "../../modules/mqtt/packet.js";
-import { PacketReader } from "../../modules/mqtt/reader.js";
 import { HOST } from "./broker.js";
 import { Signal } from "./signal.js";
 
@@ -73,7 +71,7 @@ export class ScriptedConnection {
 	quirks: Quirks = {};
 	/** Bytes the broker wrote. */
 	bytesSent = 0;
-	readonly reader = new PacketReader(65_536);
+	readonly reader = serverReader(65_536);
 
 	constructor(readonly index: number, readonly acceptedAt: number, readonly socket: net.Socket) {}
 

@@ -4,8 +4,7 @@
 import * as assert from "node:assert/strict";
 import { generate, parser } from "mqtt-packet";
 import type { Packet as MqttPacket } from "mqtt-packet";
-import { decodePacket } from "../../modules/mqtt/decode.js";
-import { encode } from "../../modules/mqtt/encode.js";
+import { decodePacket, encode } from "../lib/server-codec.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import {
 	CONNACK, CONNECT, DISCONNECT, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC,

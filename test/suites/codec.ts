@@ -1,8 +1,9 @@
 // The codec suite: fixture tables both ways, malformed input, refusals, remaining length,
 // the incremental reader and topic matching. Platform-free: mocha and the XS engine both run it.
 
-import { decodePacket, PacketView, parsePacket, toPacket } from "../../modules/mqtt/decode.js";
-import { encode, encodePublish } from "../../modules/mqtt/encode.js";
+import { PacketView, parsePacket } from "../../modules/mqtt/decode.js";
+import { encodePublish } from "../../modules/mqtt/encode.js";
+import { decodePacket, encode, serverReader, toPacket } from "../lib/server-codec.js";
 import { PUBLISH } from "../../modules/mqtt/packet.js";
 import type { Packet } from "../../modules/mqtt/packet.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
@@ -94,7 +95,7 @@ add("encode: payloads as string, Uint8Array and ArrayBuffer give the same bytes"
 for (const f of malformedFixtures) {
 	add(`malformed: ${f.name} → ${f.code}`, () => {
 		throwsCode(() => decodePacket(bytes(f.hex)), f.code, "decodePacket");
-		const reader = new PacketReader(256);
+		const reader = serverReader(256);
 		throwsCode(() => readAll(reader, bytes(f.hex), 1, objectOf), f.code, "reader, one byte at a time");
 	});
 }
@@ -118,21 +119,21 @@ const stream = ((): Uint8Array => {
 })();
 
 add("reader: all packets in one chunk", () => {
-	deepEqual(readAll(new PacketReader(1024), stream, stream.length, objectOf), packetFixtures.map((f) => f.packet));
+	deepEqual(readAll(serverReader(1024), stream, stream.length, objectOf), packetFixtures.map((f) => f.packet));
 });
 add("reader: one byte at a time", () => {
-	deepEqual(readAll(new PacketReader(1024), stream, 1, objectOf), packetFixtures.map((f) => f.packet));
+	deepEqual(readAll(serverReader(1024), stream, 1, objectOf), packetFixtures.map((f) => f.packet));
 });
 add("reader: chunks of every size from 2 to 64", () => {
 	const expected = packetFixtures.map((f) => f.packet);
 	for (let chunk = 2; chunk <= 64; chunk++)
-		deepEqual(readAll(new PacketReader(512), stream, chunk, objectOf), expected, `chunk ${chunk}`);
+		deepEqual(readAll(serverReader(512), stream, chunk, objectOf), expected, `chunk ${chunk}`);
 });
 add("reader: every packet split at every possible point", () => {
 	for (const f of packetFixtures) {
 		const b = bytes(f.hex);
 		for (let cut = 1; cut < b.length; cut++) {
-			const reader = new PacketReader(512);
+			const reader = serverReader(512);
 			reader.feed(b, 0, cut);
 			if (reader.next()) fail(`${f.name}: a packet came out after ${cut} of ${b.length} bytes`);
 			reader.feed(b, cut, b.length - cut);
@@ -145,12 +146,12 @@ add("reader: every packet split at every possible point", () => {
 add("reader: a buffer exactly the size of the packet is enough", () => {
 	const f = packetFixtures.find((x) => x.name.includes("200-byte"))!;
 	const b = bytes(f.hex);
-	deepEqual(readAll(new PacketReader(b.length), b, 7, objectOf), [f.packet]);
+	deepEqual(readAll(serverReader(b.length), b, 7, objectOf), [f.packet]);
 });
 add("reader: a non-PUBLISH packet larger than the buffer is PACKET_TOO_LARGE", () => {
 	const big = new Uint8Array(64);
 	const n = encode({ type: 9, packetId: 1, returnCodes: new Array<number>(40).fill(1) }, big, 0);
-	throwsCode(() => readAll(new PacketReader(16), big.subarray(0, n), 64, objectOf), "PACKET_TOO_LARGE");
+	throwsCode(() => readAll(serverReader(16), big.subarray(0, n), 64, objectOf), "PACKET_TOO_LARGE");
 });
 
 /** An oversize PUBLISH between two small ones: drained, reported, and the stream goes on. */
@@ -166,7 +167,7 @@ function oversizeCase(topic: string, qos: 0 | 1 | 2, payloadSize: number, buffer
 	all.set(before.subarray(0, nb), 0);
 	all.set(big.subarray(0, nbig), nb);
 	all.set(after.subarray(0, na), nb + nbig);
-	const reader = new PacketReader(bufferSize);
+	const reader = serverReader(bufferSize);
 	const seen = readAll(reader, all, chunk, (v) => v.oversize
 		? { oversize: true, topic: v.topicEnd > v.topicStart ? v.topic() : undefined, qos: v.qos, retain: v.retain, packetId: v.packetId, payloadLength: v.payloadLength, first: v.payloadEnd > v.payloadStart ? v.buffer[v.payloadStart] : 0 }
 		: { topic: v.topic(), text: v.payloadText() });
@@ -193,7 +194,7 @@ add("reader: an oversize PUBLISH whose topic alone exceeds the buffer is still d
 });
 add("reader: an oversize PUBLISH with a malformed topic is still a typed error", () => {
 	const b = bytes(`32 FF 01 00 02 C3 28 00 01 ${new Array<string>(250).fill("00").join(" ")}`);
-	throwsCode(() => readAll(new PacketReader(32), b, 16, objectOf), "MALFORMED_UTF8");
+	throwsCode(() => readAll(serverReader(32), b, 16, objectOf), "MALFORMED_UTF8");
 });
 
 add("PacketView: topicEquals compares bytes without making a string", () => {

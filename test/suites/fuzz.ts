@@ -1,9 +1,9 @@
 // Fuzzing of the incremental decoder: random bytes and mutated streams of valid packets, fed to a
 // PacketReader in random chunks. Platform-free (no Node imports): mocha and the XS engine both run it.
 
-import { toPacket } from "../../modules/mqtt/decode.js";
+import { encode, serverReader, toPacket } from "../lib/server-codec.js";
 import type { PacketView } from "../../modules/mqtt/decode.js";
-import { encode, payloadLength } from "../../modules/mqtt/encode.js";
+import { payloadLength } from "../../modules/mqtt/encode.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import {
 	CONNACK, CONNECT, PACKET_NAMES, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBACK_FAILURE,
@@ -702,7 +702,7 @@ function fuzzStream(seed: number, stats: FuzzStats, scratch: Uint8Array): void {
 	let phase = `${describeFeeding(feeding)}, receive buffer ${size}`;
 	let second: Uint8Array | null = null;
 	try {
-		const reader = new PacketReader(size);
+		const reader = serverReader(size);
 		stats.streams++;
 		stats.bytes += stream.length;
 		if (valid) verifyValid(r, reader, valid, feeding, stats);

@@ -1,7 +1,7 @@
 // The session, byte for byte, against a scripted broker: the paths real brokers rarely take
 // (PUBREL re-send, duplicate QoS 2, identifier wrap, full pools). Platform-free: also runs in XS.
 
-import { encode } from "../../modules/mqtt/encode.js";
+import { encode } from "../lib/server-codec.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { Store } from "../../modules/mqtt/host.js";
 import {
@@ -651,14 +651,18 @@ add("a SUBSCRIBE the broker closes the connection on is set aside after maxAttem
 	deepEqual(h.take(), ["connected false", "subscribed devices/1/commands/+ 1", "subscribed devices/1/config 1"]);
 	equal(h.session.stats.rejected, 1);
 });
-add("packets a broker must not send are UNEXPECTED_PACKET", () => {
-	for (const p of [{ type: PINGREQ }, { type: DISCONNECT }, { type: CONNACK, sessionPresent: false, returnCode: 0 }, { type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "a", qos: 0 }] }, { type: UNSUBSCRIBE, packetId: 1, filters: ["a"] }] as Packet[]) {
+add("packets a broker must not send are UNEXPECTED_PACKET: the client half of the codec does not parse them, and a second CONNACK fails the session", () => {
+	for (const p of [{ type: PINGREQ }, { type: DISCONNECT }, { type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "a", qos: 0 }] }, { type: UNSUBSCRIBE, packetId: 1, filters: ["a"] }, { type: CONNECT, clientId: "x", cleanSession: true, keepAlive: 0 }] as Packet[]) {
 		const h = new Harness();
 		h.connect();
 		h.take();
-		h.receive(p);
-		deepEqual(h.take(), ["failed UNEXPECTED_PACKET"], `packet type ${p.type}`);
+		throwsCode(() => h.receive(p), "UNEXPECTED_PACKET");
 	}
+	const h = new Harness();
+	h.connect();
+	h.take();
+	h.receive({ type: CONNACK, sessionPresent: false, returnCode: 0 });
+	deepEqual(h.take(), ["failed UNEXPECTED_PACKET"]);
 });
 
 add("SUBSCRIBE before connecting goes out after CONNACK; SUBACK reports granted QoS and refusals", () => {

@@ -1,0 +1,247 @@
+// The broker half of the codec, for test tools (fake and scripted brokers, fixtures, differential and
+// fuzz tests), never in the firmware: parsing what a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE,
+// PINGREQ, DISCONNECT), encoding what a broker sends (CONNACK, SUBACK), and packets as plain objects
+// (`decodePacket`, `encode`). It builds on the client half in modules/mqtt, never the reverse.
+
+import {
+	CLEAN_SESSION, CONNACK, CONNECT, CONNECT_RESERVED, DISCONNECT, FLAGS_MASK, PACKET_NAMES, PASSWORD_FLAG,
+	PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_BITS, SUBACK, SUBACK_FAILURE, SUBSCRIBE,
+	TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE, USERNAME_FLAG, WILL_FLAG, WILL_QOS_MASK, WILL_QOS_SHIFT, WILL_RETAIN,
+} from "../../modules/mqtt/constants.js";
+import { malformed, PacketView, parseBody, parsePacket, readId, skipBinary, skipString } from "../../modules/mqtt/decode.js";
+import {
+	checkPacketId, checkRemaining, checkRoom, encodeAck, encodeConnect, encodeEmpty, encodePublish, encodeSubscribe,
+	encodeUnsubscribe,
+} from "../../modules/mqtt/encode.js";
+import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
+import type { Packet, QoS, Subscription, Will } from "../../modules/mqtt/packet.js";
+import { PacketReader } from "../../modules/mqtt/reader.js";
+import { remainingLengthSize, writeRemainingLength } from "../../modules/mqtt/remaining-length.js";
+import { checkTopicFilterBytes, hasWildcard } from "../../modules/mqtt/topic.js";
+import { decodeUtf8 } from "../../modules/mqtt/utf8.js";
+
+/** A PacketView that also holds what a CONNECT carries. */
+export class ServerPacketView extends PacketView {
+	protocolLevel = 0;
+	connectFlags = 0;
+	keepAlive = 0;
+}
+
+/** Validates and takes apart the body of any of the 14 packets (the client half's parseBody for what a broker sends). */
+export function parseAnyBody(view: PacketView, firstByte: number, buffer: Uint8Array, start: number, end: number): void {
+	const type = firstByte >> TYPE_SHIFT;
+	if (type !== CONNECT && type !== SUBSCRIBE && type !== UNSUBSCRIBE && type !== PINGREQ && type !== DISCONNECT)
+		return parseBody(view, firstByte, buffer, start, end);
+	view.type = type;
+	view.flags = firstByte & FLAGS_MASK;
+	view.buffer = buffer;
+	view.bodyStart = start;
+	view.bodyEnd = end;
+	view.packetId = 0;
+	view.oversize = false;
+	switch (type) {
+		case PINGREQ:
+		case DISCONNECT:
+			return;
+		case SUBSCRIBE:
+		case UNSUBSCRIBE: {
+			readId(view, buffer, start, type);
+			let at = start + 2;
+			if (at === end)
+				throw malformed(ErrorCode.NO_TOPIC_FILTERS, `${PACKET_NAMES[type]} has no topic filters`);
+			while (at < end) {
+				const filterStart = at + 2;
+				at = skipString(buffer, at, end, `${PACKET_NAMES[type]} topic filter`);
+				const rule = checkTopicFilterBytes(buffer, filterStart, at);
+				if (rule) throw malformed(ErrorCode.INVALID_TOPIC_FILTER, `${PACKET_NAMES[type]} topic filter: ${rule}`);
+				if (type === SUBSCRIBE) {
+					if (at >= end)
+						throw malformed(ErrorCode.LENGTH_MISMATCH, "SUBSCRIBE topic filter has no requested QoS byte");
+					const q = buffer[at++]!;
+					if (q & ~QOS_BITS & 0xFF)
+						throw malformed(ErrorCode.INVALID_REQUESTED_QOS, `SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits set`);
+					if (q === 3)
+						throw malformed(ErrorCode.INVALID_QOS, "SUBSCRIBE requests QoS 3, which does not exist");
+				}
+			}
+			view.payloadStart = start + 2;
+			view.payloadEnd = end;
+			return;
+		}
+		case CONNECT: {
+			let at = start;
+			if (end - start < 10 || buffer[at] !== 0 || buffer[at + 1] !== 4 || buffer[at + 2] !== 0x4D /* M */ || buffer[at + 3] !== 0x51 /* Q */ || buffer[at + 4] !== 0x54 /* T */ || buffer[at + 5] !== 0x54 /* T */)
+				throw malformed(ErrorCode.INVALID_PROTOCOL_NAME, "CONNECT protocol name must be \"MQTT\"");
+			const level = buffer[at + 6]!;
+			const connectFlags = buffer[at + 7]!;
+			if (connectFlags & CONNECT_RESERVED)
+				throw malformed(ErrorCode.CONNECT_RESERVED_FLAG, "CONNECT reserved flag (bit 0) must be 0");
+			const willFlag = (connectFlags & WILL_FLAG) !== 0;
+			const willQoS = (connectFlags >> WILL_QOS_SHIFT) & QOS_BITS;
+			if (willQoS === 3)
+				throw malformed(ErrorCode.INVALID_QOS, "CONNECT will QoS is 3, which does not exist");
+			if (!willFlag && (connectFlags & (WILL_QOS_MASK | WILL_RETAIN)))
+				throw malformed(ErrorCode.INVALID_WILL_FLAGS, "CONNECT without a will must have will QoS 0 and will retain 0");
+			if ((connectFlags & PASSWORD_FLAG) && !(connectFlags & USERNAME_FLAG))
+				throw malformed(ErrorCode.PASSWORD_WITHOUT_USERNAME, "CONNECT has a password flag without a user name flag");
+			const server = view as ServerPacketView;
+			server.protocolLevel = level;
+			server.connectFlags = connectFlags;
+			server.keepAlive = (buffer[at + 8]! << 8) | buffer[at + 9]!;
+			at += 10;
+			at = skipString(buffer, at, end, "CONNECT client identifier");
+			if (willFlag) {
+				const topicStart = at + 2;
+				at = skipString(buffer, at, end, "CONNECT will topic");
+				if (at === topicStart) throw malformed(ErrorCode.EMPTY_TOPIC, "CONNECT will topic is empty");
+				if (hasWildcard(buffer, topicStart, at)) throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "CONNECT will topic contains a wildcard (+ or #)");
+				at = skipBinary(buffer, at, end, "CONNECT will message");
+			}
+			if (connectFlags & USERNAME_FLAG) at = skipString(buffer, at, end, "CONNECT user name");
+			if (connectFlags & PASSWORD_FLAG) at = skipBinary(buffer, at, end, "CONNECT password");
+			if (at !== end)
+				throw malformed(ErrorCode.LENGTH_MISMATCH, `CONNECT has ${end - at} bytes after its last field`);
+			return;
+		}
+	}
+}
+
+/** A PacketReader for a broker's side: it takes every packet a client sends. */
+export function serverReader(size: number): PacketReader {
+	return new PacketReader(size, parseAnyBody, new ServerPacketView());
+}
+
+function str(buffer: Uint8Array, at: number): string {
+	return decodeUtf8(buffer, at + 2, at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!));
+}
+function bin(buffer: Uint8Array, at: number): Uint8Array {
+	return buffer.slice(at + 2, at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!));
+}
+function next(buffer: Uint8Array, at: number): number {
+	return at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!);
+}
+
+/** A plain object for the packet in `view`, which a serverReader (or parseAnyBody) filled. */
+export function toPacket(view: PacketView): Packet {
+	const b = view.buffer;
+	switch (view.type) {
+		case CONNECT: {
+			const connect = view as ServerPacketView;
+			const f = connect.connectFlags;
+			let at = view.bodyStart + 10;
+			const clientId = str(b, at);
+			at = next(b, at);
+			const packet: Packet = { type: CONNECT, protocolLevel: connect.protocolLevel, clientId, cleanSession: (f & CLEAN_SESSION) !== 0, keepAlive: connect.keepAlive };
+			if (f & WILL_FLAG) {
+				const topic = str(b, at);
+				at = next(b, at);
+				const will: Will = { topic, payload: bin(b, at), qos: ((f >> WILL_QOS_SHIFT) & QOS_BITS) as QoS, retain: (f & WILL_RETAIN) !== 0 };
+				at = next(b, at);
+				packet.will = will;
+			}
+			if (f & USERNAME_FLAG) { packet.username = str(b, at); at = next(b, at); }
+			if (f & PASSWORD_FLAG) packet.password = bin(b, at);
+			return packet;
+		}
+		case CONNACK: return { type: CONNACK, sessionPresent: view.sessionPresent, returnCode: view.returnCode };
+		case PUBLISH: {
+			const packet: Packet = { type: PUBLISH, topic: view.topic(), payload: view.payloadBytes(), qos: view.qos, retain: view.retain, dup: view.dup };
+			if (view.qos > 0) packet.packetId = view.packetId;
+			return packet;
+		}
+		case PUBACK:
+		case PUBREC:
+		case PUBREL:
+		case PUBCOMP:
+		case UNSUBACK:
+			return { type: view.type, packetId: view.packetId } as Packet;
+		case SUBSCRIBE: {
+			const subscriptions: Subscription[] = [];
+			for (let at = view.payloadStart; at < view.payloadEnd;) {
+				const filter = str(b, at);
+				at = next(b, at);
+				subscriptions.push({ filter, qos: b[at++]! as QoS });
+			}
+			return { type: SUBSCRIBE, packetId: view.packetId, subscriptions };
+		}
+		case SUBACK: return { type: SUBACK, packetId: view.packetId, returnCodes: Array.from(b.subarray(view.payloadStart, view.payloadEnd)) };
+		case UNSUBSCRIBE: {
+			const filters: string[] = [];
+			for (let at = view.payloadStart; at < view.payloadEnd; at = next(b, at)) filters.push(str(b, at));
+			return { type: UNSUBSCRIBE, packetId: view.packetId, filters };
+		}
+		default:
+			return { type: view.type } as Packet;
+	}
+}
+
+/**
+ * Decodes exactly one packet that fills `bytes` (from `offset`, to `end`). Throws MqttError when
+ * malformed, or LENGTH_MISMATCH when the bytes hold less or more than one packet.
+ */
+export function decodePacket(bytes: Uint8Array, offset = 0, end = bytes.length): Packet {
+	const view = new ServerPacketView();
+	const size = parsePacket(view, bytes, offset, end, parseAnyBody);
+	if (size === 0)
+		throw malformed(ErrorCode.LENGTH_MISMATCH, "the bytes end before the packet does");
+	if (offset + size !== end)
+		throw malformed(ErrorCode.LENGTH_MISMATCH, `${end - offset - size} bytes follow the packet`);
+	return toPacket(view);
+}
+
+export function encodeConnack(buffer: Uint8Array, offset: number, sessionPresent: boolean, returnCode: number): number {
+	if (!(returnCode >= 0 && returnCode <= 5) || (returnCode | 0) !== returnCode)
+		throw new MqttError(ErrorCode.INVALID_RETURN_CODE, `CONNACK return code must be 0..5, not ${returnCode}`);
+	if (sessionPresent && returnCode !== 0)
+		throw new MqttError(ErrorCode.CONNACK_RESERVED_BITS, "CONNACK with a non-zero return code must have session present 0");
+	checkRoom("CONNACK", buffer, offset, 4);
+	buffer[offset] = CONNACK << TYPE_SHIFT;
+	buffer[offset + 1] = 2;
+	buffer[offset + 2] = sessionPresent ? 1 : 0;
+	buffer[offset + 3] = returnCode;
+	return 4;
+}
+
+export function encodeSuback(buffer: Uint8Array, offset: number, packetId: number, returnCodes: ArrayLike<number>): number {
+	checkPacketId(packetId, "SUBACK");
+	if (!returnCodes || returnCodes.length === 0)
+		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "SUBACK needs at least one return code");
+	for (let i = 0; i < returnCodes.length; i++) {
+		const c = returnCodes[i];
+		// As the decoder reads them: any code of 0x80 and above is a failure (MQTT 5 reason codes, which some brokers send to 3.1.1 clients).
+		if (!(c === 0 || c === 1 || c === 2 || (c >= SUBACK_FAILURE && c <= 0xFF)))
+			throw new MqttError(ErrorCode.INVALID_SUBACK_CODE, `SUBACK return code must be 0, 1, 2 or a failure (0x80..0xFF), not ${c}`);
+	}
+	const remaining = 2 + returnCodes.length;
+	checkRemaining("SUBACK", remaining);
+	const total = 1 + remainingLengthSize(remaining) + remaining;
+	checkRoom("SUBACK", buffer, offset, total);
+	let at = offset;
+	buffer[at++] = SUBACK << TYPE_SHIFT;
+	at = writeRemainingLength(remaining, buffer, at);
+	buffer[at++] = packetId >> 8;
+	buffer[at++] = packetId & 0xFF;
+	for (let i = 0; i < returnCodes.length; i++) buffer[at++] = returnCodes[i]!;
+	return total;
+}
+
+/** Encodes any packet object at `offset` (default 0); returns the bytes written. */
+export function encode(packet: Packet, buffer: Uint8Array, offset = 0): number {
+	switch (packet.type) {
+		case CONNECT: return encodeConnect(buffer, offset, packet);
+		case CONNACK: return encodeConnack(buffer, offset, packet.sessionPresent, packet.returnCode);
+		case PUBLISH: return encodePublish(buffer, offset, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.packetId ?? 0);
+		case PUBACK:
+		case PUBREC:
+		case PUBREL:
+		case PUBCOMP:
+		case UNSUBACK: return encodeAck(buffer, offset, packet.type, packet.packetId);
+		case SUBSCRIBE: return encodeSubscribe(buffer, offset, packet.packetId, packet.subscriptions);
+		case SUBACK: return encodeSuback(buffer, offset, packet.packetId, packet.returnCodes);
+		case UNSUBSCRIBE: return encodeUnsubscribe(buffer, offset, packet.packetId, packet.filters);
+		case PINGREQ:
+		case PINGRESP:
+		case DISCONNECT: return encodeEmpty(buffer, offset, packet.type);
+		default: throw new MqttError(ErrorCode.INVALID_ARGUMENT, `unknown packet type ${(packet as { type: unknown }).type}`);
+	}
+}
