@@ -108,6 +108,43 @@ const FINISHED = 4;   // closed for good
 const CLOSE_GRACE = 2000;
 
 export class Client {
+	// What the session and the transport tell the client, relayed by one object each with methods
+	// on its prototype: no closure per callback (in XS, a closure costs about ten heap slots).
+	private static readonly SessionRelay = class implements SessionEvents {
+		constructor(private readonly c: Client) {}
+		output(): void { this.c.flush(); }
+		failed(error: MqttError, wasConnected: boolean): void { this.c.sessionFailed(error, wasConnected); }
+		connected(sessionPresent: boolean): void { this.c.sessionConnected(sessionPresent); }
+		message(message: PacketView): void { this.c.dispatch(message); }
+		oversize(message: PacketView): void {
+			const c = this.c;
+			if (c.callbacks.onOversize) c.call(c.callbacks.onOversize, message);
+		}
+		delivered(packetId: number, qos: QoS): void { this.c.callbacks.onDelivered?.call(this.c, packetId, qos); }
+		subscribed(filter: string, returnCode: number): void { this.c.callbacks.onSubscribe?.call(this.c, filter, returnCode); }
+		unsubscribed(filter: string): void { this.c.callbacks.onUnsubscribe?.call(this.c, filter); }
+		writable(): void { this.c.callbacks.onWritable?.call(this.c); }
+		rejected(error: MqttError, message: RejectedMessage | undefined): void {
+			const c = this.c;
+			c.callbacks.onError?.call(c, error);
+			if (message !== undefined) c.callbacks.onRejected?.call(c, error, message);
+		}
+		storeError(error: MqttError): void {
+			const c = this.c;
+			// Met while the session is being made (restored from the store): reported once the client is whole.
+			if (c.session) c.callbacks.onError?.call(c, error);
+			else c.restoreError = error;
+		}
+	};
+
+	private static readonly TransportRelay = class implements TransportHandler {
+		constructor(private readonly c: Client) {}
+		onOpen(): void { this.c.transportOpened(); }
+		onReadable(): void { this.c.service(); }
+		onWritable(): void { this.c.flush(); }
+		onClose(error: MqttError): void { this.c.transportClosed(error); }
+	};
+
 	readonly session: Session<MessageHandler>;
 	private readonly reader: PacketReader;
 	private readonly transport: Transport;
@@ -150,26 +187,7 @@ export class Client {
 			clientId = "xs-";
 			for (let i = 0; i < 12; i++) clientId += "0123456789abcdef"[Math.floor(this.random() * 16) & 15];
 		}
-		const events: SessionEvents = {
-			output: () => this.flush(),
-			failed: (error, wasConnected) => this.sessionFailed(error, wasConnected),
-			connected: (sessionPresent) => this.sessionConnected(sessionPresent),
-			message: (message) => this.dispatch(message),
-			oversize: (message) => { if (callbacks.onOversize) this.call(callbacks.onOversize, message); },
-			delivered: (packetId, qos) => callbacks.onDelivered?.call(this, packetId, qos),
-			subscribed: (filter, returnCode) => callbacks.onSubscribe?.call(this, filter, returnCode),
-			unsubscribed: (filter) => callbacks.onUnsubscribe?.call(this, filter),
-			writable: () => callbacks.onWritable?.call(this),
-			rejected: (error, message) => {
-				callbacks.onError?.call(this, error);
-				if (message !== undefined) callbacks.onRejected?.call(this, error, message);
-			},
-			storeError: (error) => {
-				if (this.session) callbacks.onError?.call(this, error);
-				else this.restoreError = error;
-			},
-		};
-		this.session = new Session<MessageHandler>({ ...options, clientId, cleanSession }, events);
+		this.session = new Session<MessageHandler>({ ...options, clientId, cleanSession }, new Client.SessionRelay(this));
 		this.reader = new PacketReader(options.rxBufferSize ?? 1024);
 		this.transport = options.transport;
 		this.clock = options.clock;
@@ -181,12 +199,7 @@ export class Client {
 			initialDelay: r?.initialDelay ?? 1000, maxDelay: r?.maxDelay ?? 60_000,
 			factor: r?.factor ?? 2, jitter: r?.jitter ?? 0.5,
 		};
-		this.handler = {
-			onOpen: () => this.transportOpened(),
-			onReadable: () => this.service(),
-			onWritable: () => this.flush(),
-			onClose: (error: MqttError) => this.transportClosed(error),
-		};
+		this.handler = new Client.TransportRelay(this);
 		this.onTimer = () => this.timer();
 		this.open();
 		if (this.restoreError) callbacks.onError?.call(this, this.restoreError);
