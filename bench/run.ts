@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { throughputSection } from "./node-throughput.js";
 import { footprintSection, sdkSection } from "./xs-comparison.js";
-import { measure, measurePrepared, startWorkloads } from "./xs-meter.js";
+import { measure, startWorkloads } from "./xs-meter.js";
 import type { XsFigures } from "./xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,7 +53,7 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 			if (f.heapGrowth !== 0 || f.allocatedSlots !== 0) failures.push(`${label}: ${f.allocatedSlots} slots allocated, growth ${f.heapGrowth}`);
 		}
 		const label = "client: reading one PUBACK (found, freed, onDelivered)";
-		const puback = await measurePrepared(worker, "preparePubacks", "readPubacks", count);
+		const puback = await measure(worker, "readPubacks", count, "preparePubacks");
 		lines.push(row(label, puback));
 		if (puback.heapGrowth !== 0 || puback.allocatedSlots !== 0) failures.push(`${label}: ${puback.allocatedSlots} slots allocated, growth ${puback.heapGrowth}`);
 		const scaling = figures.qos2With1000InFlight! / figures.qos2With10InFlight!;

@@ -38,40 +38,25 @@ async function heapAround(worker: XsWorker, code: string): Promise<{ allocated: 
 }
 
 /**
- * Measures `workloads[name]` over `count` operations, each run after `workloads[prepare](count)` in a
- * crank of its own (not measured): for operations that use up what was prepared (acknowledgements
- * for messages published beforehand).
+ * Measures `workloads[name]` over `count` operations (after a warm-up of the same size). With
+ * `prepare`, each run comes after `workloads[prepare](n)` in a crank of its own, not measured: for
+ * operations that use up what was prepared (acknowledgements for messages published beforehand).
  */
-export async function measurePrepared(worker: XsWorker, prepare: string, name: string, count: number): Promise<XsFigures> {
+export async function measure(worker: XsWorker, name: string, count = 10_000, prepare?: string): Promise<XsFigures> {
+	const ready = async (n: number): Promise<void> => {
+		if (prepare !== undefined) await worker.evaluate(`workloads[${JSON.stringify(prepare)}](${n})`);
+	};
 	const run = async (n: number): Promise<number> => {
-		await worker.evaluate(`workloads[${JSON.stringify(prepare)}](${n})`);
+		await ready(n);
 		return compute(worker, name, n);
 	};
-	await run(count); // warm-up
+	await run(count); // warm-up: first-use caches, lazily made objects
 	const zero = await run(0);
 	const many = await run(count);
 	const emptyZero = await compute(worker, "empty", 0);
 	const emptyMany = await compute(worker, "empty", count);
-	await worker.evaluate(`workloads[${JSON.stringify(prepare)}](${count})`);
+	await ready(count);
 	const heap = await heapAround(worker, `workloads[${JSON.stringify(name)}](${count})`);
-	const base = await heapAround(worker, `workloads["empty"](${count})`);
-	return {
-		computePerOp: ((many - zero) - (emptyMany - emptyZero)) / count,
-		allocatedSlots: heap.allocated - base.allocated,
-		heapGrowth: heap.growth - base.growth,
-		count,
-	};
-}
-
-/** Measures `workloads[name]` over `count` operations (after a warm-up of the same size). */
-export async function measure(worker: XsWorker, name: string, count = 10_000): Promise<XsFigures> {
-	await compute(worker, name, count); // warm-up: first-use caches, lazily made objects
-	const zero = await compute(worker, name, 0);
-	const many = await compute(worker, name, count);
-	const emptyZero = await compute(worker, "empty", 0);
-	const emptyMany = await compute(worker, "empty", count);
-	const run = `workloads[${JSON.stringify(name)}](${count})`;
-	const heap = await heapAround(worker, run);
 	// The same crank with the empty workload: what evaluating a crank costs by itself.
 	const base = await heapAround(worker, `workloads["empty"](${count})`);
 	return {
