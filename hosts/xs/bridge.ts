@@ -1,14 +1,10 @@
 // XS side of the bridge to the Node parent: requests go out through xsnap's synchronous
 // issueCommand; events come in through the global handleCommand, each stamped with the time.
 
-/** Parent → XS events (first byte), followed by the time (float64) and a payload. */
-export const EVENT_OPEN = 0x4F;      // 'O' serial
-export const EVENT_READABLE = 0x52;  // 'R' serial
-export const EVENT_WRITABLE = 0x57;  // 'W' serial
-export const EVENT_CLOSED = 0x43;    // 'C' serial, code, message
-export const EVENT_TIMER = 0x54;     // 'T' timer id
-export const EVENT_SHUTDOWN = 0x53;  // 'S'
-export const EVENT_TIME = 0x4E;      // 'N' (only the time)
+import { ANSWER_OK } from "./protocol.js";
+import type { Request } from "./protocol.js";
+
+export { EVENT_CLOSED, EVENT_OPEN, EVENT_READABLE, EVENT_SHUTDOWN, EVENT_TIME, EVENT_TIMER, EVENT_WRITABLE, Request } from "./protocol.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -20,16 +16,21 @@ export function now(): number {
 	return time;
 }
 
-/** Sends a request: one letter and a text or bytes; returns the answer's bytes. */
-export function request(op: string, body: string | Uint8Array = ""): Uint8Array {
+/**
+ * Sends a request (protocol.ts) with a text or bytes; returns the answer's bytes. Throws when the
+ * parent could not serve it, with the parent's reason, rather than taking the reason for an answer.
+ */
+export function request(op: Request, body: string | Uint8Array = ""): Uint8Array {
 	const payload = typeof body === "string" ? encoder.encode(body) : body;
 	const message = new Uint8Array(1 + payload.length);
 	message[0] = op.charCodeAt(0);
 	message.set(payload, 1);
-	return new Uint8Array(issueCommand(message.buffer));
+	const answer = new Uint8Array(issueCommand(message.buffer));
+	if (answer[0] !== ANSWER_OK) throw new Error(`the host could not serve request "${op}": ${decoder.decode(answer.subarray(1))}`);
+	return answer.subarray(1);
 }
 
-export function requestText(op: string, body: string | Uint8Array = ""): string {
+export function requestText(op: Request, body: string | Uint8Array = ""): string {
 	return decoder.decode(request(op, body));
 }
 

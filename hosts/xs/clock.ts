@@ -2,7 +2,7 @@
 // the latest event (XS runs each event to completion, so time does not move within one).
 
 import type { Clock } from "../../modules/mqtt/host.js";
-import { EVENT_TIMER, listen, now, request, text } from "./bridge.js";
+import { EVENT_TIMER, listen, now, Request, request, text } from "./bridge.js";
 
 let nextId = 1;
 const clocks: XsClock[] = [];
@@ -29,13 +29,13 @@ export class XsClock implements Clock {
 	arm(delay: number, callback: () => void): void {
 		this.callback = callback;
 		this.armed = true;
-		request("a", `${this.id},${delay < 0 ? 0 : Math.ceil(delay)}`);
+		request(Request.ARM, `${this.id},${delay < 0 ? 0 : Math.ceil(delay)}`);
 	}
 
 	disarm(): void {
 		if (!this.armed) return;
 		this.armed = false;
-		request("d", String(this.id));
+		request(Request.DISARM, String(this.id));
 	}
 
 	fire(): void {

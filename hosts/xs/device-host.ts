@@ -4,7 +4,7 @@
 import type { DeviceConfig, DeviceHost, DeviceSystem } from "../../modules/device/host.js";
 import type { Store } from "../../modules/mqtt/host.js";
 import { SimulatedSensor } from "../../modules/device/simulated-sensor.js";
-import { EVENT_SHUTDOWN, listen, now, request, requestText } from "./bridge.js";
+import { EVENT_SHUTDOWN, listen, now, Request, request, requestText } from "./bridge.js";
 import { XsClock } from "./clock.js";
 import { XsTransport } from "./transport.js";
 
@@ -20,17 +20,17 @@ export function createHost(_reboot: () => void): DeviceHost {
 	let shutdownHandler: ((done: () => void) => void) | undefined;
 	const system: DeviceSystem = {
 		uptime: () => now() - bootTime,
-		memory: () => JSON.parse(requestText("m")) as { free?: number; used?: number },
+		memory: () => JSON.parse(requestText(Request.MEMORY)) as { free?: number; used?: number },
 		restart: () => {
-			request("r"); // the parent starts a fresh engine: a reboot
+			request(Request.RESTART); // the parent starts a fresh engine: a reboot
 		},
 		trace: (line) => print(line),
 		load: (key) => {
-			const value = requestText("l", key);
+			const value = requestText(Request.LOAD, key);
 			return value === "" ? undefined : Number(value);
 		},
 		save: (key, value) => {
-			request("s", JSON.stringify({ key, value: value ?? null }));
+			request(Request.SAVE, JSON.stringify({ key, value: value ?? null }));
 		},
 		onShutdown: (handler) => {
 			shutdownHandler = handler;
@@ -39,7 +39,7 @@ export function createHost(_reboot: () => void): DeviceHost {
 	listen((kind) => {
 		if (kind !== EVENT_SHUTDOWN) return;
 		const done = (): void => {
-			request("x");
+			request(Request.SHUTDOWN_DONE);
 		};
 		if (shutdownHandler) shutdownHandler(done);
 		else done();
@@ -47,11 +47,11 @@ export function createHost(_reboot: () => void): DeviceHost {
 	// The client's session: the parent keeps the bytes (in its store file, or in memory).
 	const store: Store = {
 		load: () => {
-			const bytes = request("q");
+			const bytes = request(Request.LOAD_SESSION);
 			return bytes.length > 0 ? bytes : undefined;
 		},
 		save: (data, length) => {
-			request("p", data.subarray(0, length));
+			request(Request.SAVE_SESSION, data.subarray(0, length));
 		},
 	};
 	const host: DeviceHost = {

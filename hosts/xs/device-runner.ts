@@ -10,6 +10,7 @@ import type { DeviceConfig } from "../../modules/device/host.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions } from "../../modules/mqtt/host.js";
 import { NodeTransport } from "../node/transport.js";
+import { EVENT_CLOSED, EVENT_OPEN, EVENT_READABLE, EVENT_SHUTDOWN, EVENT_TIMER, EVENT_WRITABLE, Request } from "./protocol.js";
 import { XsWorker } from "./worker.js";
 import type { Reply } from "./worker.js";
 
@@ -18,12 +19,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, "../../main.js");
 const DEVICE_HOST = path.join(here, "device-host.js");
 
-const EVENT_OPEN = "O";
-const EVENT_READABLE = "R";
-const EVENT_WRITABLE = "W";
-const EVENT_CLOSED = "C";
-const EVENT_TIMER = "T";
-const EVENT_SHUTDOWN = "S";
+
 /** The key of the client's stored session (base64) in the store file, beside the persistent numbers. */
 const SESSION_KEY = "mqtt.session";
 
@@ -149,12 +145,12 @@ export class XsDevice {
 	}
 
 	/** Sends one event to the firmware, in order with the others. */
-	private event(kind: string, payload: string): Promise<unknown> {
+	private event(kind: number, payload: string): Promise<unknown> {
 		const worker = this.worker;
 		if (!worker) return Promise.resolve();
 		const body = Buffer.from(payload);
 		const message = Buffer.alloc(9 + body.length);
-		message[0] = kind.charCodeAt(0);
+		message[0] = kind;
 		message.writeDoubleLE(this.now(), 1);
 		body.copy(message, 9);
 		this.queue = this.queue.then(() => worker.send(message)).then(
@@ -169,7 +165,7 @@ export class XsDevice {
 		const op = String.fromCharCode(request[0]!);
 		const body = Buffer.from(request.subarray(1));
 		switch (op) {
-			case "o": {
+			case Request.OPEN: {
 				const { host, port, tls } = JSON.parse(body.toString()) as { host: string; port: number; tls: TlsOptions | null };
 				const serial = ++this.serial;
 				this.open = serial;
@@ -194,20 +190,20 @@ export class XsDevice {
 				});
 				return String(serial);
 			}
-			case "g": {
+			case Request.READ: {
 				const want = Number(body.toString());
 				const buffer = new Uint8Array(Math.min(want, 64 * 1024));
 				const n = this.transport.read(buffer, 0, buffer.length);
 				if (n < buffer.length) this.readableSignalled = false;
 				return buffer.subarray(0, n);
 			}
-			case "w":
+			case Request.WRITE:
 				return String(this.transport.write(body, 0, body.length));
-			case "c":
+			case Request.CLOSE:
 				this.open = -1;
 				this.transport.close();
 				return "";
-			case "a": {
+			case Request.ARM: {
 				const [id, delay] = body.toString().split(",").map(Number) as [number, number];
 				const old = this.timers.get(id);
 				if (old) clearTimeout(old);
@@ -217,40 +213,40 @@ export class XsDevice {
 				}, delay));
 				return "";
 			}
-			case "d": {
+			case Request.DISARM: {
 				const id = Number(body.toString());
 				const old = this.timers.get(id);
 				if (old) clearTimeout(old);
 				this.timers.delete(id);
 				return "";
 			}
-			case "m":
+			case Request.MEMORY:
 				return JSON.stringify({ used: this.heap });
-			case "l": {
+			case Request.LOAD: {
 				const value = this.storage[body.toString()];
 				return value === undefined ? "" : String(value);
 			}
-			case "s": {
+			case Request.SAVE: {
 				const { key, value } = JSON.parse(body.toString()) as { key: string; value: number | null };
 				if (value === null) delete this.storage[key];
 				else this.storage[key] = value;
 				this.persist();
 				return "";
 			}
-			case "q":
+			case Request.LOAD_SESSION:
 				return this.session ?? "";
-			case "p":
+			case Request.SAVE_SESSION:
 				this.session = new Uint8Array(body);
 				this.persist();
 				return "";
-			case "r":
+			case Request.RESTART:
 				setImmediate(() => void this.reboot());
 				return "";
-			case "x":
+			case Request.SHUTDOWN_DONE:
 				this.shutdownDone?.();
 				return "";
 			default:
-				return "";
+				throw new Error(`unknown request ${JSON.stringify(op)}`);
 		}
 	}
 

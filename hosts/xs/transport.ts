@@ -4,7 +4,7 @@
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { ErrorCode as Code } from "../../modules/mqtt/errors.js";
 import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
-import { EVENT_CLOSED, EVENT_OPEN, EVENT_READABLE, EVENT_WRITABLE, listen, request, requestText, text } from "./bridge.js";
+import { EVENT_CLOSED, EVENT_OPEN, EVENT_READABLE, EVENT_WRITABLE, listen, Request, request, requestText, text } from "./bridge.js";
 
 export class XsTransport implements Transport {
 	private serial = -1;
@@ -16,23 +16,23 @@ export class XsTransport implements Transport {
 
 	open(host: string, port: number, tls: TlsOptions | undefined, handler: TransportHandler): void {
 		this.handler = handler;
-		this.serial = Number(requestText("o", JSON.stringify({ host, port, tls: tls ?? null })));
+		this.serial = Number(requestText(Request.OPEN, JSON.stringify({ host, port, tls: tls ?? null })));
 	}
 
 	read(buffer: Uint8Array, offset: number, length: number): number {
 		if (this.serial < 0 || length <= 0) return 0;
-		const bytes = request("g", String(length));
+		const bytes = request(Request.READ, String(length));
 		buffer.set(bytes, offset);
 		return bytes.length;
 	}
 
 	write(buffer: Uint8Array, offset: number, length: number): number {
 		if (this.serial < 0) return 0;
-		return Number(requestText("w", buffer.subarray(offset, offset + length)));
+		return Number(requestText(Request.WRITE, buffer.subarray(offset, offset + length)));
 	}
 
 	close(): void {
-		if (this.serial >= 0) request("c");
+		if (this.serial >= 0) request(Request.CLOSE);
 		this.serial = -1;
 		this.handler = undefined;
 	}

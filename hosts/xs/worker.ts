@@ -6,6 +6,7 @@ import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { ANSWER_FAILED, ANSWER_OK } from "./protocol.js";
 
 /** What the XS meter reports after each crank. */
 export interface Meter {
@@ -24,7 +25,7 @@ export interface Reply {
 }
 
 export interface WorkerOptions {
-	/** Answers `issueCommand(ArrayBuffer)` from inside XS, synchronously for XS. */
+	/** Answers `issueCommand(ArrayBuffer)` from inside XS, synchronously for XS (prefixed ANSWER_OK; a throw is sent as ANSWER_FAILED and its message). */
 	onQuery?: (request: Uint8Array) => Uint8Array | string;
 	/** Receives each line XS prints (default: ignored; XS stdout is piped). */
 	onPrint?: (line: string) => void;
@@ -174,9 +175,11 @@ export class XsWorker {
 				answer = this.options.onQuery ? this.options.onQuery(message.subarray(1)) : "";
 			}
 			catch (error) {
-				answer = `!${(error as Error).message}`;
+				// The first byte says which: XS must not take a failure's reason for the bytes it asked for.
+				this.write(Buffer.concat([Buffer.from("/"), Buffer.of(ANSWER_FAILED), Buffer.from((error as Error).message)]));
+				return;
 			}
-			this.write(Buffer.concat([Buffer.from("/"), Buffer.from(typeof answer === "string" ? Buffer.from(answer) : answer)]));
+			this.write(Buffer.concat([Buffer.from("/"), Buffer.of(ANSWER_OK), Buffer.from(typeof answer === "string" ? Buffer.from(answer) : answer)]));
 			return;
 		}
 		const waiter = this.waiting.shift();
