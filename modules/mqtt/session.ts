@@ -332,7 +332,7 @@ export class Session<H = unknown> {
 	closed(now: number = this.lastTick): void {
 		if (this.state === CLOSED) return;
 		const wasConnected = this.state === CONNECTED;
-		const inFlight = wasConnected && this.inFlight();
+		const inFlight = wasConnected && this.findSuspect();
 		this.state = DISCONNECTED;
 		this.disconnectBookkeeping();
 		if (inFlight) this.judge(now);
@@ -348,10 +348,11 @@ export class Session<H = unknown> {
 	}
 
 	/**
-	 * Is a request sent on this connection still unacknowledged? The oldest of them goes to
-	 * `suspectRequest` or `suspectEntry`, for judge. (Before disconnectBookkeeping.)
+	 * Is a request sent on this connection still unacknowledged? Unless probing already, the oldest
+	 * of them becomes the suspect (`suspectRequest` or `suspectEntry`), for judge. Call before
+	 * disconnectBookkeeping.
 	 */
-	private inFlight(): boolean {
+	private findSuspect(): boolean {
 		// Requests go out before pool messages (pump), so a sent request is the oldest in flight.
 		const requests = this.subscriptions.requests;
 		for (let i = 0; i < requests.length; i++) {
@@ -378,7 +379,7 @@ export class Session<H = unknown> {
 	private judge(now: number): void {
 		const young = now - this.connectedAt < this.options.stableAfter;
 		if (!this.probing) {
-			// inFlight() named the suspect.
+			// findSuspect() named it.
 			if (young) this.probing = true;
 			else {
 				this.suspectRequest = undefined;
@@ -400,6 +401,10 @@ export class Session<H = unknown> {
 		const strikes = blamed ? this.pool.strikes[i]! + 1 : 0;
 		this.pool.strikes[i] = strikes;
 		if (strikes >= max) this.rejectMessage(i);
+	}
+
+	private probeInFlight(): boolean {
+		return this.probeRequest !== undefined || this.probeEntry >= 0;
 	}
 
 	private clearProbe(): void {
@@ -865,9 +870,9 @@ export class Session<H = unknown> {
 	/** A SUBSCRIBE or UNSUBSCRIBE for `filter` must fit the transmit buffer and the broker's limit. */
 	private checkRequestSize(filter: string): void {
 		const size = requestSize(filter);
-		const limit = Math.min(this.options.txBufferSize, this.options.maxPacketSize);
+		const limit = Math.min(this.options.txBufferSize, this.maxPacketSize);
 		if (size > limit)
-			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a SUBSCRIBE for this ${size - 10}-byte filter is larger than ${limit === this.options.txBufferSize ? `the ${limit}-byte transmit buffer (txBufferSize)` : `the broker's maximum packet size of ${limit} bytes (maxPacketSize)`}`);
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a SUBSCRIBE or UNSUBSCRIBE for this ${size - 10}-byte filter is larger than ${limit === this.options.txBufferSize ? `the ${limit}-byte transmit buffer (txBufferSize)` : `the broker's maximum packet size of ${limit} bytes (maxPacketSize)`}`);
 	}
 
 	private checkOpen(): void {
@@ -904,7 +909,7 @@ export class Session<H = unknown> {
 		for (let i = 0; i < requests.length; i++) {
 			const r = requests[i]!;
 			if (r.sent) continue;
-			if (probing && (this.probeRequest !== undefined || this.probeEntry >= 0)) break;
+			if (probing && this.probeInFlight()) break;
 			const id = this.allocateId();
 			if (this.encodeRequest(id, r) < 0) break;
 			r.packetId = id;
@@ -923,7 +928,7 @@ export class Session<H = unknown> {
 			const i = pool.at(k);
 			const state = pool.states[i]!;
 			if (state === FREE || state === SENT || state === RELEASING) continue;
-			if (probing && pool.qos[i] !== 0 && (this.probeRequest !== undefined || this.probeEntry >= 0)) break;
+			if (probing && pool.qos[i] !== 0 && this.probeInFlight()) break;
 			if (state === RELEASE) {
 				if (!o.reserve(ACK_SIZE)) break;
 				o.commit(encodeAck(mem, o.tail, PUBREL, pool.ids[i]!));
@@ -956,7 +961,8 @@ export class Session<H = unknown> {
 				}
 			}
 		}
-		pool.scan = k;
+		// Sending a QoS 0 entry removes it, and freed entries behind it with it: never start past the end.
+		pool.scan = k < pool.count ? k : pool.count;
 		if (wrote) this.events.output();
 	}
 

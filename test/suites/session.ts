@@ -480,6 +480,28 @@ add("completed out of order, newest first, while the oldest waits: the pool give
 	ok(h.session.pool.find(oldest) >= 0, "the oldest is still found by its identifier");
 });
 
+add("a queued QoS 0 message sent from behind freed entries leaves sending where it can resume: a message published next goes out", () => {
+	// The outbox holds two of these PUBLISH packets at a time, so the QoS 0 one waits while B is acknowledged.
+	const h = new Harness({ cleanSession: false, txBufferSize: 36, qos0WhileOffline: "queue" });
+	h.connect();
+	h.take();
+	const a = h.session.publish("t/a", "aaaaaaa", 1, false);
+	const b = h.session.publish("t/b", "bbbbbbb", 1, false);
+	h.sent();
+	h.drop();
+	h.session.publish("t/c", "ccccccc", 0, false); // queued in the pool while offline
+	h.connect(true);
+	h.receive(ack(PUBACK, b)); // B is freed before C could go out: a hole between A and C
+	equal(h.session.pool.count, 3, "A, the hole left by B, C");
+	const resent = h.sent(); // A and B again (DUP), then, drained, C
+	ok(resent.length > 0, "sent");
+	equal(h.sent(), bytesOf(pub("t/c", "ccccccc", 0)), "C goes out once there is room");
+	const d = h.session.publish("t/d", "ddddddd", 1, false);
+	equal(h.sent(), bytesOf(pub("t/d", "ddddddd", 1, d)), "D goes out at once");
+	h.receive(ack(PUBACK, a), ack(PUBACK, d));
+	equal(h.session.pending, 0);
+});
+
 add("PUBCOMP completes a QoS 2 message at QoS 2", () => {
 	const h = new Harness();
 	h.connect();
