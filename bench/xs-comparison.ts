@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "../modules/mqtt/client.js";
 import type { PacketReader } from "../modules/mqtt/reader.js";
 import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
+import type { Transmit } from "../modules/mqtt/transmit.js";
 import { XsWorker } from "../hosts/xs/worker.js";
 import { LoopbackBroker, StillClock } from "./xs/loopback.js";
 import { measure } from "./xs-meter.js";
@@ -240,6 +241,7 @@ function clientBuffers(): Buffers {
 	// Default options: only what a client cannot do without.
 	const client = new Client({ host: "loopback", transport: new LoopbackBroker(), clock: new StillClock() });
 	const reader = (client as unknown as { reader: PacketReader }).reader;
+	const transmit = (client as unknown as { tx: Transmit }).tx;
 	const session = client.session;
 	const pool = session.pool;
 	const inboundIds = (session as unknown as SessionInternals).inboundIds;
@@ -250,12 +252,12 @@ function clientBuffers(): Buffers {
 	return {
 		rows: [
 			{ what: "receive buffer", option: `rxBufferSize ${rx}`, expected: rx, actual: reader.buffer.byteLength },
-			{ what: "outbox (packets being sent)", option: `txBufferSize ${tx}`, expected: tx, actual: session.outbox.size },
+			{ what: "transmit buffer (what the transport has not taken yet)", option: `txBufferSize ${tx}`, expected: tx, actual: transmit.mem.byteLength },
 			{ what: "message pool (QoS 1/2 awaiting acknowledgement, queued QoS 0)", option: `queueBytes ${queue}`, expected: queue, actual: pool.size },
 			{ what: "pool entry tables (ids 2, state 1, QoS 1, offset 4, length 4, closes met 1 bytes)", option: `maxMessages ${messages}`, expected: messages * (2 + 1 + 1 + 4 + 4 + 1), actual: poolTables },
 			{ what: "packet identifier → entry table (2 × 2 bytes a slot, twice the entries, a power of two)", option: `maxMessages ${messages}`, expected: 64 * 4, actual: pool.index.bytes },
 			{ what: "inbound QoS 2 identifiers awaiting PUBREL", option: `maxInboundQos2 ${qos2}`, expected: qos2 * 2, actual: inboundIds.byteLength },
-			{ what: "last published topic, encoded, with room for a PUBLISH header before it", option: "fixed", expected: HEADER_ROOM + TOPIC_CACHE_BYTES, actual: session.outbox.mem.byteLength - session.outbox.size - pool.size },
+			{ what: "last published topic, encoded, with room for a PUBLISH header before it", option: "fixed", expected: HEADER_ROOM + TOPIC_CACHE_BYTES, actual: pool.mem.byteLength - pool.size },
 		],
 	};
 }

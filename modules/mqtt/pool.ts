@@ -34,6 +34,8 @@ export class MessagePool {
 	live = 0;
 	/** Entries SENT, RESEND, RELEASE or RELEASING: the in-flight window. */
 	inflight = 0;
+	/** QoS 0 messages waiting to be sent (queued offline, or for room). */
+	waiting0 = 0;
 	/** Ring positions below this hold nothing to send (QUEUED, RESEND or RELEASE): sending starts here. */
 	scan = 0;
 	/** Where the next message's bytes go, relative to `base`. */
@@ -105,6 +107,7 @@ export class MessagePool {
 		this.offsets[i] = offset;
 		this.lengths[i] = length;
 		this.strikes[i] = 0;
+		if (qos === 0) this.waiting0++;
 		this.writeAt = offset - this.base + length;
 		if (state !== QUEUED) this.inflight++;
 		return i;
@@ -142,6 +145,7 @@ export class MessagePool {
 	remove(i: number): void {
 		if (this.states[i] !== QUEUED) this.inflight--;
 		if (this.ids[i] !== 0) this.index.delete(this.ids[i]!);
+		else if (this.qos[i] === 0) this.waiting0--;
 		this.states[i] = FREE;
 		this.live--;
 		while (this.count > 0 && this.states[this.first] === FREE) {
@@ -150,7 +154,7 @@ export class MessagePool {
 			if (this.scan > 0) this.scan--;
 		}
 		if (this.count === 0) {
-			this.first = this.writeAt = this.scan = 0;
+			this.first = this.writeAt = this.scan = this.waiting0 = 0;
 			return;
 		}
 		for (let last = this.at(this.count - 1); this.states[last] === FREE; last = this.at(this.count - 1)) {

@@ -3,6 +3,8 @@
 
 import { FREE, QUEUED, RELEASE, RESEND, SENT } from "./pool.js";
 import type { MessagePool } from "./pool.js";
+import { ErrorCode, MqttError } from "./errors.js";
+import type { Store } from "./host.js";
 
 /*
  * Format, version 2 (integers big-endian):
@@ -234,4 +236,61 @@ export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: 
 /** The `j`th inbound identifier of a checked snapshot. */
 export function inboundId(bytes: Uint8Array, info: SnapshotInfo, j: number): number {
 	return u16(bytes, info.inboundAt + 2 * j);
+}
+
+/** What takes a snapshot back (a Session). */
+export interface Restorable {
+	/** Takes over `bytes`; returns why they were ignored, or undefined. */
+	restore(bytes: Uint8Array | undefined): string | undefined;
+}
+
+/**
+ * A Store in use: restores the snapshot it holds into a session, and saves the ones the session
+ * hands out. Failures come back as errors to report (a failing save once until one succeeds).
+ */
+export class Persistence {
+	/** The last save threw. */
+	private failing = false;
+
+	constructor(readonly store: Store) {}
+
+	/** Restores what the store holds into `session` (before its first connection). */
+	restore(session: Restorable): MqttError | undefined {
+		let bytes: Uint8Array | undefined;
+		try {
+			bytes = this.store.load();
+		}
+		catch (error) {
+			return new MqttError(ErrorCode.STORE_FAILED, `store.load() threw: ${describe(error)}`);
+		}
+		if (bytes === undefined || bytes === null) return undefined;
+		if (!(bytes instanceof Uint8Array))
+			return new MqttError(ErrorCode.STORE_CORRUPT, "store.load() returned something other than a Uint8Array: ignored");
+		const problem = session.restore(bytes);
+		return problem === undefined ? undefined : new MqttError(ErrorCode.STORE_CORRUPT, `the stored session was ignored: ${problem}`);
+	}
+
+	/** Saves bytes [0, length) of `data`; an error only when this save threw and the last did not. */
+	save(data: Uint8Array, length: number): MqttError | undefined {
+		try {
+			this.store.save(data, length);
+			this.failing = false;
+			return undefined;
+		}
+		catch (error) {
+			if (this.failing) return undefined;
+			this.failing = true;
+			return new MqttError(ErrorCode.STORE_FAILED, `store.save() threw: ${describe(error)}`);
+		}
+	}
+}
+
+/** Checks that `store` is one (it came from the API). */
+export function checkStore(store: Store | undefined): void {
+	if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
+}
+
+function describe(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
 }

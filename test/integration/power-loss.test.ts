@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { XsDevice } from "../../hosts/xs/device-runner.js";
 import { FileStore } from "../../hosts/node/store.js";
-import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { Store } from "../../modules/mqtt/host.js";
 import { Session } from "../../modules/mqtt/session.js";
+import { Persistence } from "../../modules/mqtt/snapshot.js";
+import { Transmit } from "../../modules/mqtt/transmit.js";
 import { startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
 import { createClient } from "../../hosts/node/index.js";
@@ -85,11 +86,13 @@ const running = new Set<ClientProcess>();
 /** What client `clientId` made now on `store` would restore: its pending messages, and any store error. */
 function restored(store: Store, clientId: string): { pending: number; errors: string[] } {
 	const errors: string[] = [];
-	const session = new Session({ clientId, cleanSession: false, store }, {
-		output: () => {}, failed: () => {}, connected: () => {}, message: () => {}, oversize: () => {},
+	const session = new Session({ clientId, cleanSession: false, snapshots: true }, {
+		failed: () => {}, connected: () => {}, message: () => {}, oversize: () => {},
 		delivered: () => {}, subscribed: () => {}, unsubscribed: () => {}, writable: () => {}, rejected: () => {},
-		storeError: (error: MqttError) => errors.push(error.code),
-	});
+		persist: () => {},
+	}, new Transmit(new Uint8Array(1024)));
+	const error = new Persistence(store).restore(session);
+	if (error) errors.push(error.code);
 	return { pending: session.pending, errors };
 }
 
