@@ -342,26 +342,19 @@ export class Client {
 		const reader = this.reader;
 		const session = this.session;
 		const transport = this.transport;
-		while (this.phase === OPEN && session.canReceive()) {
-			let got: boolean;
-			try {
-				got = reader.next();
+		try {
+			while (this.phase === OPEN && session.canReceive()) {
+				if (reader.next()) session.receive(reader.view, this.clock.now());
+				// Every complete packet buffered has been handled: when nothing more comes, all is done.
+				else if (reader.fill(transport) <= 0) break;
 			}
-			catch (error) {
-				if (!(error instanceof MqttError)) throw error;
-				session.fail(error);
-				break;
-			}
-			if (got) {
-				session.receive(reader.view, this.clock.now());
-				continue;
-			}
-			// Every complete packet buffered has been handled: when nothing more comes, all is done.
-			const room = reader.space(); // before writeOffset: it may move the bytes kept
-			const n = transport.read(reader.buffer, reader.writeOffset, room);
-			if (n <= 0) break;
-			reader.commit(n);
 		}
+		catch (error) {
+			// The reader found the stream malformed (anything else is a fault of this code: thrown on).
+			if (!(error instanceof MqttError)) throw error;
+			session.fail(error);
+		}
+		// A deadline may now be earlier than the one armed (after PINGRESP, the next ping's).
 		this.schedule();
 	}
 

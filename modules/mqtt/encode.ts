@@ -12,7 +12,7 @@ import {
 } from "./constants.js";
 import type { ConnectPacket, Payload, QoS, Subscription } from "./packet.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
-import { topicNameBytes, validateTopicFilter } from "./topic.js";
+import { topicNameBytes, validateTopicFilter, writeTopicName } from "./topic.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
 function tooSmall(type: string, needed: number, room: number): MqttError {
@@ -91,15 +91,19 @@ export class TopicCache {
 	/** The UTF-8 length of `topic`, validated as a topic name; encoded into the cache when it fits. */
 	lookup(topic: string): number {
 		if (topic === this.last) return this.lastBytes;
-		const n = topicNameBytes(topic, "the PUBLISH topic name");
+		// Validated and encoded in one pass; a topic that throws leaves the cache empty.
+		this.topic = undefined;
+		const buffer = this.buffer;
+		const at = this.offset;
+		const n = writeTopicName(topic, buffer, at + 2, this.size - 2, "the PUBLISH topic name");
 		this.last = topic;
 		this.lastBytes = n;
 		if (2 + n <= this.size) {
-			writeString(topic, n, this.buffer, this.offset);
+			buffer[at] = n >> 8;
+			buffer[at + 1] = n & 0xFF;
 			this.topic = topic;
 			this.bytes = n;
 		}
-		else this.topic = undefined;
 		return n;
 	}
 }

@@ -97,7 +97,8 @@ export class MessagePool {
 	 * entry index. `id` is its packet identifier (0 for QoS 0), not held by another entry.
 	 */
 	add(id: number, qos: number, offset: number, length: number, state: number): number {
-		const i = this.at(this.count);
+		let i = this.first + this.count;
+		if (i >= this.capacity) i -= this.capacity;
 		this.count++;
 		this.live++;
 		this.ids[i] = id;
@@ -143,11 +144,17 @@ export class MessagePool {
 
 	/** Forgets entry `i`. Freed entries at either end of the ring leave it (the newest ones give their bytes back). */
 	remove(i: number): void {
-		if (this.states[i] !== QUEUED) this.inflight--;
-		if (this.ids[i] !== 0) this.index.delete(this.ids[i]!);
+		const states = this.states;
+		if (states[i] !== QUEUED) this.inflight--;
+		const id = this.ids[i]!;
+		if (id !== 0) this.index.delete(id);
 		else if (this.qos[i] === 0) this.waiting0--;
-		this.states[i] = FREE;
-		this.live--;
+		states[i] = FREE;
+		if (--this.live === 0) {
+			// The last one: the ring is empty.
+			this.first = this.count = this.writeAt = this.scan = this.waiting0 = 0;
+			return;
+		}
 		while (this.count > 0 && this.states[this.first] === FREE) {
 			this.first = this.first + 1 === this.capacity ? 0 : this.first + 1;
 			this.count--;

@@ -431,7 +431,7 @@ export class Session<H = unknown> {
 		const strikes = pool.strikes[i]!;
 		this.probeDone(i === this.suspectEntry);
 		pool.remove(i);
-		this.persist();
+		if (this.snapshot !== undefined) this.persist();
 		this.stats.rejected++;
 		const error = new MqttError(ErrorCode.REJECTED_BY_BROKER, `the broker closed the connection each of the ${strikes} times PUBLISH ${id} (QoS ${message.qos}) to ${message.topic} was sent alone: set aside, not sent again`);
 		error.topic = message.topic;
@@ -475,7 +475,8 @@ export class Session<H = unknown> {
 
 	/** Is there room to answer one more inbound packet? (The owner reads only while there is.) */
 	canReceive(): boolean {
-		return this.tx.room(ACK_SIZE);
+		const tx = this.tx;
+		return tx.size - tx.tail + tx.head >= ACK_SIZE;
 	}
 
 	/** PINGREQ or DISCONNECT (after `tx.room(2)`). */
@@ -569,7 +570,7 @@ export class Session<H = unknown> {
 			// The broker has no state for us: no inbound QoS 2 is half done, no subscription exists.
 			if (this.inboundCount > 0) {
 				this.inboundCount = 0;
-				this.persist();
+				if (this.snapshot !== undefined) this.persist();
 			}
 			// Every subscription is requested again; a suspect UNSUBSCRIBE has nothing left to undo.
 			if (this.suspectRequest !== undefined) {
@@ -604,7 +605,7 @@ export class Session<H = unknown> {
 			this.events.message(p);
 		}
 		// Handled, and recorded before PUBREC: after a restart the broker's re-send is a duplicate.
-		if (qos === 2) this.persist();
+		if (qos === 2 && this.snapshot !== undefined) this.persist();
 		if (this.state !== CONNECTED) return;
 		if (qos === 1) this.ack(PUBACK, p.packetId);
 		else if (qos === 2) this.ack(PUBREC, p.packetId);
@@ -619,7 +620,7 @@ export class Session<H = unknown> {
 		const i = this.inboundIndex(id);
 		if (i >= 0) {
 			this.inboundIds[i] = this.inboundIds[--this.inboundCount]!;
-			this.persist();
+			if (this.snapshot !== undefined) this.persist();
 		}
 		this.ack(PUBCOMP, id); // also for an unknown identifier (§4.3.3)
 	}
@@ -645,7 +646,7 @@ export class Session<H = unknown> {
 		this.progress = true;
 		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		pool.set(i, RELEASE);
-		if (was !== RELEASE && was !== RELEASING) this.persist();
+		if (was !== RELEASE && was !== RELEASING && this.snapshot !== undefined) this.persist();
 		this.pump();
 	}
 
@@ -660,7 +661,7 @@ export class Session<H = unknown> {
 		this.progress = true;
 		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		this.pool.remove(i);
-		this.persist();
+		if (this.snapshot !== undefined) this.persist();
 		this.events.delivered(id, qos);
 		if (this.blockedOnPool) {
 			this.blockedOnPool = false;
@@ -724,20 +725,68 @@ export class Session<H = unknown> {
 	 * be sent (bad topic, QoS, or larger than the buffers), and after `disconnect()`.
 	 */
 	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
+		const cache = this.topicCache;
+		if (qos === 0 && this.state === CONNECTED && payload instanceof Uint8Array) {
+			// QoS 0 with bytes, the usual telemetry: validated and encoded into the topic cache once
+			// per topic; the fixed header is written just before it, and header and topic go from
+			// there, then the payload from where it is.
+			if (topic !== cache.topic) cache.lookup(topic);
+			if (topic === cache.topic && this.pool.waiting0 === 0) {
+				const topicBytes = cache.bytes;
+				const payloadBytes = payload.length;
+				const remaining = 2 + topicBytes + payloadBytes;
+				const total = remaining < 128 ? remaining + 2 : packetSize(publishRemaining(topicBytes, payloadBytes, 0));
+				if (total > this.sendLimit) this.tooLarge(total);
+				const tx = this.tx;
+				if (total > tx.size - tx.tail + tx.head) {
+					this.blockedOnTransmit = total;
+					return -1;
+				}
+				const mem = cache.buffer;
+				const topicAt = cache.offset;
+				let start: number;
+				if (remaining < 128) {
+					start = topicAt - 2;
+					mem[start + 1] = remaining;
+				}
+				else {
+					start = topicAt - (total - remaining);
+					writeRemainingLength(remaining, mem, start + 1);
+				}
+				mem[start] = retain ? PUBLISH_HEADER | RETAIN_FLAG : PUBLISH_HEADER;
+				tx.sendPair(mem, start, topicAt + 2 + topicBytes - start, payload, payloadBytes);
+				this.stats.messagesSent++;
+				this.sentSinceTick = true;
+				return 0;
+			}
+			// A topic too long for the cache, or older QoS 0 messages waiting in the pool: below.
+		}
 		if (this.state === CLOSED) this.checkOpen();
 		if (qos !== 0 && qos !== 1 && qos !== 2)
 			throw new MqttError(ErrorCode.INVALID_QOS, `PUBLISH QoS must be 0, 1 or 2, not ${qos}`);
-		const cache = this.topicCache;
 		const topicBytes = topic === cache.topic ? cache.bytes : cache.lookup(topic);
 		const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
-		const remaining = publishRemaining(topicBytes, payloadBytes, qos);
-		const total = remaining < 128 ? remaining + 2 : packetSize(remaining);
+		const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
+		const total = remaining < 128 ? remaining + 2 : packetSize(publishRemaining(topicBytes, payloadBytes, qos));
 		if (total > this.sendLimit) this.tooLarge(total);
 		const pool = this.pool;
 		if (qos === 0) {
 			if (this.state === CONNECTED) {
-				// Straight out, unless older QoS 0 messages still wait in the pool (they go first).
-				if (pool.waiting0 === 0) return this.sendQos0(topic, topicBytes, payload, payloadBytes, retain, remaining, total);
+				// Sent now (encoded into the transmit buffer), unless older QoS 0 messages still wait
+				// in the pool (they go first).
+				if (pool.waiting0 === 0) {
+					const tx = this.tx;
+					if (total > tx.size - tx.tail + tx.head) {
+						this.blockedOnTransmit = total;
+						return -1;
+					}
+					const at = tx.claim(total);
+					writePublish(tx.mem, at, topic, topicBytes, payload, 0, retain, false, 0, remaining, undefined);
+					tx.commit(total);
+					this.stats.messagesSent++;
+					this.sentSinceTick = true;
+					return 0;
+				}
 			}
 			else if (this.options.qos0WhileOffline === "drop") {
 				this.stats.qos0Dropped++;
@@ -753,48 +802,23 @@ export class Session<H = unknown> {
 		}
 		const id = qos > 0 ? this.allocateId() : 0;
 		writePublish(pool.mem, offset, topic, topicBytes, payload, qos, retain, false, id, remaining, cache);
-		pool.add(id, qos, offset, total, QUEUED);
-		if (qos > 0) this.persist(); // before it can be sent, and before its identifier is returned
-		if (this.state === CONNECTED) this.pump();
-		return id;
-	}
-
-	/**
-	 * A QoS 0 PUBLISH, sent now: its fixed header is written just before the cached topic and both
-	 * go out from there, then the payload from where it is (a string payload, or a topic too long
-	 * for the cache: the packet is encoded into the transmit buffer).
-	 */
-	private sendQos0(topic: string, topicBytes: number, payload: Payload, payloadBytes: number, retain: boolean, remaining: number, total: number): number {
+		const i = pool.add(id, qos, offset, total, QUEUED);
+		// Saved before it can be sent, and before its identifier is returned.
+		if (qos > 0 && this.snapshot !== undefined) this.persist();
+		if (this.state !== CONNECTED) return id;
 		const tx = this.tx;
-		if (!tx.room(total)) {
-			this.blockedOnTransmit = total;
-			return -1;
+		// The usual case: nothing waits before it, the window is open, no probe: it goes now, from
+		// the pool (what pump would do, without looking for anything else to send).
+		if (qos > 0 && pool.scan === pool.count - 1 && this.subscriptions.requests.length === 0 && !this.probing
+			&& pool.inflight < this.options.maxInflight && total <= tx.size - tx.tail + tx.head) {
+			tx.send(pool.mem, offset, total);
+			pool.set(i, SENT);
+			pool.scan = pool.count;
+			this.stats.messagesSent++;
+			this.sentSinceTick = true;
 		}
-		const cache = this.topicCache;
-		if (cache.topic === topic && payload instanceof Uint8Array) {
-			const mem = cache.buffer;
-			const topicAt = cache.offset;
-			let start: number;
-			if (remaining < 128) {
-				start = topicAt - 2;
-				mem[start + 1] = remaining;
-			}
-			else {
-				start = topicAt - (total - remaining);
-				writeRemainingLength(remaining, mem, start + 1);
-			}
-			mem[start] = retain ? PUBLISH_HEADER | RETAIN_FLAG : PUBLISH_HEADER;
-			tx.send(mem, start, topicAt + 2 + topicBytes - start);
-			tx.send(payload, 0, payloadBytes);
-		}
-		else {
-			const at = tx.claim(total);
-			writePublish(tx.mem, at, topic, topicBytes, payload, 0, retain, false, 0, remaining, undefined);
-			tx.commit(total);
-		}
-		this.stats.messagesSent++;
-		this.sentSinceTick = true;
-		return 0;
+		else this.pump();
+		return id;
 	}
 
 	/** options.maxPacketSize, read on every publish. */
@@ -846,7 +870,12 @@ export class Session<H = unknown> {
 
 	/** The next packet identifier in 1..65,535 that no message or sent request holds (§2.3.1). */
 	private allocateId(): number {
-		for (let tries = 0; tries < 65_535; tries++) {
+		const id = this.nextId;
+		this.nextId = id === 65_535 ? 1 : id + 1;
+		// Nothing holds an identifier: the next one is free.
+		if (this.pool.live === 0 && this.subscriptions.requests.length === 0) return id;
+		if (!this.idInUse(id)) return id;
+		for (let tries = 1; tries < 65_535; tries++) {
 			const id = this.nextId;
 			this.nextId = id === 65_535 ? 1 : id + 1;
 			if (!this.idInUse(id)) return id;
@@ -865,9 +894,11 @@ export class Session<H = unknown> {
 	 * SUBSCRIBE/UNSUBSCRIBE, then pool messages (PUBREL and DUP re-sends first, as they are older).
 	 */
 	pump(): void {
-		if (this.state !== CONNECTED) return;
-		const tx = this.tx;
+		const pool = this.pool;
 		const requests = this.subscriptions.requests;
+		// Nothing waits to be sent (the usual case after an acknowledgement).
+		if (this.state !== CONNECTED || (pool.scan >= pool.count && requests.length === 0)) return;
+		const tx = this.tx;
 		// Probing: one request in flight at a time, whatever it is, until one is acknowledged.
 		const probing = this.probing;
 		for (let i = 0; i < requests.length; i++) {
@@ -883,7 +914,6 @@ export class Session<H = unknown> {
 				this.probePassed = false;
 			}
 		}
-		const pool = this.pool;
 		const mem = pool.mem;
 		const maxInflight = this.options.maxInflight;
 		// Entries before pool.scan have nothing to send; it is left where sending stopped.

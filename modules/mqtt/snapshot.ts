@@ -3,6 +3,7 @@
 
 import { FREE, QUEUED, RELEASE, RESEND, SENT } from "./pool.js";
 import type { MessagePool } from "./pool.js";
+import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "./remaining-length.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import type { Store } from "./host.js";
 
@@ -134,21 +135,14 @@ function u16(bytes: Uint8Array, at: number): number {
 	return (bytes[at]! << 8) | bytes[at + 1]!;
 }
 
-/** Bytes of the fixed header (type byte and remaining length) of the packet at `at`, or -1 if malformed or cut short by `end`. */
-function headerLength(bytes: Uint8Array, at: number, end: number): number {
-	for (let k = at + 1; k < at + 5 && k < end; k++) if (!(bytes[k]! & 0x80)) return k + 1 - at;
-	return -1;
-}
-
-/** The whole length of the packet at `at`, whose fixed header is `header` bytes long. */
-function packetLength(bytes: Uint8Array, at: number, header: number): number {
-	let value = 0;
-	let multiplier = 1;
-	for (let k = at + 1; k < at + header; k++) {
-		value += (bytes[k]! & 0x7F) * multiplier;
-		multiplier *= 128;
+/** The fixed header's length and remaining length of the packet at `at`, packed (see readRemainingLength), or -1 if malformed or cut short by `end`. */
+function packetHeader(bytes: Uint8Array, at: number, end: number): number {
+	try {
+		return readRemainingLength(bytes, at + 1, end);
 	}
-	return header + value;
+	catch {
+		return -1;
+	}
 }
 
 /**
@@ -191,8 +185,9 @@ export function checkSnapshot(bytes: Uint8Array, limits: SnapshotLimits, out: Sn
 		if (state === S_RELEASE && qos !== 2) return `entry ${e} awaits PUBCOMP but is QoS 1`;
 		p += ENTRY;
 		if (state === S_RELEASE) continue;
-		const header = headerLength(bytes, p, end);
-		const total = header < 0 ? -1 : packetLength(bytes, p, header);
+		const packed = packetHeader(bytes, p, end);
+		const header = 1 + (packed >>> LENGTH_SIZE_SHIFT);
+		const total = packed < 0 ? -1 : header + (packed & LENGTH_VALUE_MASK);
 		if (total < 0 || p + total > end) return `entry ${e}: not a whole PUBLISH packet`;
 		const first = bytes[p]!;
 		if (first >> 4 !== 3 || ((first >> 1) & 3) !== qos) return `entry ${e}: the packet is not a QoS ${qos} PUBLISH`;
@@ -227,7 +222,8 @@ export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: 
 		const qos = bytes[p + 2]! >> 4;
 		const state = bytes[p + 2]! & 0x0F;
 		p += ENTRY;
-		const length = state === S_RELEASE ? 0 : packetLength(bytes, p, headerLength(bytes, p, bytes.length));
+		const packed = state === S_RELEASE ? 0 : packetHeader(bytes, p, bytes.length);
+		const length = state === S_RELEASE ? 0 : 1 + (packed >>> LENGTH_SIZE_SHIFT) + (packed & LENGTH_VALUE_MASK);
 		entry(id, qos, state, p, length);
 		p += length;
 	}

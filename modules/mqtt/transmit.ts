@@ -80,6 +80,33 @@ export class Transmit {
 				length -= n;
 			}
 		}
+		this.keep(source, offset, length);
+	}
+
+	/**
+	 * Sends a packet in two parts by reference, as `send` sends each: bytes [offset, offset + length)
+	 * of `head`, then the whole of `tail` (after `room` for both).
+	 */
+	sendPair(head: Uint8Array, offset: number, length: number, tail: Uint8Array, tailLength: number): void {
+		const writer = this.writer;
+		if (this.head === this.tail && writer !== undefined) {
+			const n = writer.write(head, offset, length);
+			if (n >= length) {
+				const m = writer.write(tail, 0, tailLength);
+				if (m >= tailLength) return;
+				if (m > 0) this.keep(tail, m, tailLength - m);
+				else this.keep(tail, 0, tailLength);
+				return;
+			}
+			if (n > 0) this.keep(head, offset + n, length - n);
+			else this.keep(head, offset, length);
+		}
+		else this.keep(head, offset, length);
+		this.keep(tail, 0, tailLength);
+	}
+
+	/** Copies bytes the transport did not take to the end of what waits. */
+	private keep(source: Uint8Array, offset: number, length: number): void {
 		const at = this.claim(length);
 		const mem = this.mem;
 		if (source === mem) mem.copyWithin(at, offset, offset + length);
