@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { throughputSection } from "./node-throughput.js";
 import { footprintSection, sdkSection } from "./xs-comparison.js";
+import { transportSection } from "./xs-transport.js";
 import { measure, startWorkloads } from "./xs-meter.js";
 import type { XsFigures } from "./xs-meter.js";
 
@@ -69,7 +70,7 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 
 async function main(): Promise<void> {
 	const started = new Date();
-	const sections = [await codec(), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick)];
+	const sections = [await codec(), await transportSection(quick), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick)];
 	const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 	const text = [
 		"# Benchmark results",
