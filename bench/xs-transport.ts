@@ -157,7 +157,7 @@ export async function transportSection(quick: boolean): Promise<Section> {
 			"## The Moddable transport's write in the XS engine",
 			"",
 			"hosts/moddable/transport.ts, compiled for XS, over a stub of the SDK's TCP socket that only counts bytes;",
-			`${count.toLocaleString("en")} operations each. The writes come from inside a 2,048-byte buffer (as from a client's outbox):`,
+			`${count.toLocaleString("en")} operations each. The writes come from inside a 2,048-byte buffer (as from a client's pool):`,
 			"\"moving\" ones start at 128 and 129 in turn, so that none is of the place written last; \"same place\" ones at 128",
 			`every time. The ${publishBytes}-byte write is a QoS 1 PUBLISH (24-byte topic, 64-byte payload). "Before" is the per-byte`,
 			"copy into power-of-two staging views, one socket write per view, kept in bench/xs/transport-workloads.ts. The",

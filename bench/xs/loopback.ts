@@ -124,3 +124,36 @@ export class LoopbackBroker implements Transport {
 		if (this.frame !== undefined || this.readTail > this.readHead) this.handler!.onReadable();
 	}
 }
+
+/**
+ * A transport doing what the SDK comparison's socket stub does: it counts the bytes written (no
+ * parsing, unlike the loopback broker) and hands over whole staged packets when the driver says so.
+ */
+export class CountingTransport implements Transport {
+	handler: TransportHandler | undefined;
+	bytesWritten = 0;
+	private staged: Uint8Array | undefined;
+
+	open(_host: string, _port: number, _tls: TlsOptions | undefined, handler: TransportHandler): void {
+		this.handler = handler;
+	}
+	read(buffer: Uint8Array, offset: number, length: number): number {
+		const staged = this.staged;
+		if (staged === undefined || staged.length > length) return 0;
+		this.staged = undefined;
+		buffer.set(staged, offset);
+		return staged.length;
+	}
+	write(_buffer: Uint8Array, _offset: number, length: number): number {
+		this.bytesWritten += length;
+		return length;
+	}
+	close(): void {
+		this.handler = undefined;
+	}
+	/** Hands `bytes` (whole packets) to the client. */
+	receive(bytes: Uint8Array): void {
+		this.staged = bytes;
+		this.handler!.onReadable();
+	}
+}

@@ -194,7 +194,7 @@ function stageIndex(n: number): number {
 	return k;
 }
 
-/** A client's outbox: the writes come from inside it, at OFFSET, as from the client's ring. */
+/** A client's pool: the writes come from inside it, at OFFSET, as from the client's ring. */
 const outbox = new Uint8Array(2048);
 const OFFSET = 128;
 for (let i = 0; i < outbox.length; i++) outbox[i] = i & 0xFF;
@@ -285,7 +285,7 @@ export function start(Transport: new () => Transport): void {
 			if (client.socket.bytes - bytes !== n * (PUBLISH_BYTES - 2)) throw new Error(`the socket got ${client.socket.bytes - bytes} bytes for ${n} publishes`);
 			if (n > 0) socketWrites.clientPublishQos0 = (client.socket.writes - writes) / n;
 		},
-		/** A client over the transport publishes QoS 1 (from its outbox) and reads the PUBACK. */
+		/** A client over the transport publishes QoS 1 (from its pool) and reads the PUBACK. */
 		clientPublishQos1(n: number): void {
 			const delivered = client.delivered;
 			const writes = client.socket.writes;

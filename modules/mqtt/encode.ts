@@ -158,12 +158,12 @@ export function measurePublish(topic: string, payload: Payload, qos: number): nu
 /** Encodes a PUBLISH at `offset`; returns the bytes written. `packetId` is used only when qos > 0. */
 export function encodePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
 	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");
+	if (qos > 0) checkPacketId(packetId, "PUBLISH with QoS > 0");
+	else if (dup) throw new MqttError(ErrorCode.DUP_WITH_QOS0, "a QoS 0 PUBLISH must have DUP 0");
 	const topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
 	const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
 	const remaining = publishRemaining(topicBytes, payloadBytes, qos);
 	const total = packetSize(remaining);
-	if (qos > 0) checkPacketId(packetId, "PUBLISH with QoS > 0");
-	else if (dup) throw new MqttError(ErrorCode.DUP_WITH_QOS0, "a QoS 0 PUBLISH must have DUP 0");
 	checkRoom("PUBLISH", buffer, offset, total);
 	writePublish(buffer, offset, topic, topicBytes, payload, qos, retain, dup, packetId, remaining, undefined);
 	return total;

@@ -192,7 +192,7 @@ interface Status {
 	up: { next1: number; next2: number; upTo: number; delivered: number };
 	pending: number;
 	pool: { count: number; live: number; inflight: number; bytes: number };
-	outbox: number;
+	bytesWaiting: number;
 	down: { q1: Receipts; q2: Receipts; dupFlagged: number; bad: number };
 	stats: { connects: number; messagesSent: number; messagesReceived: number; duplicatesIgnored: number; pings: number };
 }
@@ -338,7 +338,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		console.log(`      broker → device: ${n} QoS 1 + ${n} QoS 2 numbered (+${WARM} + ${WARM} warm-up); ours got QoS 1 ${s.down.q1.total} (${s.down.q1.repeated} duplicates), QoS 2 ${s.down.q2.total} (${s.down.q2.repeated} duplicates); ${s.down.dupFlagged} with DUP set, ${s.stats.duplicatesIgnored} QoS 2 re-sends recognised`);
 		console.log(`      bytes through the proxy: ${proxy.bytesUp.toLocaleString("en")} up, ${proxy.bytesDown.toLocaleString("en")} down; the plan struck by ${((proxy.struck.at(-1)?.at ?? 0) / 1000).toFixed(1)} s`);
 		console.log(`      faults: ${counts.cuts} cuts, ${counts.stalls} stalls (${counts.stallsBoth} both ways, ${counts.stallsUp} up, ${counts.stallsDown} down), ${counts.halfCloses} half-closes (${counts.halfClosesUp} FIN to the broker, ${counts.halfClosesDown} FIN to the client); ${remaining} of the plan unused`);
-		console.log(`      our client's closes and failed attempts: ${JSON.stringify(s.codes)}; pool ${JSON.stringify(s.pool)}, outbox ${s.outbox} bytes, pending ${s.pending}`);
+		console.log(`      our client's closes and failed attempts: ${JSON.stringify(s.codes)}; pool ${JSON.stringify(s.pool)}, transmit buffer ${s.bytesWaiting} bytes, pending ${s.pending}`);
 		console.log(`      XS live heap slots after gc(): ${fresh.slots} before the client, ${again.slots} after the warm-up, ${after.slots} after the soak and ${after.evaluations - again.evaluations} evaluations: growth ${growth}`);
 
 		assert.equal(xsErrors, "", "the XS engine reported no error");
@@ -374,7 +374,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		assert.equal(s.up.delivered, 2 * END, "onDelivered once per QoS 1/2 message published");
 		assert.equal(s.pending, 0, "client.pending");
 		assert.deepEqual(s.pool, { count: 0, live: 0, inflight: 0, bytes: 0 }, "the pool: nothing in flight, nothing queued");
-		assert.equal(s.outbox, 0, "the outbox");
+		assert.equal(s.bytesWaiting, 0, "bytes waiting in the transmit buffer");
 		assert.ok(s.connected);
 		// And so is the heap.
 		assert.equal(again.slots - baseline.slots, 1, "the engine's one slot per evaluation (two gc() in a row)");
