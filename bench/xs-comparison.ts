@@ -10,8 +10,8 @@ import type { PacketReader } from "../modules/mqtt/reader.js";
 import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
 import { XsWorker } from "../hosts/xs/worker.js";
 import { LoopbackBroker, StillClock } from "./xs/loopback.js";
-import { measure } from "./xs-meter.js";
-import type { XsFigures } from "./xs-meter.js";
+import { measure } from "../test/lib/xs-meter.js";
+import type { XsFigures } from "../test/lib/xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SDK_MQTT = path.join("modules", "network", "mqtt", "mqtt.js");
