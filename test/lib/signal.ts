@@ -1,5 +1,6 @@
 // Waiting on events with a deadline: whoever records something calls notify(), and each waiter
-// re-checks its condition then, so tests wait for what they need instead of sleeping.
+// re-checks its condition then, so tests wait for what they need instead of sleeping. State that no
+// event announces is polled with waitFor.
 
 export class TimeoutError extends Error {
 	constructor(message: string) {
@@ -83,7 +84,23 @@ export class Signal {
 	}
 }
 
-/** A fixed pause: only where a test must show that something does NOT happen within a window. */
+/**
+ * Polls `condition` every `every` ms until it holds; rejects after `timeout` ms naming `what` (a
+ * TimeoutError), or with what the condition threw. For state that no event announces (a file, a
+ * process's memory). The condition may be async; it is never checked twice at once.
+ */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeout: number, what: What, every = 20): Promise<void> {
+	const deadline = performance.now() + timeout;
+	while (!(await condition())) {
+		if (performance.now() > deadline) throw new TimeoutError(`timed out after ${timeout} ms waiting for ${say(what)}`);
+		await new Promise((resolve) => setTimeout(resolve, every));
+	}
+}
+
+/**
+ * A fixed pause: only where time must pass on purpose (to show that something does NOT happen
+ * within a window, or to keep a broker down for a while), never to wait for something to happen.
+ */
 export function sleep(ms: number): Promise<void> {
 	return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,7 +6,7 @@ import * as net from "node:net";
 import { HOST } from "../lib/broker.js";
 import { FaultProxy, planFaults } from "../lib/fault-proxy.js";
 import type { Fault } from "../lib/fault-proxy.js";
-import { Signal, sleep } from "../lib/signal.js";
+import { Signal, sleep, waitFor } from "../lib/signal.js";
 
 /** One end of a connection, recording what it receives and how it ends. */
 class End {
@@ -74,9 +74,7 @@ describe("reliability: the fault proxy", () => {
 		clients.push(socket);
 		const client = new End(socket);
 		await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-		const signal = new Signal();
-		const poll = setInterval(() => signal.notify(), 5);
-		await signal.until(() => serverEnds.length > 0, 3000, "the connection through the proxy").finally(() => clearInterval(poll));
+		await waitFor(() => serverEnds.length > 0, 3000, "the connection through the proxy", 5);
 		return { client, server: serverEnds.at(-1)! };
 	}
 
@@ -128,8 +126,8 @@ describe("reliability: the fault proxy", () => {
 		await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
 		socket.write("abcdef");
 		await second.until(() => second.closed, "the cut on the second connection");
-		await sleep(50);
-		assert.equal(serverEnds.at(-1)!.received, "abc", "3 more bytes, then the cut");
+		await waitFor(() => serverEnds.length === 2 && (serverEnds[1]!.ended || serverEnds[1]!.closed), 3000, "the cut at the server's side");
+		assert.equal(serverEnds[1]!.received, "abc", "3 more bytes, then the cut");
 	});
 
 	it("a one-way stall holds that direction only, for its time, then lets the held bytes through in order", async () => {
@@ -140,7 +138,7 @@ describe("reliability: the fault proxy", () => {
 		client.socket.write("efgh");
 		server.socket.write("down still flows");
 		await client.until(() => client.received === "down still flows", "the other direction during the stall");
-		await sleep(100);
+		await sleep(100); // a window for what must not come: bytes up during the stall
 		assert.equal(server.received, "abcd", "nothing up during the stall");
 		await server.until(() => server.received === "abcdefgh", "the held bytes after the stall");
 		const held = performance.now() - t0;
@@ -155,7 +153,7 @@ describe("reliability: the fault proxy", () => {
 		await client.until(() => client.received === "x", "the byte that triggers it");
 		client.socket.write("up");
 		server.socket.write("down");
-		await sleep(150);
+		await sleep(150); // a window for what must not come: bytes either way during the stall
 		assert.equal(server.received, "", "up held");
 		assert.equal(client.received, "x", "down held");
 		await server.until(() => server.received === "up", "up after the stall");
@@ -192,21 +190,14 @@ describe("reliability: the fault proxy", () => {
 		const client = new End(socket);
 		await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
 		socket.write("before");
-		const signal = new Signal();
-		const poll = setInterval(() => signal.notify(), 5);
-		try {
-			await signal.until(() => serverEnds.at(-1)?.received === "before", 3000, "bytes before inject()");
-			proxy.inject();
-			socket.write("!");
-			await signal.until(() => proxy!.struck.length === 1, 3000, "the stall");
-			socket.write("?");
-			proxy.calm();
-			await signal.until(() => serverEnds.at(-1)?.received === "before!?", 3000, "the held bytes once calm");
-		}
-		finally {
-			clearInterval(poll);
-		}
-		await sleep(50);
+		await waitFor(() => serverEnds.at(-1)?.received === "before", 3000, "bytes before inject()", 5);
+		proxy.inject();
+		socket.write("!");
+		await waitFor(() => proxy!.struck.length === 1, 3000, "the stall", 5);
+		socket.write("?");
+		proxy.calm();
+		await waitFor(() => serverEnds.at(-1)?.received === "before!?", 3000, "the held bytes once calm", 5);
+		await sleep(50); // a window for what must not come: the cut after calm()
 		assert.equal(proxy.struck.length, 1, "the cut never came");
 		assert.equal(client.closed, false);
 	});

@@ -11,7 +11,7 @@ import type { Reply } from "../../hosts/xs/worker.js";
 import { findMosquitto, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
 import { FaultProxy, faultSeed, planFaults } from "../lib/fault-proxy.js";
-import { Signal, sleep } from "../lib/signal.js";
+import { Signal, sleep, waitFor } from "../lib/signal.js";
 import { checkReceipts, DIGITS, distinct, PAYLOAD_BYTES } from "./receipts.js";
 import type { Receipts } from "./receipts.js";
 import type { SoakConfig } from "./xs-soak.js";
@@ -252,19 +252,19 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 
 	/** Polls `done` on the XS progress every 100 ms until it holds or `timeout` ms pass. */
 	async function until(what: string, timeout: number, done: (p: Progress) => boolean, report?: (p: Progress) => void): Promise<Progress> {
-		const deadline = performance.now() + timeout;
 		let lastReport = performance.now();
-		for (;;) {
-			const p = await progress();
-			if (done(p)) return p;
+		let p: Progress | undefined;
+		await waitFor(async () => {
+			p = await progress();
+			if (done(p)) return true;
 			if (xsErrors) throw new Error(`the XS engine reported: ${xsErrors}`);
-			if (performance.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}; XS: ${JSON.stringify(p)}`);
 			if (report && performance.now() - lastReport > 15_000) {
 				lastReport = performance.now();
 				report(p);
 			}
-			await sleep(100);
-		}
+			return false;
+		}, timeout, () => `${what}; XS: ${JSON.stringify(p)}`, 100);
+		return p!;
 	}
 
 	it(`${SIZE.messages.toLocaleString("en")} QoS 1 + ${SIZE.messages.toLocaleString("en")} QoS 2 messages each way through ≥ ${SIZE.minCuts} cuts, stalls and half-closes: QoS 1 at least once, QoS 2 exactly once, pool empty, XS heap as before`, async () => {
@@ -304,7 +304,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		await until("the reconnect after the warm-up cut", 5000, (p) => p.connected && p.connects === 2);
 		await peer.signal.until(() => distinct(peer!.up1) === WARM && distinct(peer!.up2) === WARM && peer!.downDone, 5000, "the warm-up at MQTT.js");
 		await status(0, END); // its first use makes property names: before the baseline
-		await sleep(200);
+		await sleep(200); // time passes on purpose: a quiet moment, with nothing in flight, for the baseline
 		const baseline = await heap();
 		const again = await heap();
 
