@@ -3,7 +3,7 @@
 
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
-import { hex } from "./check.js";
+import { bytes, hex } from "./check.js";
 
 export class FakeTransport implements Transport {
 	handler: TransportHandler | undefined;
@@ -42,8 +42,8 @@ export class FakeTransport implements Transport {
 		this.handler!.onOpen();
 	}
 	deliverHex(text: string): void {
-		const clean = text.replace(/\s+/g, "");
-		for (let i = 0; i < clean.length; i += 2) this.incoming.push(parseInt(clean.substr(i, 2), 16));
+		const b = bytes(text);
+		for (let i = 0; i < b.length; i++) this.incoming.push(b[i]!);
 		this.handler!.onReadable();
 	}
 	/** The other side is gone. */
