@@ -1,11 +1,12 @@
-// The fault proxy itself, over plain TCP: a seed gives the same plan every time, and each fault does what
-// it says at the byte or the moment it says (cut, one-way and two-way stalls, half-closes each way).
+// The proxy itself, over plain TCP: a seed gives the same plan every time, each fault does what it
+// says at the byte or the moment it says (cut, one-way and two-way stalls, half-closes each way), and
+// the same by hand (stall, resume, cut).
 
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import { HOST } from "../lib/broker.js";
-import { FaultProxy, planFaults } from "../lib/fault-proxy.js";
-import type { Fault } from "../lib/fault-proxy.js";
+import { planFaults, Proxy } from "../lib/proxy.js";
+import type { Fault } from "../lib/proxy.js";
 import { Signal, sleep, waitFor } from "../lib/signal.js";
 
 /** One end of a connection, recording what it receives and how it ends. */
@@ -44,7 +45,7 @@ function fault(kind: Fault["kind"], fields: Partial<Fault>): Fault {
 describe("reliability: the fault proxy", () => {
 	let server: net.Server;
 	let serverEnds: End[] = [];
-	let proxy: FaultProxy | undefined;
+	let proxy: Proxy | undefined;
 	const clients: net.Socket[] = [];
 
 	before(async () => {
@@ -68,7 +69,7 @@ describe("reliability: the fault proxy", () => {
 	});
 
 	async function start(plan: Fault[]): Promise<{ client: End; server: End }> {
-		proxy = await FaultProxy.start((server.address() as net.AddressInfo).port, plan);
+		proxy = await Proxy.start((server.address() as net.AddressInfo).port, { plan });
 		proxy.inject();
 		const socket = net.connect({ host: HOST, port: proxy.port });
 		clients.push(socket);
@@ -184,7 +185,7 @@ describe("reliability: the fault proxy", () => {
 	});
 
 	it("faults strike only after inject(), and none after calm() (a stall in progress ends)", async () => {
-		proxy = await FaultProxy.start((server.address() as net.AddressInfo).port, [fault("stall", { direction: "both", bytes: 1, on: "up", stallMs: 60_000 }), fault("cut", { bytes: 1, on: "up" })]);
+		proxy = await Proxy.start((server.address() as net.AddressInfo).port, { plan: [fault("stall", { direction: "both", bytes: 1, on: "up", stallMs: 60_000 }), fault("cut", { bytes: 1, on: "up" })] });
 		const socket = net.connect({ host: HOST, port: proxy.port });
 		clients.push(socket);
 		const client = new End(socket);
@@ -200,5 +201,31 @@ describe("reliability: the fault proxy", () => {
 		await sleep(50); // a window for what must not come: the cut after calm()
 		assert.equal(proxy.struck.length, 1, "the cut never came");
 		assert.equal(client.closed, false);
+	});
+
+	it("by hand, without a plan: stall() holds a way (new connections too) until resume(), cut() ends every connection", async () => {
+		const { client, server } = await start([]);
+		proxy!.stall("up");
+		client.socket.write("up");
+		server.socket.write("down");
+		await client.until(() => client.received === "down", "the other way during the stall");
+		const late = net.connect({ host: HOST, port: proxy!.port });
+		clients.push(late);
+		const second = new End(late);
+		await new Promise<void>((resolve) => late.once("connect", () => resolve()));
+		late.write("late");
+		await waitFor(() => serverEnds.length === 2, 3000, "the second connection through the proxy", 5);
+		await sleep(100); // a window for what must not come: bytes up during the stall
+		assert.equal(server.received, "", "nothing up on the first connection");
+		assert.equal(serverEnds[1]!.received, "", "nothing up on the connection that came during the stall");
+		proxy!.resume();
+		await server.until(() => server.received === "up", "the held bytes after resume()");
+		await serverEnds[1]!.until(() => serverEnds[1]!.received === "late", "the second connection's held bytes");
+		proxy!.cut();
+		await client.until(() => client.closed, "the first connection cut");
+		await second.until(() => second.closed, "the second connection cut");
+		await proxy!.signal.until(() => proxy!.active === 0, 3000, "no connection left");
+		assert.equal(proxy!.accepted, 2);
+		assert.equal(proxy!.struck.length, 0, "cut() is not a fault of the plan");
 	});
 });

@@ -10,7 +10,7 @@ import { XsDevice } from "../../hosts/xs/device-runner.js";
 import type { Reply } from "../../hosts/xs/worker.js";
 import { findMosquitto, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
-import { FaultProxy, faultSeed, planFaults } from "../lib/fault-proxy.js";
+import { faultSeed, planFaults, Proxy } from "../lib/proxy.js";
 import { Signal, sleep, waitFor } from "../lib/signal.js";
 import { checkReceipts, DIGITS, distinct, PAYLOAD_BYTES } from "./receipts.js";
 import type { Receipts } from "./receipts.js";
@@ -200,7 +200,7 @@ interface Status {
 describe(`reliability: soak through faults, our client inside the XS engine (${FULL ? "full" : "short; SOAK=full for the full run"})`, function () {
 	this.timeout(SIZE.timeout + 60_000);
 	let broker: Broker | undefined;
-	let proxy: FaultProxy | undefined;
+	let proxy: Proxy | undefined;
 	let peer: Peer | undefined;
 	let device: XsDevice | undefined;
 	let xsErrors = "";
@@ -274,7 +274,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		// Byte triggers average maxBytes / 2: the plan strikes within about 40% of the traffic.
 		const maxBytes = Math.floor((0.8 * BYTES_PER_NUMBER * SIZE.messages) / faults);
 		const plan = planFaults({ seed, cuts: SIZE.cuts, stalls: SIZE.stalls, halfCloses: SIZE.halfCloses, maxBytes, timeShare: 0.25, maxDelay: 400, stallMs: [100, 2000] });
-		proxy = await FaultProxy.start(broker.port, plan);
+		proxy = await Proxy.start(broker.port, { plan });
 		const prefix = `soak/${process.pid}-${Date.now().toString(36)}`;
 		peer = await Peer.open(broker.port, prefix, END);
 		await peer.client.subscribeAsync(`${prefix}/up/#`, { qos: 2 });
@@ -300,7 +300,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		await xs(`soak.go(0, ${WARM}, 0)`);
 		peer.publish(0, WARM, 0);
 		await until("the warm-up", 10_000, (p) => p.delivered === 2 * WARM && p.pending === 0 && p.down1 === WARM && p.down2 === WARM);
-		proxy.cutAll();
+		proxy.cut("reset");
 		await until("the reconnect after the warm-up cut", 5000, (p) => p.connected && p.connects === 2);
 		await peer.signal.until(() => distinct(peer!.up1) === WARM && distinct(peer!.up2) === WARM && peer!.downDone, 5000, "the warm-up at MQTT.js");
 		await status(0, END); // its first use makes property names: before the baseline
