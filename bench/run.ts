@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { throughputSection } from "./node-throughput.js";
 import { footprintSection, sdkSection } from "./xs-comparison.js";
 import { transportSection } from "./xs-transport.js";
-import { measure, startWorkloads } from "./xs-meter.js";
-import type { XsFigures } from "./xs-meter.js";
+import { measure, startWorkloads } from "../test/lib/xs-meter.js";
+import type { XsFigures } from "../test/lib/xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");

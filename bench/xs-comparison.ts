@@ -1,7 +1,7 @@
 // Our client beside the Moddable SDK's own MQTT client in the same XS engine (compute and heap per
 // publish), and our client's footprint: fixed buffer bytes, and live heap slots once connected.
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,8 +11,9 @@ import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
 import type { Transmit } from "../modules/mqtt/transmit.js";
 import { XsWorker } from "../hosts/xs/worker.js";
 import { LoopbackBroker, StillClock } from "./xs/loopback.js";
-import { measure } from "./xs-meter.js";
-import type { XsFigures } from "./xs-meter.js";
+import { findSdk } from "../test/lib/moddable.js";
+import { measure } from "../test/lib/xs-meter.js";
+import type { XsFigures } from "../test/lib/xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SDK_MQTT = path.join("modules", "network", "mqtt", "mqtt.js");
@@ -22,17 +23,6 @@ const COMPUTE_TARGET = 0.5;
 interface Section {
 	lines: string[];
 	failures: string[];
-}
-
-/** The Moddable SDK: $MODDABLE, else ~/.local/share/moddable; undefined when neither holds mqtt.js. */
-function findSdk(): { root: string; mqtt: string } | undefined {
-	const candidates = [process.env.MODDABLE, path.join(os.homedir(), ".local", "share", "moddable")];
-	for (const root of candidates) {
-		if (!root) continue;
-		const mqtt = path.join(root, SDK_MQTT);
-		if (existsSync(mqtt)) return { root, mqtt };
-	}
-	return undefined;
 }
 
 /**
@@ -121,12 +111,9 @@ export async function sdkSection(quick: boolean): Promise<Section> {
 	const count = quick ? 200 : 10_000;
 	const lines = ["## Against the Moddable SDK's MQTT client", ""];
 	const failures: string[] = [];
-	const sdk = findSdk();
-	if (!sdk) {
-		lines.push(
-			"Skipped: no Moddable SDK on this machine ($MODDABLE unset or without",
-			`\`${SDK_MQTT}\`, and none in ~/.local/share/moddable).`,
-		);
+	const { sdk, reason } = findSdk();
+	if (!sdk?.mqtt) {
+		lines.push(`Skipped: ${sdk ? `the Moddable SDK in ${homeRelative(sdk.root)} has no \`${SDK_MQTT}\`` : reason}.`);
 		return { lines, failures };
 	}
 	let started: { worker: XsWorker; cleanup: () => void };
@@ -278,10 +265,10 @@ export async function footprintSection(_quick: boolean): Promise<Section> {
 	for (const r of buffers.rows)
 		if (r.actual !== r.expected) failures.push(`footprint: ${r.what} is ${r.actual} bytes, the options say ${r.expected}`);
 
-	const sdk = findSdk();
+	const sdkMqtt = findSdk().sdk?.mqtt;
 	let worker: XsWorker;
 	let cleanup = (): void => {};
-	if (sdk) ({ worker, cleanup } = await startSdkWorker(sdk.mqtt));
+	if (sdkMqtt) ({ worker, cleanup } = await startSdkWorker(sdkMqtt));
 	else worker = await startFootprintWorker();
 	let ours: number[];
 	let oursHost: number;
@@ -294,7 +281,7 @@ export async function footprintSection(_quick: boolean): Promise<Section> {
 		ours = [await slots("footprint.ours(0)")];
 		await slots("footprint.oursHost(1)");
 		ours.push(await slots("footprint.ours(1)"));
-		if (sdk) {
+		if (sdkMqtt) {
 			sdkClient = [await slots("footprint.sdk(2)"), await slots("footprint.sdk(3)")];
 			sdkSocket = await slots("footprint.sdkSocket(4)");
 		}

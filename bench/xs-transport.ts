@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { XsWorker } from "../hosts/xs/worker.js";
-import { measure } from "./xs-meter.js";
+import { measure } from "../test/lib/xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The project root (this file runs as build/bench/xs-transport.js). */

@@ -1,5 +1,5 @@
 // Workloads measured inside the XS engine: each runs an operation n times on fixed buffers.
-// Registered on globalThis so the Node side (bench/xs-meter.ts) can drive them crank by crank.
+// Registered on globalThis so the Node side (test/lib/xs-meter.ts) can drive them crank by crank.
 
 import { Client } from "../../modules/mqtt/client.js";
 import type { Message } from "../../modules/mqtt/client.js";

@@ -1,41 +1,10 @@
-// An allocation-free scripted broker behind the Transport interface, with a hand-driven clock: it
-// replays a byte script to the client (at once, in chunks, or dribbled in time) and counts closes.
+// An allocation-free scripted broker behind the Transport interface, with a ManualClock: it replays
+// a byte script to the client (at once, in chunks, or dribbled in time) and counts closes.
 
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
-import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
 import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "../../modules/mqtt/remaining-length.js";
-
-/** Time moves only when told; the client's one timer fires as `advance` passes its deadline. */
-export class ManualClock implements Clock {
-	time = 1_000;
-	private deadline = -1;
-	private callback: (() => void) | undefined;
-
-	now(): number {
-		return this.time;
-	}
-	arm(delay: number, callback: () => void): void {
-		this.deadline = this.time + delay;
-		this.callback = callback;
-	}
-	disarm(): void {
-		this.deadline = -1;
-		this.callback = undefined;
-	}
-	/** Moves time on by `ms`, firing the timer whenever it falls due (it may re-arm). */
-	advance(ms: number): void {
-		const end = this.time + ms;
-		for (let fired = 0; this.deadline >= 0 && this.deadline <= end; fired++) {
-			if (fired > 1_000) throw new Error("the timer keeps re-arming in the past");
-			if (this.deadline > this.time) this.time = this.deadline;
-			const callback = this.callback!;
-			this.deadline = -1;
-			this.callback = undefined;
-			callback();
-		}
-		this.time = end;
-	}
-}
+import type { ManualClock } from "./manual-clock.js";
 
 const LOST = new MqttError(ErrorCode.CONNECTION_LOST, "the scripted broker closed the connection");
 

@@ -8,13 +8,14 @@ import { CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, SUBACK, SUBSCR
 import { encodePublish } from "../../modules/mqtt/encode.js";
 import { deepEqual, equal, hex, ok, throwsCode } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
-import { FakeClock, FakeTransport } from "../lib/fakes.js";
+import { FakeTransport } from "../lib/fakes.js";
+import { ManualClock } from "../lib/manual-clock.js";
 import { bytesOf, pub } from "./session.js";
 
 const CONNACK_OK = bytesOf({ type: CONNACK, sessionPresent: false, returnCode: 0 });
 
 class Rig {
-	readonly clock = new FakeClock();
+	readonly clock = new ManualClock();
 	readonly transport = new FakeTransport(this.clock);
 	readonly log: string[] = [];
 	readonly client: Client;

@@ -4,7 +4,7 @@
 
 import * as assert from "node:assert/strict";
 import { startTransportWorker } from "../../bench/xs-transport.js";
-import { measure } from "../../bench/xs-meter.js";
+import { measure } from "../lib/xs-meter.js";
 import type { XsWorker } from "../../hosts/xs/worker.js";
 
 describe("the Moddable transport in the XS engine", function () {
