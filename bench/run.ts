@@ -22,7 +22,7 @@ function row(label: string, f: XsFigures): string {
 }
 
 async function codec(): Promise<{ lines: string[]; failures: string[] }> {
-	const worker = await startWorkloads(path.join(here, "xs/workloads.js"), "workloadsReady");
+	const worker = await startWorkloads(path.join(here, "../test/lib/xs/workloads.js"), "workloadsReady");
 	const failures: string[] = [];
 	const figures: Record<string, number> = {};
 	const lines = [

@@ -10,7 +10,7 @@ import type { PacketReader } from "../modules/mqtt/reader.js";
 import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
 import type { Transmit } from "../modules/mqtt/transmit.js";
 import { XsWorker } from "../hosts/xs/worker.js";
-import { LoopbackBroker, StillClock } from "./xs/loopback.js";
+import { LoopbackBroker, StillClock } from "../test/lib/xs/loopback.js";
 import { findSdk } from "../test/lib/moddable.js";
 import { measure } from "../test/lib/xs-meter.js";
 import type { XsFigures } from "../test/lib/xs-meter.js";
@@ -72,11 +72,11 @@ async function startSdkWorker(mqtt: string): Promise<{ worker: XsWorker; cleanup
 async function startFootprintWorker(): Promise<XsWorker> {
 	let stderr = "";
 	const worker = new XsWorker({ onStderr: (t) => { stderr += t; } });
-	await worker.importModule(path.join(here, "xs", "footprint.js"));
+	await worker.importModule(path.join(here, "..", "test", "lib", "xs", "footprint.js"));
 	const ready = await worker.evaluate(`globalThis.footprintReady === true ? new TextEncoder().encode("ready").buffer : undefined`);
 	if (ready.text !== "ready") {
 		await worker.close();
-		throw new Error(`bench/xs/footprint did not load inside XS${stderr ? `: ${stderr.trim()}` : ""}`);
+		throw new Error(`test/lib/xs/footprint did not load inside XS${stderr ? `: ${stderr.trim()}` : ""}`);
 	}
 	return worker;
 }
@@ -193,7 +193,7 @@ export async function sdkSection(quick: boolean): Promise<Section> {
 		lines.push(
 			"",
 			"- Ours: `client.publish(topic, Uint8Array, qos, false)`, over the loopback broker of the codec",
-			"  benchmarks (`bench/xs/loopback.ts`, which parses every packet written to it, its cost counted as",
+			"  benchmarks (`test/lib/xs/loopback.ts`, which parses every packet written to it, its cost counted as",
 			"  ours), and over a transport that only counts the bytes written, as the SDK's socket stub does.",
 			"- SDK: `client.publish(topic, ArrayBuffer, flags)`. An ArrayBuffer payload it uses as it is; a",
 			"  string goes through `ArrayBuffer.fromString`; a Uint8Array it does not accept.",

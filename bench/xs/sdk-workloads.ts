@@ -1,10 +1,10 @@
 // The Moddable SDK's own MQTT client (its mqtt.js, loaded unmodified, imports served by sdk-stubs/)
 // as workloads beside ours in workloads.ts, with the same loops, message and measuring method.
 
-import { footprint } from "./footprint.js";
+import { footprint } from "../../test/lib/xs/footprint.js";
 import { sockets, Socket } from "./sdk-stubs/socket.js";
 import { fireTimers } from "./sdk-stubs/timer.js";
-import { PAYLOAD, TOPIC, workloads } from "./workloads.js";
+import { PAYLOAD, TOPIC, workloads } from "../../test/lib/xs/workloads.js";
 
 interface SdkPublishFlags {
 	quality?: number;

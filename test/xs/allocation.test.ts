@@ -13,7 +13,7 @@ describe("allocation in the XS engine", function () {
 	this.timeout(120_000);
 	let worker: XsWorker;
 	before(async () => {
-		worker = await startWorkloads(path.join(here, "../../bench/xs/workloads.js"), "workloadsReady");
+		worker = await startWorkloads(path.join(here, "../lib/xs/workloads.js"), "workloadsReady");
 	});
 	after(async () => worker?.close());
 

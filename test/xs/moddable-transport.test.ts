@@ -1,9 +1,9 @@
 // The Moddable transport (hosts/moddable/transport.ts) in the XS engine over stubs of the SDK's
-// sockets (bench/xs/transport-workloads.ts): the bytes the socket gets, partial writes and
+// sockets (test/lib/xs/transport-workloads.ts): the bytes the socket gets, partial writes and
 // onWritable, the TLS socket's options, reads, errors, and what a write allocates.
 
 import * as assert from "node:assert/strict";
-import { startTransportWorker } from "../../bench/xs-transport.js";
+import { startTransportWorker } from "../lib/xs/transport-worker.js";
 import { measure } from "../lib/xs-meter.js";
 import type { XsWorker } from "../../hosts/xs/worker.js";
 

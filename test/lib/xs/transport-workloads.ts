@@ -1,12 +1,12 @@
 // Workloads for the Moddable transport (hosts/moddable/transport.ts) inside the XS engine: its write
 // over a socket stub that only counts bytes, beside a per-byte staged write, for 16, 94 (a QoS 1
-// PUBLISH) and 1,000-byte writes. bench/xs-transport.ts compiles the transport, points its SDK
+// PUBLISH) and 1,000-byte writes. test/lib/xs/transport-worker.ts compiles the transport, points its SDK
 // imports at the stubs below and calls start() with its class.
 
-import { Client } from "../../modules/mqtt/client.js";
-import { encodePublish } from "../../modules/mqtt/encode.js";
-import type { MqttError } from "../../modules/mqtt/errors.js";
-import type { Transport, TransportHandler } from "../../modules/mqtt/host.js";
+import { Client } from "../../../modules/mqtt/client.js";
+import { encodePublish } from "../../../modules/mqtt/encode.js";
+import type { MqttError } from "../../../modules/mqtt/errors.js";
+import type { Transport, TransportHandler } from "../../../modules/mqtt/host.js";
 import { StillClock } from "./loopback.js";
 
 /** The benchmark message of workloads.ts: a 24-byte topic and a 64-byte payload. */

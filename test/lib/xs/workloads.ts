@@ -1,12 +1,12 @@
 // Workloads measured inside the XS engine: each runs an operation n times on fixed buffers.
 // Registered on globalThis so the Node side (test/lib/xs-meter.ts) can drive them crank by crank.
 
-import { Client } from "../../modules/mqtt/client.js";
-import type { Message } from "../../modules/mqtt/client.js";
-import { PacketView, parsePacket } from "../../modules/mqtt/decode.js";
-import { encodePublish } from "../../modules/mqtt/encode.js";
-import type { Store } from "../../modules/mqtt/host.js";
-import { PacketReader } from "../../modules/mqtt/reader.js";
+import { Client } from "../../../modules/mqtt/client.js";
+import type { Message } from "../../../modules/mqtt/client.js";
+import { PacketView, parsePacket } from "../../../modules/mqtt/decode.js";
+import { encodePublish } from "../../../modules/mqtt/encode.js";
+import type { Store } from "../../../modules/mqtt/host.js";
+import { PacketReader } from "../../../modules/mqtt/reader.js";
 import { CountingTransport, LoopbackBroker, StillClock } from "./loopback.js";
 
 /** The benchmark message: a 24-byte topic and a 64-byte payload. */
