@@ -42,13 +42,15 @@ export class MessagePool {
 	private writeAt = 0;
 
 	constructor(readonly mem: Uint8Array, readonly base: number, readonly size: number, readonly capacity: number) {
-		this.ids = new Uint16Array(capacity);
-		this.states = new Uint8Array(capacity);
-		this.qos = new Uint8Array(capacity);
-		this.offsets = new Uint32Array(capacity);
-		this.lengths = new Uint32Array(capacity);
+		// The entry tables are views of one buffer: each typed array of its own costs heap slots.
+		const tables = new ArrayBuffer(capacity * 13);
+		this.offsets = new Uint32Array(tables, 0, capacity);
+		this.lengths = new Uint32Array(tables, capacity * 4, capacity);
+		this.ids = new Uint16Array(tables, capacity * 8, capacity);
+		this.states = new Uint8Array(tables, capacity * 10, capacity);
+		this.qos = new Uint8Array(tables, capacity * 11, capacity);
+		this.strikes = new Uint8Array(tables, capacity * 12, capacity);
 		this.index = new IdTable(capacity);
-		this.strikes = new Uint8Array(capacity);
 	}
 
 	/** The entry index at ring position `k` (0 = oldest). */
