@@ -38,6 +38,8 @@ export class MessagePool {
 	waiting0 = 0;
 	/** Ring positions below this hold nothing to send (QUEUED, RESEND or RELEASE): sending starts here. */
 	scan = 0;
+	/** Ring positions below this hold no message bytes (RELEASE, RELEASING or FREE). */
+	private held = 0;
 	/** Where the next message's bytes go, relative to `base`. */
 	private writeAt = 0;
 
@@ -73,8 +75,11 @@ export class MessagePool {
 	 */
 	allocate(length: number): number {
 		if (this.count === this.capacity || length > this.size) return -1;
+		// The oldest message still holding bytes: where the free bytes end. Entries before `held` hold
+		// none (an entry never holds bytes again once it lost them), so the search starts there.
 		let start = -1;
-		for (let k = 0; k < this.count; k++) {
+		let k = this.held;
+		for (; k < this.count; k++) {
 			const i = this.at(k);
 			const s = this.states[i];
 			if (s === QUEUED || s === SENT || s === RESEND) {
@@ -82,6 +87,7 @@ export class MessagePool {
 				break;
 			}
 		}
+		this.held = k;
 		let at: number;
 		if (start < 0) at = 0;
 		else if (this.writeAt > start) {
@@ -154,22 +160,24 @@ export class MessagePool {
 		states[i] = FREE;
 		if (--this.live === 0) {
 			// The last one: the ring is empty.
-			this.first = this.count = this.writeAt = this.scan = this.waiting0 = 0;
+			this.first = this.count = this.writeAt = this.scan = this.waiting0 = this.held = 0;
 			return;
 		}
 		while (this.count > 0 && this.states[this.first] === FREE) {
 			this.first = this.first + 1 === this.capacity ? 0 : this.first + 1;
 			this.count--;
 			if (this.scan > 0) this.scan--;
+			if (this.held > 0) this.held--;
 		}
 		if (this.count === 0) {
-			this.first = this.writeAt = this.scan = this.waiting0 = 0;
+			this.first = this.writeAt = this.scan = this.waiting0 = this.held = 0;
 			return;
 		}
 		for (let last = this.at(this.count - 1); this.states[last] === FREE; last = this.at(this.count - 1)) {
 			this.writeAt = this.offsets[last]! - this.base;
 			this.count--;
 			if (this.scan > this.count) this.scan = this.count;
+			if (this.held > this.count) this.held = this.count;
 		}
 	}
 

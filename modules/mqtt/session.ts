@@ -645,8 +645,12 @@ export class Session<H = unknown> {
 		const was = pool.states[i];
 		this.progress = true;
 		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
-		pool.set(i, RELEASE);
+		// PUBREL goes now when it can (not probing, room to send it), else when pump gets to it: then
+		// it is marked RELEASE, and sending restarts from it.
+		const now = !this.probing && this.tx.room(ACK_SIZE);
+		pool.set(i, now ? RELEASING : RELEASE);
 		if (was !== RELEASE && was !== RELEASING && this.snapshot !== undefined) this.persist();
+		if (now) this.ack(PUBREL, id);
 		this.pump();
 	}
 

@@ -89,6 +89,16 @@ function checkSaves(before: number, expected: number): void {
 	if (store.saves - before !== expected) throw new Error(`saved ${store.saves - before} times, not ${expected}`);
 }
 
+/** The broker sends `first` (PUBREC 0x50, PUBCOMP 0x70) for `id`, and the client reads it. */
+function injectAck(broker: LoopbackBroker, first: number, id: number): void {
+	ackFrame[0] = first;
+	ackFrame[1] = 2;
+	ackFrame[2] = id >> 8;
+	ackFrame[3] = id & 0xFF;
+	broker.inject(ackFrame, 4);
+	broker.deliver();
+}
+
 /**
  * Clients with `inFlight` QoS 2 messages awaiting PUBREC (the loopback broker never answers QoS 2),
  * for the cost of one more QoS 2 exchange beside them: publish, PUBREC, PUBREL, PUBCOMP.
@@ -119,14 +129,54 @@ class Crowded {
 		if (this.delivered - before !== n) throw new Error(`delivered ${this.delivered - before} of ${n}`);
 	}
 	private ack(first: number, id: number): void {
-		ackFrame[0] = first;
-		ackFrame[1] = 2;
-		ackFrame[2] = id >> 8;
-		ackFrame[3] = id & 0xFF;
-		this.broker.inject(ackFrame, 4);
-		this.broker.deliver();
+		injectAck(this.broker, first, id);
 	}
 }
+/**
+ * A pipeline of QoS 2 messages `window` deep: each step publishes one, answers PUBREC for the one
+ * published window/2 steps before, and PUBCOMP for the one published `window` steps before. Half of
+ * what is in flight awaits PUBCOMP at the old end of the pool, half awaits PUBREC at the new end:
+ * what each step costs must not grow with the window.
+ */
+class Pipeline {
+	readonly broker = new LoopbackBroker();
+	readonly client: Client;
+	private readonly ids: Uint16Array;
+	private step = 0;
+	delivered = 0;
+	constructor(readonly window: number) {
+		const self = this;
+		this.client = new Client({
+			host: "loopback", clientId: `pipeline-${window}`, keepAlive: 0, transport: this.broker, clock: new StillClock(),
+			maxMessages: window + 2, maxInflight: window + 2, queueBytes: (window + 2) * 128,
+			onDelivered(): void { self.delivered++; },
+		});
+		this.ids = new Uint16Array(window);
+		this.broker.handler!.onOpen();
+		this.broker.deliver();
+		// Fill the pipeline: `window` published, the older half past PUBREC.
+		for (let i = 0; i < window; i++) this.ids[i] = this.client.publish(TOPIC, PAYLOAD, 2, false);
+		for (let i = 0; i < window / 2; i++) this.ack(0x50, this.ids[i]!);
+	}
+	run(n: number): void {
+		const before = this.delivered;
+		const w = this.window;
+		for (let i = 0; i < n; i++) {
+			const slot = this.step % w;
+			this.ack(0x70, this.ids[slot]!);
+			const id = this.client.publish(TOPIC, PAYLOAD, 2, false);
+			if (id <= 0) throw new Error("pipeline: publish refused");
+			this.ids[slot] = id;
+			this.ack(0x50, this.ids[(slot + w / 2) % w]!);
+			this.step++;
+		}
+		if (this.delivered - before !== n) throw new Error(`pipeline: delivered ${this.delivered - before} of ${n}`);
+	}
+	private ack(first: number, id: number): void {
+		injectAck(this.broker, first, id);
+	}
+}
+
 /** A client whose QoS 1 messages the broker does not acknowledge until told: for the cost of reading one PUBACK. */
 const silentBroker = new LoopbackBroker();
 silentBroker.acking = false;
@@ -180,6 +230,8 @@ const countingPubacks: Uint8Array[] = [];
 for (let i = 0; i < 10_000; i++) countingPubacks.push(new Uint8Array(4));
 
 const crowded10 = new Crowded(10);
+const pipeline10 = new Pipeline(10);
+const pipeline1000 = new Pipeline(1000);
 const crowded1000 = new Crowded(1000);
 
 export const workloads: Record<string, (n: number) => void> = {
@@ -304,6 +356,14 @@ export const workloads: Record<string, (n: number) => void> = {
 		const before = countingSilentDelivered;
 		for (let i = 0; i < n; i++) countingSilent.receive(countingPubacks[i]!);
 		if (countingSilentDelivered - before !== n) throw new Error(`counting: delivered ${countingSilentDelivered - before} of ${n}`);
+	},
+	/** One step of a QoS 2 pipeline 10 deep (PUBCOMP for the oldest, a publish, PUBREC for the middle one). */
+	qos2Pipeline10(n: number): void {
+		pipeline10.run(n);
+	},
+	/** The same, 1,000 deep. */
+	qos2Pipeline1000(n: number): void {
+		pipeline1000.run(n);
 	},
 	/** One QoS 2 exchange with 10 others in flight. */
 	qos2With10InFlight(n: number): void {
