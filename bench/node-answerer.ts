@@ -13,10 +13,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { AnswererCounts, AnswererReport, AnswererRequest } from "./answerer.js";
 import {
-	DIGITS, MqttJsPublisher, OursPublisher, PAYLOAD_BYTES, QOS1_WINDOW, QOS2_WINDOW, RAW_CHUNK, Signal,
+	DIGITS, MqttJsPublisher, OursPublisher, PAYLOAD_BYTES, QOS1_WINDOW, QOS2_WINDOW, RAW_CHUNK,
 	median, mqttJsVersion, oursOptions, windowFor, within,
 } from "./node-throughput.js";
 import type { Publisher } from "./node-throughput.js";
+import { Signal } from "../test/lib/signal.js";
 
 type QoS = 0 | 1 | 2;
 type Kind = "ours" | "mqttjs" | "raw";
@@ -82,20 +83,25 @@ function writePublish(out: Buffer, at: number, topic: Buffer, payload: Buffer, q
 
 /** The child process, its port, and its reports. */
 class Answerer {
-	private readonly waiting = new Map<string, (report: AnswererReport) => void>();
-	private readonly failed = new Signal();
+	/** The latest report of each kind, until `take` takes it or a request forgets it. */
+	private readonly reports = new Map<AnswererReport["op"], AnswererReport>();
+	/** Notified at each report; failed when the child fails. */
+	private readonly signal = new Signal();
+	/** The trial under way (see `watch`). */
+	private trial: Signal | undefined;
+	private failure: Error | undefined;
 	private readonly killOnExit = (): void => void this.child.kill("SIGKILL");
 	port = 0;
 
 	private constructor(private readonly child: ChildProcess) {
 		child.on("message", (report: AnswererReport) => {
-			if (report.op === "error") return this.failed.reject(new Error(report.message));
-			const resolve = this.waiting.get(report.op);
-			this.waiting.delete(report.op);
-			resolve?.(report);
+			if (report.op === "error") return this.fail(new Error(report.message));
+			this.reports.set(report.op, report);
+			this.signal.notify();
+			this.trial?.notify();
 		});
-		child.on("error", (error) => this.failed.reject(error));
-		child.on("exit", (code, signal) => this.failed.reject(new Error(`the answerer exited (${signal ?? `code ${code}`})`)));
+		child.on("error", (error) => this.fail(error));
+		child.on("exit", (code, signal) => this.fail(new Error(`the answerer exited (${signal ?? `code ${code}`})`)));
 		process.once("exit", this.killOnExit);
 	}
 
@@ -105,7 +111,7 @@ class Answerer {
 		const child = fork(script, [String(ANSWERER_LIFETIME)], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
 		const answerer = new Answerer(child);
 		try {
-			const listening = await answerer.next("listening", 10_000);
+			const listening = await answerer.take("listening", 10_000);
 			if (listening.op !== "listening" || !listening.port) throw new Error("the answerer reported no port");
 			answerer.port = listening.port;
 			return answerer;
@@ -116,41 +122,51 @@ class Answerer {
 		}
 	}
 
-	/** The next report `op`, or the child's failure, within `ms`. */
-	next(op: AnswererReport["op"], ms: number): Promise<AnswererReport> {
-		const report = new Promise<AnswererReport>((resolve) => this.waiting.set(op, resolve));
-		return within(Promise.race([report, this.failed.promise.then((): never => { throw new Error("unreachable"); })]), ms, `the answerer's "${op}"`);
-	}
-
-	/** Any failure of the child, as a rejection. */
-	get failure(): Promise<never> {
-		return this.failed.promise.then((): never => { throw new Error("unreachable"); });
-	}
-
-	private send(request: AnswererRequest): void {
-		this.child.send(request);
+	/**
+	 * A trial's signal: from now on it is notified at each report and fails when the child does (at
+	 * once if it already has), as well as the answerer's own.
+	 */
+	watch(signal: Signal): void {
+		this.trial = signal;
+		if (this.failure) signal.fail(this.failure);
 	}
 
 	/**
-	 * Clears the counts; `cpu` is the answerer's CPU time then (µs). With `qos0Bytes`, `reached` is the
-	 * report sent when that many bytes of QoS 0 PUBLISHes have arrived (in an object: an async
-	 * function's promise would wait for it).
+	 * Takes the report `op` that came since the last one was taken or forgotten, waiting for it on
+	 * `signal` (the answerer's own unless given): rejects after `ms`, or when that signal fails.
 	 */
-	async reset(qos0Bytes: number, ms: number): Promise<{ cpu: number; reached: Promise<AnswererReport> | undefined }> {
-		const done = this.next("reset", 5000);
-		this.send({ op: "reset", qos0Bytes });
-		const report = await done;
-		const cpu = report.op === "reset" ? report.cpu : NaN;
-		if (qos0Bytes === 0) return { cpu, reached: undefined };
-		const reached = this.next("reached", ms);
-		reached.catch(() => undefined); // whoever awaits it sees the rejection
-		return { cpu, reached };
+	async take(op: AnswererReport["op"], ms: number, signal = this.signal): Promise<AnswererReport> {
+		await signal.until(() => this.reports.has(op), ms, `the answerer's "${op}"`);
+		const report = this.reports.get(op)!;
+		this.reports.delete(op);
+		return report;
+	}
+
+	private fail(error: Error): void {
+		this.failure ??= error;
+		this.signal.fail(error);
+		this.trial?.fail(error);
+	}
+
+	/** Sends `request` and takes its answer, the next report `op`. */
+	private ask(request: AnswererRequest, op: AnswererReport["op"], ms: number): Promise<AnswererReport> {
+		this.reports.delete(op);
+		this.child.send(request);
+		return this.take(op, ms);
+	}
+
+	/**
+	 * Clears the counts and returns the answerer's CPU time then (µs). With `qos0Bytes`, the report
+	 * `reached` comes when that many bytes of QoS 0 PUBLISHes have arrived (`take` it).
+	 */
+	async reset(qos0Bytes: number): Promise<number> {
+		this.reports.delete("reached");
+		const report = await this.ask({ op: "reset", qos0Bytes }, "reset", 5000);
+		return report.op === "reset" ? report.cpu : NaN;
 	}
 
 	async counts(): Promise<AnswererCounts> {
-		const done = this.next("counts", 5000);
-		this.send({ op: "counts" });
-		const report = await done;
+		const report = await this.ask({ op: "counts" }, "counts", 5000);
 		if (report.op !== "counts") throw new Error("the answerer sent no counts");
 		return report.counts;
 	}
@@ -183,14 +199,14 @@ class RawWriter implements Publisher {
 	private batched = 0;
 	private rest: Buffer | undefined;
 	private onPacket: (type: number, data: Buffer, start: number) => void = () => undefined;
-	private readonly failed = new Signal();
 
-	private constructor(private readonly socket: net.Socket, private readonly window: number) {
-		socket.on("error", (error) => this.failed.reject(error));
-		socket.on("close", () => this.failed.reject(new Error("raw writer: the connection closed")));
+	/** Notifies the trial's `signal` of its progress, and fails it when its connection fails. */
+	private constructor(private readonly socket: net.Socket, private readonly window: number, private readonly signal: Signal) {
+		socket.on("error", (error) => signal.fail(error));
+		socket.on("close", () => signal.fail(new Error("raw writer: the connection closed")));
 	}
 
-	static async open(port: number, host: string, clientId: string, window: number): Promise<RawWriter> {
+	static async open(port: number, host: string, clientId: string, window: number, signal: Signal): Promise<RawWriter> {
 		let writer: RawWriter | undefined;
 		// Reads land in one reused buffer, without stream 'data' events.
 		const socket = net.connect({
@@ -204,16 +220,25 @@ class RawWriter implements Publisher {
 			},
 		});
 		socket.setNoDelay(true);
-		writer = new RawWriter(socket, window);
+		writer = new RawWriter(socket, window, signal);
 		try {
-			const accepted = new Signal();
+			let accepted = false;
 			writer.onPacket = (type, data, start) => {
-				if (type !== CONNACK || data[start + 1] !== 0) accepted.reject(new Error(`raw writer: packet type ${type} where CONNACK was due`));
-				else accepted.resolve();
+				if (accepted) return;
+				if (type !== CONNACK || data[start + 1] !== 0) signal.fail(new Error(`raw writer: packet type ${type} where CONNACK was due`));
+				else {
+					accepted = true;
+					signal.notify();
+				}
 			};
-			await within(writer.until(new Promise<void>((resolve) => socket.once("connect", resolve))), 5000, "raw writer connecting");
+			let connected = false;
+			socket.once("connect", () => {
+				connected = true;
+				signal.notify();
+			});
+			await signal.until(() => connected, 5000, "raw writer connecting");
 			socket.write(connectPacket(clientId));
-			await within(writer.until(accepted.promise), 5000, "raw writer: CONNACK");
+			await signal.until(() => accepted, 5000, "raw writer: CONNACK");
 			return writer;
 		}
 		catch (error) {
@@ -235,15 +260,14 @@ class RawWriter implements Publisher {
 	}
 
 	async run(topics: string[], _payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void> {
-		const { prepared, size, socket } = this;
+		const { prepared, size, socket, signal } = this;
 		const count = topics.length;
 		const first = qos === 0 ? count : Math.min(this.window, count);
 		let next = first;
 		let completed = 0;
-		const done = new Signal();
 		this.onPacket = (type, data, start) => {
 			if (type === (qos === 1 ? PUBACK : PUBCOMP)) {
-				if (++completed === count) done.resolve();
+				if (++completed === count) signal.notify();
 				if (next < count) this.append(prepared, next++ * size, size);
 			}
 			else if (type === PUBREC && qos === 2) {
@@ -255,18 +279,20 @@ class RawWriter implements Publisher {
 				b[this.batched + 3] = data[start + 1]!;
 				this.batched += 4;
 			}
-			else done.reject(new Error(`raw writer: unexpected packet type ${type}`));
+			else if (completed < count) signal.fail(new Error(`raw writer: unexpected packet type ${type}`));
 		};
 		const end = first * size;
 		for (let at = 0; at < end; at += RAW_CHUNK) {
-			if (!socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK))))
-				await within(this.until(new Promise<void>((resolve) => socket.once("drain", resolve))), ms, "raw writer: drain");
+			if (socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK)))) continue;
+			let drained = false;
+			socket.once("drain", () => {
+				drained = true;
+				signal.notify();
+			});
+			await signal.until(() => drained, ms, "raw writer: drain");
 		}
-		await within(this.until(qos === 0 ? qos0Done() : done.promise), ms, "raw writer");
-	}
-
-	private until<T>(promise: Promise<T>): Promise<T> {
-		return Promise.race([promise, this.failed.promise.then((): never => { throw new Error("unreachable"); })]);
+		if (qos === 0) await qos0Done();
+		else await signal.until(() => completed === count, ms, "raw writer");
 	}
 
 	private received(chunk: Buffer, count: number): void {
@@ -280,7 +306,7 @@ class RawWriter implements Publisher {
 		let at = 0;
 		// Everything the answerer sends is at most 127 bytes long: a remaining length of one byte.
 		while (length - at >= 2) {
-			if (data[at + 1]! & 0x80) return this.failed.reject(new Error("raw writer: a packet longer than expected"));
+			if (data[at + 1]! & 0x80) return this.signal.fail(new Error("raw writer: a packet longer than expected"));
 			const end = at + 2 + data[at + 1]!;
 			if (end > length) break;
 			this.onPacket(data[at]! >> 4, data, at + 2);
@@ -329,22 +355,25 @@ async function trial(answerer: Answerer, kind: Kind, qos: QoS, count: number, wi
 	const w = Math.min(window, count);
 	const what = `${LABELS[kind]}, QoS ${qos}, ${count} messages, window ${w}, to the answerer`;
 	const clientId = `bench-${kind}-${run}`;
+	// Every connection of the trial, and the answerer, notify this of their progress and fail it when they fail.
+	const signal = new Signal();
+	answerer.watch(signal);
 	let publisher: Publisher | undefined;
 	try {
-		publisher = kind === "ours" ? await OursPublisher.open(answerer.port, HOST, clientId, w)
-			: kind === "mqttjs" ? await MqttJsPublisher.open(answerer.port, HOST, clientId, w)
-			: await RawWriter.open(answerer.port, HOST, clientId, w);
+		publisher = kind === "ours" ? await OursPublisher.open(answerer.port, HOST, clientId, w, signal)
+			: kind === "mqttjs" ? await MqttJsPublisher.open(answerer.port, HOST, clientId, w, signal)
+			: await RawWriter.open(answerer.port, HOST, clientId, w, signal);
 		publisher.prepare?.(topics, payload, qos);
 		const qos0Bytes = qos === 0 ? count * writePublish(Buffer.alloc(512), 0, Buffer.from(topics[0]!), payload, 0, 0) : 0;
-		const { cpu: answererBefore, reached } = await answerer.reset(qos0Bytes, ms);
+		const answererBefore = await answerer.reset(qos0Bytes);
 		let answererAfter = NaN;
 		const qos0Done = async (): Promise<void> => {
-			const report = await reached;
-			if (report?.op === "reached") answererAfter = report.counts.cpu;
+			const report = await answerer.take("reached", ms, signal);
+			if (report.op === "reached") answererAfter = report.counts.cpu;
 		};
 		const cpuBefore = process.cpuUsage();
 		const started = performance.now();
-		await Promise.race([publisher.run(topics, payload, qos, qos0Done, ms), answerer.failure]).catch(async (error: Error) => {
+		await publisher.run(topics, payload, qos, qos0Done, ms).catch(async (error: Error) => {
 			const c = await answerer.counts().then((counts) => JSON.stringify(counts), () => "unknown");
 			throw new Error(`${what}: ${error.message} (the answerer's counts: ${c})`);
 		});

@@ -9,12 +9,13 @@ import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import { connect as mqttConnect } from "mqtt";
 import type { IClientPublishOptions, MqttClient } from "mqtt";
-import { startBroker } from "../hosts/node/broker.js";
-import type { Broker } from "../hosts/node/broker.js";
+import { startBroker } from "../test/lib/mosquitto.js";
+import type { Broker } from "../test/lib/mosquitto.js";
 import { createClient } from "../hosts/node/index.js";
 import { encodeAck, encodeConnect, encodePublish, encodeSubscribe } from "../modules/mqtt/encode.js";
 import { CONNACK, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK } from "../modules/mqtt/packet.js";
 import type { QoS } from "../modules/mqtt/packet.js";
+import { Signal } from "../test/lib/signal.js";
 
 export const PAYLOAD_BYTES = 64;
 /** Digits of the message number at the end of each topic (bench/<run>/<n>), so all have one length. */
@@ -63,26 +64,12 @@ interface Trial {
 // ---- helpers -----------------------------------------------------------------------------------
 
 /** `promise`, or a rejection naming `what` after `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;
 	const timeout = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error(`${typeof what === "string" ? what : what()}: not done within ${ms} ms`)), ms);
+		timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
 	});
 	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A promise with its resolve and reject at hand. */
-export class Signal {
-	readonly promise: Promise<void>;
-	resolve!: () => void;
-	reject!: (error: Error) => void;
-	constructor() {
-		this.promise = new Promise<void>((resolve, reject) => {
-			this.resolve = resolve;
-			this.reject = reject;
-		});
-		this.promise.catch(() => undefined); // whoever awaits it sees the rejection
-	}
 }
 
 export function median(values: number[]): number {
@@ -121,7 +108,10 @@ export function mqttJsVersion(): string {
 
 type PacketHandler = (type: number, data: Uint8Array, start: number) => void;
 
-/** A socket that sends hand-encoded packets and splits what it receives into packets. */
+/**
+ * A socket that sends hand-encoded packets and splits what it receives into packets. Its error or
+ * close fails the trial's `signal`.
+ */
 class RawConnection {
 	onPacket: PacketHandler = () => undefined;
 	/** Called after the packets of each received chunk. */
@@ -129,18 +119,17 @@ class RawConnection {
 	/** Chunks received. */
 	reads = 0;
 	private rest: Buffer | undefined;
-	private readonly failure = new Signal();
 
-	private constructor(readonly socket: net.Socket) {
-		socket.on("error", (error) => this.failure.reject(error));
-		socket.on("close", () => this.failure.reject(new Error("the broker closed a raw connection")));
+	private constructor(readonly socket: net.Socket, readonly signal: Signal) {
+		socket.on("error", (error) => signal.fail(error));
+		socket.on("close", () => signal.fail(new Error("the broker closed a raw connection")));
 	}
 
 	/**
 	 * Connects, sends CONNECT (clean session) and waits for an accepting CONNACK. With
 	 * `pauseAfterRead` it reads at most once a millisecond (more per read, fewer reads).
 	 */
-	static async open(port: number, host: string, clientId: string, pauseAfterRead = false): Promise<RawConnection> {
+	static async open(port: number, host: string, clientId: string, signal: Signal, pauseAfterRead = false): Promise<RawConnection> {
 		// Reads land in one reused buffer, without stream 'data' events: the cheapest reading Node has.
 		let connection: RawConnection | undefined;
 		const socket = net.connect({
@@ -156,29 +145,33 @@ class RawConnection {
 			},
 		});
 		socket.setNoDelay(true);
-		connection = new RawConnection(socket);
+		connection = new RawConnection(socket, signal);
 		try {
-			await within(connection.until(new Promise<void>((resolve) => socket.once("connect", resolve))), 5000, "raw connect");
-			const accepted = new Signal();
+			let connected = false;
+			socket.once("connect", () => {
+				connected = true;
+				signal.notify();
+			});
+			await signal.until(() => connected, 5000, "raw connect");
+			let accepted = false;
 			connection.onPacket = (type, data, start) => {
-				if (type !== CONNACK) accepted.reject(new Error(`raw connection: packet type ${type} before CONNACK`));
-				else if (data[start + 1] !== 0) accepted.reject(new Error(`raw connection refused: ${data[start + 1]}`));
-				else accepted.resolve();
+				if (accepted) return;
+				if (type !== CONNACK) signal.fail(new Error(`raw connection: packet type ${type} before CONNACK`));
+				else if (data[start + 1] !== 0) signal.fail(new Error(`raw connection refused: ${data[start + 1]}`));
+				else {
+					accepted = true;
+					signal.notify();
+				}
 			};
 			const packet = new Uint8Array(256);
 			socket.write(packet.subarray(0, encodeConnect(packet, 0, { type: 1, clientId, cleanSession: true, keepAlive: 0 })));
-			await within(connection.until(accepted.promise), 5000, "raw CONNACK");
+			await signal.until(() => accepted, 5000, "raw CONNACK");
 			return connection;
 		}
 		catch (error) {
 			connection.close();
 			throw error;
 		}
-	}
-
-	/** `promise`, or the socket's failure, whichever comes first. */
-	until<T>(promise: Promise<T>): Promise<T> {
-		return Promise.race([promise, this.failure.promise.then((): never => { throw new Error("unreachable"); })]);
 	}
 
 	close(): void {
@@ -229,26 +222,29 @@ class RawSubscriber {
 	duplicates = 0;
 	private readonly seen: Uint8Array;
 	private target = -1;
-	private reached: Signal | undefined;
 
 	private constructor(private readonly connection: RawConnection, count: number) {
 		this.seen = new Uint8Array(count);
 	}
 
-	static async open(port: number, host: string, run: string, count: number): Promise<RawSubscriber> {
-		const connection = await RawConnection.open(port, host, `bench-sub-${run}`, true);
+	static async open(port: number, host: string, run: string, count: number, signal: Signal): Promise<RawSubscriber> {
+		const connection = await RawConnection.open(port, host, `bench-sub-${run}`, signal, true);
 		try {
 			const subscriber = new RawSubscriber(connection, count);
-			const subscribed = new Signal();
+			let subscribed = false;
 			connection.onPacket = (type, data, start) => {
 				if (type === PUBLISH) return subscriber.publish(data, start);
-				if (type !== SUBACK) return subscribed.reject(new Error(`raw subscriber: unexpected packet type ${type}`));
-				if (data[start + 2] !== 0) subscribed.reject(new Error(`raw subscriber: SUBACK ${data[start + 2]}`));
-				else subscribed.resolve();
+				if (subscribed) return;
+				if (type !== SUBACK) return signal.fail(new Error(`raw subscriber: unexpected packet type ${type}`));
+				if (data[start + 2] !== 0) signal.fail(new Error(`raw subscriber: SUBACK ${data[start + 2]}`));
+				else {
+					subscribed = true;
+					signal.notify();
+				}
 			};
 			const packet = new Uint8Array(256);
 			connection.socket.write(packet.subarray(0, encodeSubscribe(packet, 0, 1, [{ filter: `bench/${run}/+`, qos: 0 }])));
-			await within(connection.until(subscribed.promise), 5000, "raw SUBACK");
+			await signal.until(() => subscribed, 5000, "raw SUBACK");
 			connection.reads = 0;
 			return subscriber;
 		}
@@ -264,10 +260,8 @@ class RawSubscriber {
 
 	/** Resolves once `count` distinct messages have arrived. */
 	waitFor(count: number, ms: number): Promise<void> {
-		if (this.received >= count) return Promise.resolve();
 		this.target = count;
-		this.reached = new Signal();
-		return within(this.connection.until(this.reached.promise), ms, () => `the subscriber has ${this.received} of ${count} messages`);
+		return this.connection.signal.until(() => this.received >= count, ms, () => `the subscriber has ${this.received} of ${count} messages`);
 	}
 
 	close(): void {
@@ -283,19 +277,22 @@ class RawSubscriber {
 			return;
 		}
 		this.seen[n] = 1;
-		if (++this.received === this.target) this.reached?.resolve();
+		if (++this.received === this.target) this.connection.signal.notify();
 	}
 }
 
 // ---- the publishers ----------------------------------------------------------------------------
 
-/** A connected publisher: `run` publishes every topic and resolves when all are complete. */
+/**
+ * A connected publisher: `run` publishes every topic and resolves when all are complete. It notifies
+ * the trial's signal of its progress, and fails it when its connection fails.
+ */
 export interface Publisher {
 	/** Work before the clock starts (the raw publisher encodes its packets). */
 	prepare?(topics: string[], payload: Buffer, qos: QoS): void;
 	/**
-	 * QoS 0 completes when `qos0Done` resolves (every message arrived where they go); QoS 1/2 at the
-	 * last acknowledgement.
+	 * QoS 0 completes when `qos0Done` resolves (every message arrived where they go: a wait on the
+	 * trial's signal, so that a failure ends it too); QoS 1/2 at the last acknowledgement.
 	 */
 	run(topics: string[], payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void>;
 	close(): Promise<void>;
@@ -311,26 +308,29 @@ export class OursPublisher implements Publisher {
 	private delivered = 0;
 	private pumping = false;
 	private again = false;
-	private done = new Signal();
-	private readonly failed = new Signal();
+	private connected = false;
 
-	static async open(port: number, host: string, clientId: string, window: number): Promise<OursPublisher> {
-		const p = new OursPublisher();
-		const connected = new Signal();
+	private constructor(private readonly signal: Signal) {}
+
+	static async open(port: number, host: string, clientId: string, window: number, signal: Signal): Promise<OursPublisher> {
+		const p = new OursPublisher(signal);
 		p.client = createClient({
 			host, port, clientId, reconnect: false, ...oursOptions(window),
-			onConnect: () => connected.resolve(),
+			onConnect: () => {
+				p.connected = true;
+				signal.notify();
+			},
 			onWritable: () => p.pump(),
 			onDelivered: () => {
-				if (++p.delivered === p.topics.length) p.done.resolve();
+				if (++p.delivered === p.topics.length) signal.notify();
 			},
-			onError: (error) => p.failed.reject(error),
+			onError: (error) => signal.fail(error),
 			onClose: (error) => {
-				if (error) p.failed.reject(error);
+				if (error) signal.fail(error);
 			},
 		});
 		try {
-			await within(Promise.race([connected.promise, p.failed.promise]), 5000, "our client connecting");
+			await signal.until(() => p.connected, 5000, "our client connecting");
 		}
 		catch (error) {
 			p.client.close();
@@ -345,10 +345,9 @@ export class OursPublisher implements Publisher {
 		this.qos = qos;
 		this.next = 0;
 		this.delivered = 0;
-		this.done = new Signal();
 		this.pump();
-		const complete = qos === 0 ? qos0Done() : this.done.promise;
-		await within(Promise.race([complete, this.failed.promise]), ms, "our client publishing");
+		if (qos === 0) await qos0Done();
+		else await this.signal.until(() => this.delivered === topics.length, ms, "our client publishing");
 	}
 
 	/** Publishes until the client refuses (-1); onWritable calls it again. Never drops a message. */
@@ -386,28 +385,32 @@ export class MqttJsPublisher implements Publisher {
 	private completed = 0;
 	private inPump = false;
 	private immediate = false;
-	private done = new Signal();
-	private readonly failed = new Signal();
 	private readonly sent = (error?: Error): void => {
-		if (error) return this.failed.reject(error);
+		if (error) return this.signal.fail(error);
 		if (this.inPump) this.immediate = true;
 		else this.pump0();
 	};
 	private readonly acked = (error?: Error): void => {
-		if (error) return this.failed.reject(error);
-		if (++this.completed === this.topics.length) this.done.resolve();
+		if (error) return this.signal.fail(error);
+		if (++this.completed === this.topics.length) this.signal.notify();
 		else if (this.next < this.topics.length) this.client.publish(this.topics[this.next++]!, this.payload, this.options, this.acked);
 	};
 
-	static async open(port: number, host: string, clientId: string, window: number): Promise<MqttJsPublisher> {
-		const p = new MqttJsPublisher();
+	private constructor(private readonly signal: Signal) {}
+
+	static async open(port: number, host: string, clientId: string, window: number, signal: Signal): Promise<MqttJsPublisher> {
+		const p = new MqttJsPublisher(signal);
 		p.window = window;
 		p.client = mqttConnect({ host, port, protocolVersion: 4, clientId });
-		p.client.on("error", (error) => p.failed.reject(error));
-		p.client.on("close", () => p.failed.reject(new Error("MQTT.js: the connection closed")));
+		p.client.on("error", (error) => signal.fail(error));
+		p.client.on("close", () => signal.fail(new Error("MQTT.js: the connection closed")));
 		try {
-			const connected = new Promise<void>((resolve) => p.client.once("connect", () => resolve()));
-			await within(Promise.race([connected, p.failed.promise]), 5000, "MQTT.js connecting");
+			let connected = false;
+			p.client.once("connect", () => {
+				connected = true;
+				signal.notify();
+			});
+			await signal.until(() => connected, 5000, "MQTT.js connecting");
 		}
 		catch (error) {
 			p.client.end(true);
@@ -422,14 +425,13 @@ export class MqttJsPublisher implements Publisher {
 		this.options = { qos };
 		this.next = 0;
 		this.completed = 0;
-		this.done = new Signal();
 		if (qos === 0) this.pump0();
 		else {
 			const first = Math.min(this.window, topics.length);
 			while (this.next < first) this.client.publish(topics[this.next++]!, payload, this.options, this.acked);
 		}
-		const complete = qos === 0 ? qos0Done() : this.done.promise;
-		await within(Promise.race([complete, this.failed.promise]), ms, "MQTT.js publishing");
+		if (qos === 0) await qos0Done();
+		else await this.signal.until(() => this.completed === topics.length, ms, "MQTT.js publishing");
 	}
 
 	private pump0(): void {
@@ -465,8 +467,8 @@ class RawPublisher implements Publisher {
 
 	private constructor(private readonly connection: RawConnection) {}
 
-	static async open(port: number, host: string, clientId: string): Promise<RawPublisher> {
-		return new RawPublisher(await RawConnection.open(port, host, clientId));
+	static async open(port: number, host: string, clientId: string, signal: Signal): Promise<RawPublisher> {
+		return new RawPublisher(await RawConnection.open(port, host, clientId, signal));
 	}
 
 	/** Encodes every PUBLISH of the trial into one buffer (identifiers 1..n for QoS 1/2). */
@@ -480,31 +482,35 @@ class RawPublisher implements Publisher {
 
 	async run(topics: string[], _payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void> {
 		const { prepared, size, connection } = this;
-		const socket = connection.socket;
+		const { socket, signal } = connection;
 		const count = topics.length;
 		const first = qos === 2 ? Math.min(QOS2_WINDOW, count) : count;
 		let next = first;
 		let completed = 0;
-		const done = new Signal();
 		connection.onPacket = (type, data, start) => {
 			if (type === PUBACK || type === PUBCOMP) {
-				if (++completed === count) done.resolve();
+				if (++completed === count) signal.notify();
 				if (type === PUBCOMP && next < count) this.append(prepared, next++ * size, size);
 			}
 			else if (type === PUBREC) {
 				if (this.batched + 4 > this.batch.length) this.flushBatch();
 				this.batched += encodeAck(this.batch, this.batched, PUBREL, (data[start]! << 8) | data[start + 1]!);
 			}
-			else done.reject(new Error(`raw publisher: unexpected packet type ${type}`));
+			else if (completed < count) signal.fail(new Error(`raw publisher: unexpected packet type ${type}`));
 		};
 		connection.afterChunk = () => this.flushBatch();
 		const end = first * size;
 		for (let at = 0; at < end; at += RAW_CHUNK) {
-			if (!socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK))))
-				await within(connection.until(new Promise<void>((resolve) => socket.once("drain", resolve))), ms, "raw publisher: drain");
+			if (socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK)))) continue;
+			let drained = false;
+			socket.once("drain", () => {
+				drained = true;
+				signal.notify();
+			});
+			await signal.until(() => drained, ms, "raw publisher: drain");
 		}
-		const complete = qos === 0 ? qos0Done() : done.promise;
-		await within(connection.until(complete), ms, "raw publisher");
+		if (qos === 0) await qos0Done();
+		else await signal.until(() => completed === count, ms, "raw publisher");
 	}
 
 	private append(from: Buffer, at: number, length: number): void {
@@ -538,15 +544,17 @@ async function trial(broker: Broker, kind: Kind, qos: QoS, count: number, ms: nu
 	const topics = new Array<string>(count);
 	for (let i = 0; i < count; i++) topics[i] = `bench/${run}/${String(i).padStart(DIGITS, "0")}`;
 	const payload = Buffer.alloc(PAYLOAD_BYTES, 0x5A);
-	const subscriber = await RawSubscriber.open(broker.port, broker.host, run, count);
+	// Every connection of the trial notifies this of its progress, and fails it when it fails.
+	const signal = new Signal();
+	const subscriber = await RawSubscriber.open(broker.port, broker.host, run, count, signal);
 	let publisher: Publisher | undefined;
 	const what = `${LABELS[kind]}, QoS ${qos}, ${count} messages`;
 	try {
 		const clientId = `bench-${kind}-${run}`;
 		const w = window > 0 ? Math.min(window, count) : count;
-		publisher = kind === "ours" ? await OursPublisher.open(broker.port, broker.host, clientId, w)
-			: kind === "mqttjs" ? await MqttJsPublisher.open(broker.port, broker.host, clientId, w)
-			: await RawPublisher.open(broker.port, broker.host, clientId);
+		publisher = kind === "ours" ? await OursPublisher.open(broker.port, broker.host, clientId, w, signal)
+			: kind === "mqttjs" ? await MqttJsPublisher.open(broker.port, broker.host, clientId, w, signal)
+			: await RawPublisher.open(broker.port, broker.host, clientId, signal);
 		publisher.prepare?.(topics, payload, qos);
 		const brokerBefore = processCpuMs(broker.pid);
 		const cpuBefore = process.cpuUsage();

@@ -1,17 +1,19 @@
 // Our client beside the Moddable SDK's own MQTT client in the same XS engine (compute and heap per
 // publish), and our client's footprint: fixed buffer bytes, and live heap slots once connected.
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../modules/mqtt/client.js";
 import type { PacketReader } from "../modules/mqtt/reader.js";
 import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
+import type { Transmit } from "../modules/mqtt/transmit.js";
 import { XsWorker } from "../hosts/xs/worker.js";
-import { LoopbackBroker, StillClock } from "./xs/loopback.js";
-import { measure } from "./xs-meter.js";
-import type { XsFigures } from "./xs-meter.js";
+import { LoopbackBroker, StillClock } from "../test/lib/xs/loopback.js";
+import { findSdk } from "../test/lib/moddable.js";
+import { measure } from "../test/lib/xs-meter.js";
+import type { XsFigures } from "../test/lib/xs-meter.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SDK_MQTT = path.join("modules", "network", "mqtt", "mqtt.js");
@@ -21,17 +23,6 @@ const COMPUTE_TARGET = 0.5;
 interface Section {
 	lines: string[];
 	failures: string[];
-}
-
-/** The Moddable SDK: $MODDABLE, else ~/.local/share/moddable; undefined when neither holds mqtt.js. */
-function findSdk(): { root: string; mqtt: string } | undefined {
-	const candidates = [process.env.MODDABLE, path.join(os.homedir(), ".local", "share", "moddable")];
-	for (const root of candidates) {
-		if (!root) continue;
-		const mqtt = path.join(root, SDK_MQTT);
-		if (existsSync(mqtt)) return { root, mqtt };
-	}
-	return undefined;
 }
 
 /**
@@ -81,11 +72,11 @@ async function startSdkWorker(mqtt: string): Promise<{ worker: XsWorker; cleanup
 async function startFootprintWorker(): Promise<XsWorker> {
 	let stderr = "";
 	const worker = new XsWorker({ onStderr: (t) => { stderr += t; } });
-	await worker.importModule(path.join(here, "xs", "footprint.js"));
+	await worker.importModule(path.join(here, "..", "test", "lib", "xs", "footprint.js"));
 	const ready = await worker.evaluate(`globalThis.footprintReady === true ? new TextEncoder().encode("ready").buffer : undefined`);
 	if (ready.text !== "ready") {
 		await worker.close();
-		throw new Error(`bench/xs/footprint did not load inside XS${stderr ? `: ${stderr.trim()}` : ""}`);
+		throw new Error(`test/lib/xs/footprint did not load inside XS${stderr ? `: ${stderr.trim()}` : ""}`);
 	}
 	return worker;
 }
@@ -120,12 +111,9 @@ export async function sdkSection(quick: boolean): Promise<Section> {
 	const count = quick ? 200 : 10_000;
 	const lines = ["## Against the Moddable SDK's MQTT client", ""];
 	const failures: string[] = [];
-	const sdk = findSdk();
-	if (!sdk) {
-		lines.push(
-			"Skipped: no Moddable SDK on this machine ($MODDABLE unset or without",
-			`\`${SDK_MQTT}\`, and none in ~/.local/share/moddable).`,
-		);
+	const { sdk, reason } = findSdk();
+	if (!sdk?.mqtt) {
+		lines.push(`Skipped: ${sdk ? `the Moddable SDK in ${homeRelative(sdk.root)} has no \`${SDK_MQTT}\`` : reason}.`);
 		return { lines, failures };
 	}
 	let started: { worker: XsWorker; cleanup: () => void };
@@ -205,7 +193,7 @@ export async function sdkSection(quick: boolean): Promise<Section> {
 		lines.push(
 			"",
 			"- Ours: `client.publish(topic, Uint8Array, qos, false)`, over the loopback broker of the codec",
-			"  benchmarks (`bench/xs/loopback.ts`, which parses every packet written to it, its cost counted as",
+			"  benchmarks (`test/lib/xs/loopback.ts`, which parses every packet written to it, its cost counted as",
 			"  ours), and over a transport that only counts the bytes written, as the SDK's socket stub does.",
 			"- SDK: `client.publish(topic, ArrayBuffer, flags)`. An ArrayBuffer payload it uses as it is; a",
 			"  string goes through `ArrayBuffer.fromString`; a Uint8Array it does not accept.",
@@ -240,6 +228,7 @@ function clientBuffers(): Buffers {
 	// Default options: only what a client cannot do without.
 	const client = new Client({ host: "loopback", transport: new LoopbackBroker(), clock: new StillClock() });
 	const reader = (client as unknown as { reader: PacketReader }).reader;
+	const transmit = (client as unknown as { tx: Transmit }).tx;
 	const session = client.session;
 	const pool = session.pool;
 	const inboundIds = (session as unknown as SessionInternals).inboundIds;
@@ -250,12 +239,12 @@ function clientBuffers(): Buffers {
 	return {
 		rows: [
 			{ what: "receive buffer", option: `rxBufferSize ${rx}`, expected: rx, actual: reader.buffer.byteLength },
-			{ what: "outbox (packets being sent)", option: `txBufferSize ${tx}`, expected: tx, actual: session.outbox.size },
+			{ what: "transmit buffer (what the transport has not taken yet)", option: `txBufferSize ${tx}`, expected: tx, actual: transmit.mem.byteLength },
 			{ what: "message pool (QoS 1/2 awaiting acknowledgement, queued QoS 0)", option: `queueBytes ${queue}`, expected: queue, actual: pool.size },
 			{ what: "pool entry tables (ids 2, state 1, QoS 1, offset 4, length 4, closes met 1 bytes)", option: `maxMessages ${messages}`, expected: messages * (2 + 1 + 1 + 4 + 4 + 1), actual: poolTables },
 			{ what: "packet identifier → entry table (2 × 2 bytes a slot, twice the entries, a power of two)", option: `maxMessages ${messages}`, expected: 64 * 4, actual: pool.index.bytes },
 			{ what: "inbound QoS 2 identifiers awaiting PUBREL", option: `maxInboundQos2 ${qos2}`, expected: qos2 * 2, actual: inboundIds.byteLength },
-			{ what: "last published topic, encoded, with room for a PUBLISH header before it", option: "fixed", expected: HEADER_ROOM + TOPIC_CACHE_BYTES, actual: session.outbox.mem.byteLength - session.outbox.size - pool.size },
+			{ what: "last published topic, encoded, with room for a PUBLISH header before it", option: "fixed", expected: HEADER_ROOM + TOPIC_CACHE_BYTES, actual: pool.mem.byteLength - pool.size },
 		],
 	};
 }
@@ -276,10 +265,10 @@ export async function footprintSection(_quick: boolean): Promise<Section> {
 	for (const r of buffers.rows)
 		if (r.actual !== r.expected) failures.push(`footprint: ${r.what} is ${r.actual} bytes, the options say ${r.expected}`);
 
-	const sdk = findSdk();
+	const sdkMqtt = findSdk().sdk?.mqtt;
 	let worker: XsWorker;
 	let cleanup = (): void => {};
-	if (sdk) ({ worker, cleanup } = await startSdkWorker(sdk.mqtt));
+	if (sdkMqtt) ({ worker, cleanup } = await startSdkWorker(sdkMqtt));
 	else worker = await startFootprintWorker();
 	let ours: number[];
 	let oursHost: number;
@@ -292,7 +281,7 @@ export async function footprintSection(_quick: boolean): Promise<Section> {
 		ours = [await slots("footprint.ours(0)")];
 		await slots("footprint.oursHost(1)");
 		ours.push(await slots("footprint.ours(1)"));
-		if (sdk) {
+		if (sdkMqtt) {
 			sdkClient = [await slots("footprint.sdk(2)"), await slots("footprint.sdk(3)")];
 			sdkSocket = await slots("footprint.sdkSocket(4)");
 		}
@@ -325,8 +314,9 @@ export async function footprintSection(_quick: boolean): Promise<Section> {
 		...buffers.rows.map((r) => `| ${r.what} | ${r.option} | ${r.actual.toLocaleString("en")} |`),
 		`| **total** | | **${total.toLocaleString("en")}** |`,
 		"",
-		"The outbox, the pool and the topic are one allocation. Each subscription adds its",
-		"filter's UTF-8 bytes. Nothing else is allocated for buffers: the CONNECT is validated in the outbox itself.",
+		"The pool and the topic are one allocation (with a store, the snapshot's room too), the transmit buffer",
+		"another. Each subscription adds its filter's UTF-8 bytes. Nothing else is allocated for buffers: the",
+		"CONNECT is validated in the transmit buffer itself.",
 		"",
 		"Heap slots in the XS engine, live after gc(), a client created and connected (CONNACK) minus before:",
 		"",

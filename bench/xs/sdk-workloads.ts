@@ -1,13 +1,10 @@
 // The Moddable SDK's own MQTT client (its mqtt.js, loaded unmodified, imports served by sdk-stubs/)
 // as workloads beside ours in workloads.ts, with the same loops, message and measuring method.
 
-import { Client } from "../../modules/mqtt/client.js";
-import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
-import { footprint } from "./footprint.js";
-import { StillClock } from "./loopback.js";
+import { footprint } from "../../test/lib/xs/footprint.js";
 import { sockets, Socket } from "./sdk-stubs/socket.js";
 import { fireTimers } from "./sdk-stubs/timer.js";
-import { PAYLOAD, TOPIC, workloads } from "./workloads.js";
+import { PAYLOAD, TOPIC, workloads } from "../../test/lib/xs/workloads.js";
 
 interface SdkPublishFlags {
 	quality?: number;
@@ -105,74 +102,7 @@ workloads["sdkPublishQos1"] = (n: number): void => {
 	expectWritten(before, QOS1_BYTES * n);
 };
 
-/**
- * For ours, a transport doing what the socket stub does: it counts the bytes written (no parsing,
- * unlike the loopback broker) and hands over whole staged packets when the driver says so.
- */
-class CountingTransport implements Transport {
-	handler: TransportHandler | undefined;
-	bytesWritten = 0;
-	private staged: Uint8Array | undefined;
-
-	open(_host: string, _port: number, _tls: TlsOptions | undefined, handler: TransportHandler): void {
-		this.handler = handler;
-	}
-	read(buffer: Uint8Array, offset: number, length: number): number {
-		const staged = this.staged;
-		if (staged === undefined || staged.length > length) return 0;
-		this.staged = undefined;
-		buffer.set(staged, offset);
-		return staged.length;
-	}
-	write(_buffer: Uint8Array, _offset: number, length: number): number {
-		this.bytesWritten += length;
-		return length;
-	}
-	close(): void {
-		this.handler = undefined;
-	}
-	/** Hands `bytes` (whole packets) to the client. */
-	receive(bytes: Uint8Array): void {
-		this.staged = bytes;
-		this.handler!.onReadable();
-	}
-}
-
-const counting = new CountingTransport();
-let countingDelivered = 0;
-const ours = new Client({
-	host: "loopback", clientId: "bench", keepAlive: 0, transport: counting, clock: new StillClock(),
-	onDelivered(): void { countingDelivered++; },
-});
-counting.handler!.onOpen();
-counting.receive(new Uint8Array(CONNACK));
-if (!ours.connected) throw new Error("our client did not connect over the counting transport");
-const oursPuback = new Uint8Array([0x40, 2, 0, 0]);
-
-function expectOursWritten(before: number, bytes: number): void {
-	if (!ours.connected) throw new Error("our client disconnected");
-	if (counting.bytesWritten - before !== bytes) throw new Error(`our client wrote ${counting.bytesWritten - before} bytes, not ${bytes}`);
-}
-
-/** Ours, publish QoS 0 over the counting transport. */
-workloads["countingPublishQos0"] = (n: number): void => {
-	const before = counting.bytesWritten;
-	for (let i = 0; i < n; i++) ours.publish(TOPIC, PAYLOAD, 0, false);
-	expectOursWritten(before, QOS0_BYTES * n);
-};
-/** Ours, publish QoS 1 over the counting transport, then the PUBACK for the identifier it returned. */
-workloads["countingPublishQos1"] = (n: number): void => {
-	const before = counting.bytesWritten;
-	const delivered = countingDelivered;
-	for (let i = 0; i < n; i++) {
-		const id = ours.publish(TOPIC, PAYLOAD, 1, false);
-		oursPuback[2] = id >> 8;
-		oursPuback[3] = id & 0xFF;
-		counting.receive(oursPuback);
-	}
-	expectOursWritten(before, QOS1_BYTES * n);
-	if (countingDelivered - delivered !== n) throw new Error(`delivered ${countingDelivered - delivered} of ${n}`);
-};
+// Ours over a transport that counts bytes (countingPublishQos0, countingPublishQos1) is in workloads.ts.
 
 // Footprint: one SDK client (or one bare stub socket) per call, kept in a fixed slot.
 const kept: Array<SdkClient | Socket | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];

@@ -1,5 +1,6 @@
 // Transport over the SDK's ECMA-419 sockets (embedded:io/socket/tcp, and the SDK's TLS socket),
 // with DNS from `net`. Reads land in the client's buffer through fixed staging views: no allocation.
+// Writes hand the socket the caller's own bytes, in one write: no copy here.
 
 import TCP from "embedded:io/socket/tcp";
 import type { Options as TcpOptions } from "embedded:io/socket/tcp";
@@ -9,8 +10,11 @@ import Resource from "Resource";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
 
-/** The staging buffer: reads and writes go through views of 1, 2, 4 ... STAGE bytes over it. */
+/** The staging buffer: reads go through views of 1, 2, 4 ... STAGE bytes over it. */
 const STAGE = 512;
+
+/** The most one socket write carries: the TLS socket refuses a record of more than 16 KB. */
+const MAX_WRITE = 16384;
 
 interface Socket {
 	read(buffer: Uint8Array): unknown;
@@ -27,6 +31,11 @@ export class ModdableTransport implements Transport {
 	private secure = false;
 	private generation = 0;
 	private readonly views: Uint8Array[] = [];
+	/** The view last handed to the socket: `writtenLength` bytes of `writtenSource` from `writtenOffset`. */
+	private written: Uint8Array | undefined;
+	private writtenSource: Uint8Array | undefined;
+	private writtenOffset = 0;
+	private writtenLength = 0;
 
 	constructor() {
 		const stage = new Uint8Array(STAGE);
@@ -116,22 +125,38 @@ export class ModdableTransport implements Transport {
 		return done;
 	}
 
+	/**
+	 * Writes up to `length` bytes (as many as the socket has room for) in one socket write, or one
+	 * per MAX_WRITE bytes beyond that. The socket's write takes an ArrayBuffer or a byte view and
+	 * copies from it before returning (TCP into its send buffer, TLS into a record), so it is given
+	 * the caller's bytes themselves, with no per-byte work: the buffer when they are all of it, else
+	 * a view of them. The view is kept: a write of the same place next time (same buffer, offset and
+	 * length: a client writes its packets from the start of its drained outbox, and a QoS 0 header
+	 * from beside its topic cache) reuses it, and a write of another place costs one new view.
+	 */
 	write(buffer: Uint8Array, offset: number, length: number): number {
 		const socket = this.socket;
 		if (!socket || !this.opened) return 0;
-		let left = length < this.writable ? length : this.writable;
-		let done = 0;
-		while (left > 0) {
-			const view = this.views[stageIndex(left)]!;
-			const n = view.length;
-			for (let i = 0; i < n; i++) view[i] = buffer[offset + done + i]!;
-			const room = socket.write(view);
-			done += n;
-			left -= n;
-			this.writable = typeof room === "number" ? room : this.writable - n;
-			if (left > this.writable) left = this.writable;
+		const writable = this.writable;
+		const n = length < writable ? length : writable;
+		if (n <= 0) return 0;
+		if (n > MAX_WRITE) {
+			const first = this.write(buffer, offset, MAX_WRITE);
+			return first < MAX_WRITE ? first : first + this.write(buffer, offset + MAX_WRITE, length - MAX_WRITE);
 		}
-		return done;
+		let bytes = buffer;
+		if (offset !== 0 || n !== buffer.length) {
+			if (buffer === this.writtenSource && offset === this.writtenOffset && n === this.writtenLength) bytes = this.written!;
+			else {
+				bytes = this.written = new Uint8Array(buffer.buffer, buffer.byteOffset + offset, n);
+				this.writtenSource = buffer;
+				this.writtenOffset = offset;
+				this.writtenLength = n;
+			}
+		}
+		const room = socket.write(bytes);
+		this.writable = typeof room === "number" ? room : writable - n;
+		return n;
 	}
 
 	close(): void {
@@ -141,6 +166,7 @@ export class ModdableTransport implements Transport {
 		this.handler = undefined;
 		this.readable = this.writable = 0;
 		this.opened = false;
+		this.written = this.writtenSource = undefined;
 		try {
 			socket?.close();
 		}

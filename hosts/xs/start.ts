@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import * as readline from "node:readline";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { Client } from "../../modules/mqtt/client.js";
-import { startBroker } from "../node/broker.js";
-import type { Broker } from "../node/broker.js";
+import { startBroker } from "../../test/lib/mosquitto.js";
+import type { Broker } from "../../test/lib/mosquitto.js";
 import { createClient } from "../node/index.js";
 import { XsDevice } from "./device-runner.js";
 

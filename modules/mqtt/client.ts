@@ -1,13 +1,16 @@
 // The MQTT client: wires a Session to a host's Transport and Clock, reads into the one receive
-// buffer, writes from the outbox, dispatches messages to subscriptions, and reconnects.
+// buffer, sends through the one transmit buffer, saves snapshots to the Store, dispatches messages
+// to subscriptions, and reconnects.
 
 import type { PacketView } from "./decode.js";
 import { ErrorCode, MqttError } from "./errors.js";
-import type { Clock, TlsOptions, Transport, TransportHandler } from "./host.js";
+import type { Clock, Store, TlsOptions, Transport, TransportHandler } from "./host.js";
 import type { Payload, QoS } from "./packet.js";
 import { PacketReader } from "./reader.js";
-import { CONNECTED, Session } from "./session.js";
+import { checkInteger, CONNECTED, MAX_BUFFER, MIN_TX_BUFFER, Session } from "./session.js";
 import type { RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
+import { checkStore, Persistence } from "./snapshot.js";
+import { Transmit } from "./transmit.js";
 
 /**
  * A received message: a read-only view over the receive buffer, valid during the handler call only.
@@ -51,7 +54,7 @@ export interface ReconnectOptions {
 	jitter?: number;
 }
 
-export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
+export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapshots"> {
 	host: string;
 	/** Default 1883, or 8883 with TLS. */
 	port?: number;
@@ -67,6 +70,11 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
 	clock: Clock;
 	/** Uniform random numbers in [0, 1) for client ids and jitter (default Math.random). */
 	random?: () => number;
+	/**
+	 * Where unacknowledged QoS 1/2 messages and inbound QoS 2 identifiers outlive a restart: restored
+	 * from `load()` at construction, saved on each change a power cut must not lose (see snapshot.ts).
+	 */
+	store?: Store;
 
 	/** Connected (CONNACK accepted); `sessionPresent` as the broker said. */
 	onConnect?: (this: Client, sessionPresent: boolean) => void;
@@ -112,7 +120,6 @@ export class Client {
 	// on its prototype: no closure per callback (in XS, a closure costs about ten heap slots).
 	private static readonly SessionRelay = class implements SessionEvents {
 		constructor(private readonly c: Client) {}
-		output(): void { this.c.flush(); }
 		failed(error: MqttError, wasConnected: boolean): void { this.c.sessionFailed(error, wasConnected); }
 		connected(sessionPresent: boolean): void { this.c.sessionConnected(sessionPresent); }
 		message(message: PacketView): void { this.c.dispatch(message); }
@@ -129,24 +136,21 @@ export class Client {
 			c.callbacks.onError?.call(c, error);
 			if (message !== undefined) c.callbacks.onRejected?.call(c, error, message);
 		}
-		storeError(error: MqttError): void {
-			const c = this.c;
-			// Met while the session is being made (restored from the store): reported once the client is whole.
-			if (c.session) c.callbacks.onError?.call(c, error);
-			else c.restoreError = error;
-		}
+		persist(data: Uint8Array, length: number): void { this.c.save(data, length); }
 	};
 
 	private static readonly TransportRelay = class implements TransportHandler {
 		constructor(private readonly c: Client) {}
 		onOpen(): void { this.c.transportOpened(); }
 		onReadable(): void { this.c.service(); }
-		onWritable(): void { this.c.flush(); }
+		onWritable(): void { this.c.writable(); }
 		onClose(error: MqttError): void { this.c.transportClosed(error); }
 	};
 
 	readonly session: Session<MessageHandler>;
 	private readonly reader: PacketReader;
+	private readonly tx: Transmit;
+	private readonly persistence: Persistence | undefined;
 	private readonly transport: Transport;
 	private readonly clock: Clock;
 	private readonly handler: TransportHandler;
@@ -162,13 +166,6 @@ export class Client {
 	private reconnectAt = -1;
 	private armedAt = -1;
 	private closeBy = -1;
-	private flushing = false;
-	private flushAgain = false;
-	private servicing = false;
-	/** Reading stopped because the outbox had no room for an acknowledgement. */
-	private readPaused = false;
-	/** A store error met while the session was being made: reported once the client is whole. */
-	private restoreError: MqttError | undefined;
 
 	constructor(options: ClientOptions) {
 		if (!options || typeof options.host !== "string" || !options.host)
@@ -187,7 +184,15 @@ export class Client {
 			clientId = "xs-";
 			for (let i = 0; i < 12; i++) clientId += "0123456789abcdef"[Math.floor(this.random() * 16) & 15];
 		}
-		this.session = new Session<MessageHandler>({ ...options, clientId, cleanSession }, new Client.SessionRelay(this));
+		const txBufferSize = options.txBufferSize ?? 1024;
+		checkInteger("txBufferSize", txBufferSize, MIN_TX_BUFFER, MAX_BUFFER);
+		const store = options.store;
+		checkStore(store);
+		this.persistence = store === undefined ? undefined : new Persistence(store);
+		this.tx = new Transmit(new Uint8Array(txBufferSize));
+		const { store: _store, ...sessionOptions } = options;
+		this.session = new Session<MessageHandler>({ ...sessionOptions, clientId, cleanSession, snapshots: store !== undefined }, new Client.SessionRelay(this), this.tx);
+		const restoreError = this.persistence?.restore(this.session);
 		this.reader = new PacketReader(options.rxBufferSize ?? 1024);
 		this.transport = options.transport;
 		this.clock = options.clock;
@@ -202,7 +207,13 @@ export class Client {
 		this.handler = new Client.TransportRelay(this);
 		this.onTimer = () => this.timer();
 		this.open();
-		if (this.restoreError) callbacks.onError?.call(this, this.restoreError);
+		if (restoreError) callbacks.onError?.call(this, restoreError);
+	}
+
+	/** Saves a snapshot the session handed out. */
+	private save(data: Uint8Array, length: number): void {
+		const error = this.persistence!.save(data, length);
+		if (error) this.callbacks.onError?.call(this, error);
 	}
 
 	// ---- the API -------------------------------------------------------------------------
@@ -214,43 +225,16 @@ export class Client {
 	 */
 	publish(topic: string, payload: Payload, qos?: QoS, retain?: boolean): number {
 		// No default parameters: in XS they cost more than the rest of this test.
-		// (Also from inside flush(): directQos0 requires an empty outbox, so nothing is overtaken.)
-		if ((qos === 0 || qos === undefined) && this.phase === OPEN && payload instanceof Uint8Array) {
-			// QoS 0 with nothing waiting: the header and topic (prepared by the session next to its
-			// topic cache) and then the caller's payload go straight to the transport. Only what the
-			// transport does not take is copied, into the outbox, to follow on onWritable.
-			const session = this.session;
-			const start = session.directQos0(topic, payload, retain);
-			if (start >= 0) {
-				const transport = this.transport;
-				const head = session.directLength;
-				// (`retain` may be undefined here: directQos0 reads it as false.)
-				const sent = transport.write(session.outbox.mem, start, head);
-				const length = payload.length;
-				if (sent === head) {
-					const taken = transport.write(payload, 0, length);
-					if (taken < length) session.keep(payload, taken, length - taken);
-				}
-				else {
-					session.keep(session.outbox.mem, start + sent, head - sent);
-					session.keep(payload, 0, length);
-				}
-				return 0;
-			}
-		}
-		// Whatever the session puts in the outbox it announces (output), and that flushes: no second flush.
 		return this.session.publish(topic, payload, qos === undefined ? 0 : qos, retain === true);
 	}
 
 	/** Subscribes; `handler` receives the messages whose topic matches `filter` (else onMessage). */
 	subscribe(filter: string, qos: QoS = 0, handler?: MessageHandler): void {
 		this.session.subscribe(filter, qos, handler);
-		this.flush();
 	}
 
 	unsubscribe(filter: string): void {
 		this.session.unsubscribe(filter);
-		this.flush();
 	}
 
 	/**
@@ -262,11 +246,11 @@ export class Client {
 		const wasConnected = this.session.state === CONNECTED;
 		this.session.disconnect(disconnect);
 		this.reconnectAt = -1;
-		if (this.phase === OPEN && this.session.outbox.pending > 0) {
+		if (this.phase === OPEN && this.tx.pending > 0) {
+			// DISCONNECT (and what waits before it) is still being sent: onWritable finishes.
 			this.phase = CLOSING;
 			this.closeBy = this.clock.now() + CLOSE_GRACE;
-			this.flush();
-			if (this.phase === CLOSING) this.schedule();
+			this.schedule();
 			if (wasConnected) this.callbacks.onClose?.call(this, undefined);
 			return;
 		}
@@ -282,6 +266,11 @@ export class Client {
 		return this.session.stats;
 	}
 
+	/** Bytes of packets the transport has not taken yet (waiting in the transmit buffer). */
+	get bytesWaiting(): number {
+		return this.tx.pending;
+	}
+
 	/** QoS 1/2 messages not yet acknowledged, and queued QoS 0. */
 	get pending(): number {
 		return this.session.pending;
@@ -291,7 +280,7 @@ export class Client {
 
 	private open(): void {
 		this.phase = OPENING;
-		this.readPaused = false;
+		this.tx.attach(undefined);
 		this.reader.reset();
 		this.session.opening(this.clock.now());
 		this.schedule();
@@ -301,8 +290,8 @@ export class Client {
 	private transportOpened(): void {
 		if (this.phase !== OPENING) return;
 		this.phase = OPEN;
+		this.tx.attach(this.transport);
 		this.session.opened(this.clock.now());
-		this.flush();
 		this.service();
 	}
 
@@ -312,6 +301,7 @@ export class Client {
 		const wasConnected = this.session.state === CONNECTED;
 		const now = this.clock.now();
 		if (wasConnected && this.session.proven(now)) this.attempt = 0;
+		this.tx.attach(undefined);
 		this.session.closed(now);
 		this.phase = IDLE;
 		this.report(error, wasConnected);
@@ -321,6 +311,7 @@ export class Client {
 	private finish(): void {
 		this.phase = FINISHED;
 		this.reconnectAt = -1;
+		this.tx.attach(undefined);
 		this.transport.close();
 		this.clock.disarm();
 		this.armedAt = -1;
@@ -343,101 +334,37 @@ export class Client {
 
 	// ---- bytes in and out ----------------------------------------------------------------
 
-	/** Reads and handles packets while the outbox has room to answer them. */
+	/**
+	 * Reads and handles packets while the transmit buffer has room to answer them; when it has none,
+	 * reading stops until what waits has gone (`writable`).
+	 */
 	private service(): void {
-		if (this.servicing) return;
-		this.servicing = true;
+		const reader = this.reader;
+		const session = this.session;
+		const transport = this.transport;
 		try {
-			const reader = this.reader;
-			const session = this.session;
-			while (this.phase === OPEN) {
-				while (this.phase === OPEN && session.canReceive()) {
-					let got: boolean;
-					try {
-						got = reader.next();
-					}
-					catch (error) {
-						session.fail(error instanceof MqttError ? error : new MqttError(ErrorCode.UNEXPECTED_PACKET, String(error)));
-						break;
-					}
-					if (!got) break;
-					session.receive(reader.view, this.clock.now());
-				}
-				if (this.phase !== OPEN) break;
-				if (!session.canReceive()) {
-					this.flush();
-					if (!session.canReceive()) {
-						this.readPaused = true; // flush() resumes reading once there is room
-						break;
-					}
-					continue;
-				}
-				const room = reader.space();
+			while (this.phase === OPEN && session.canReceive()) {
+				if (reader.next()) session.receive(reader.view, this.clock.now());
 				// Every complete packet buffered has been handled: when nothing more comes, all is done.
-				const n = this.transport.read(reader.buffer, reader.writeOffset, room);
-				if (n <= 0) break;
-				reader.commit(n);
+				else if (reader.fill(transport) <= 0) break;
 			}
 		}
-		finally {
-			this.servicing = false;
+		catch (error) {
+			// The reader found the stream malformed (anything else is a fault of this code: thrown on).
+			if (!(error instanceof MqttError)) throw error;
+			session.fail(error);
 		}
-		this.flush();
+		// A deadline may now be earlier than the one armed (after PINGRESP, the next ping's).
 		this.schedule();
 	}
 
-	/** Writes the outbox to the transport until it is empty or the transport is full. */
-	private flush(): void {
-		if (this.flushing) {
-			this.flushAgain = true;
-			return;
-		}
+	/** The transport has room again: what waits goes; once all has, pending work and reading resume. */
+	private writable(): void {
 		if (this.phase !== OPEN && this.phase !== CLOSING) return;
-		this.flushing = true;
-		try {
-			const o = this.session.outbox;
-			// Whether this flush has written anything: an outbox that was empty throughout has
-			// nothing to report as drained (what fills it pumps by itself).
-			let wroteAny = false;
-			do {
-				this.flushAgain = false;
-				let wrote = false;
-				while (o.pending > 0) {
-					const n = this.transport.write(o.mem, o.head, o.pending);
-					if (n <= 0) break;
-					o.consume(n);
-					wrote = true;
-				}
-				if (wrote) {
-					wroteAny = true;
-					this.session.wrote(this.clock.now());
-				}
-				if (o.pending === 0) {
-					if (this.phase === CLOSING) {
-						this.finish();
-						return;
-					}
-					if (wroteAny) this.session.drained();
-				}
-			} while (this.flushAgain || (o.pending > 0 && this.phase === OPEN && this.writeProgress() && (wroteAny = true)));
-		}
-		finally {
-			this.flushing = false;
-		}
-		if (this.readPaused && this.phase === OPEN && !this.servicing && this.session.canReceive()) {
-			this.readPaused = false;
-			this.service();
-		}
-	}
-
-	/** One more write attempt after the session added bytes; true when the transport took some. */
-	private writeProgress(): boolean {
-		const o = this.session.outbox;
-		const n = this.transport.write(o.mem, o.head, o.pending);
-		if (n <= 0) return false;
-		o.consume(n);
-		this.session.wrote(this.clock.now());
-		return true;
+		if (!this.tx.flush()) return;
+		if (this.phase === CLOSING) return this.finish();
+		this.session.drained();
+		this.service();
 	}
 
 	// ---- time ----------------------------------------------------------------------------
@@ -466,7 +393,6 @@ export class Client {
 			return;
 		}
 		this.session.tick(now);
-		this.flush();
 		this.schedule();
 	}
 
@@ -474,6 +400,7 @@ export class Client {
 
 	private sessionFailed(error: MqttError, wasConnected: boolean): void {
 		if (wasConnected && this.session.proven(this.clock.now())) this.attempt = 0;
+		this.tx.attach(undefined);
 		this.transport.close();
 		this.phase = IDLE;
 		this.report(error, wasConnected);

@@ -9,7 +9,7 @@ import {
 	SUBSCRIBE, TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE,
 } from "./constants.js";
 import type { QoS } from "./packet.js";
-import { readRemainingLength, remainingLength } from "./remaining-length.js";
+import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "./remaining-length.js";
 import { hasWildcard } from "./topic.js";
 import { charCode, checkUtf8, decodeUtf8, utf8Error } from "./utf8.js";
 
@@ -172,11 +172,21 @@ export function skipBinary(buffer: Uint8Array, at: number, end: number, what: st
 export function checkPublishTopic(buffer: Uint8Array, start: number, end: number): void {
 	if (start === end)
 		throw malformed(ErrorCode.EMPTY_TOPIC, "PUBLISH topic name is empty");
+	// One table-driven pass: a topic of plain ASCII (the usual case) is valid when no byte is
+	// NUL, a wildcard or 0x80 and above; any such byte sends it through the full checks below.
+	let i = start;
+	while (i < end && PLAIN_TOPIC_BYTE[buffer[i]!] === 1) i++;
+	if (i === end) return;
 	const code = checkUtf8(buffer, start, end);
 	if (code !== 0) throw utf8Error(code, "PUBLISH topic name");
 	if (hasWildcard(buffer, start, end))
 		throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "PUBLISH topic name contains a wildcard (+ or #)");
 }
+
+/** 1 for the bytes a topic name holds as they are: ASCII but NUL, `+` and `#` (a constant table). */
+const PLAIN_TOPIC_BYTE = new Uint8Array(256);
+PLAIN_TOPIC_BYTE.fill(1, 1, 0x80);
+PLAIN_TOPIC_BYTE[0x2B] = PLAIN_TOPIC_BYTE[0x23] = 0;
 
 /** Validates and takes apart a packet body: `parseBody` here (what a client receives), or the broker half's. */
 export type BodyParser = (view: PacketView, firstByte: number, buffer: Uint8Array, start: number, end: number) => void;
@@ -267,9 +277,10 @@ export function parsePacket(view: PacketView, buffer: Uint8Array, offset: number
 	if (offset >= end) return 0;
 	const first = buffer[offset]!;
 	checkFirstByte(first);
-	if (!readRemainingLength(buffer, offset + 1, end)) return 0;
-	const length = remainingLength.value;
-	const size = 1 + remainingLength.size;
+	const packed = readRemainingLength(buffer, offset + 1, end);
+	if (packed < 0) return 0;
+	const length = packed & LENGTH_VALUE_MASK;
+	const size = 1 + (packed >>> LENGTH_SIZE_SHIFT);
 	checkRemainingLength(first >> TYPE_SHIFT, first & FLAGS_MASK, length);
 	if (offset + size + length > end) return 0;
 	parse(view, first, buffer, offset + size, offset + size + length);

@@ -12,7 +12,7 @@ import {
 } from "./constants.js";
 import type { ConnectPacket, Payload, QoS, Subscription } from "./packet.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
-import { topicNameBytes, validateTopicFilter } from "./topic.js";
+import { topicNameBytes, validateTopicFilter, writeTopicName } from "./topic.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
 function tooSmall(type: string, needed: number, room: number): MqttError {
@@ -71,82 +71,71 @@ export function checkRemaining(type: string, remaining: number): void {
 		throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `${type} would have a remaining length of ${remaining}; at most 268,435,455 is possible`);
 }
 
-// PUBLISH: the hot path. `measurePublish` validates and sizes once; `writePublish` only writes.
-// Publishers mostly repeat a few topic strings: the last one is not validated or scanned again, and
-// with a TopicCache its encoded bytes are copied (copyWithin), not converted from the string again.
+// PUBLISH: the hot path. Publishers mostly repeat a few topic strings: a TopicCache, owned by its
+// user (a session), keeps the last one validated and encoded, so that it is copied natively (copyWithin)
+// instead of being checked and converted from the string again.
 
 /**
- * The last topic name measured with this cache, encoded (length prefix and UTF-8) in `buffer` at
- * [offset, offset + 2 + bytes). A PUBLISH written into the same buffer copies those bytes.
+ * The last topic name looked up, validated, and encoded (length prefix and UTF-8) in `buffer` at
+ * [offset, offset + 2 + bytes) when it fits `size`.
  */
 export class TopicCache {
+	/** The topic whose bytes are in the buffer, or undefined. */
 	topic: string | undefined = undefined;
 	bytes = 0;
-	/** `size`: the room at `offset`; topics longer than size - 2 bytes are not cached. */
+	/** The last topic looked up (cached or too long to be), and its UTF-8 length. */
+	private last: string | undefined = undefined;
+	private lastBytes = 0;
 	constructor(readonly buffer: Uint8Array, readonly offset: number, readonly size: number) {}
+
+	/** The UTF-8 length of `topic`, validated as a topic name; encoded into the cache when it fits. */
+	lookup(topic: string): number {
+		if (topic === this.last) return this.lastBytes;
+		// Validated and encoded in one pass; a topic that throws leaves the cache empty.
+		this.topic = undefined;
+		const buffer = this.buffer;
+		const at = this.offset;
+		const n = writeTopicName(topic, buffer, at + 2, this.size - 2, "the PUBLISH topic name");
+		this.last = topic;
+		this.lastBytes = n;
+		if (2 + n <= this.size) {
+			buffer[at] = n >> 8;
+			buffer[at + 1] = n & 0xFF;
+			this.topic = topic;
+			this.bytes = n;
+		}
+		return n;
+	}
 }
 
-/** Filled by `measurePublish` for the `writePublish` that follows it. */
-export const measured = {
-	topicBytes: 0, payloadBytes: 0, remaining: 0,
-	/** The cache holding the measured topic's bytes, or undefined. */
-	cached: undefined as TopicCache | undefined,
-};
-
-/** The last topic name validated, with its UTF-8 length (strings are immutable: it stays valid). */
-let lastTopic: string | undefined;
-let lastTopicBytes = 0;
-
-/** Validates a PUBLISH and returns its whole length in bytes (fixed header included). */
-export function measurePublish(topic: string, payload: Payload, qos: number, cache?: TopicCache): number {
-	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");
-	let topicBytes: number;
-	let cached: TopicCache | undefined;
-	if (cache !== undefined && topic === cache.topic) {
-		topicBytes = cache.bytes;
-		cached = cache;
-	}
-	else {
-		if (topic === lastTopic) topicBytes = lastTopicBytes;
-		else {
-			topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
-			lastTopic = topic;
-			lastTopicBytes = topicBytes;
-		}
-		if (cache !== undefined) {
-			if (2 + topicBytes <= cache.size) {
-				writeString(topic, topicBytes, cache.buffer, cache.offset);
-				cache.topic = topic;
-				cache.bytes = topicBytes;
-				cached = cache;
-			}
-			else cache.topic = undefined;
-		}
-	}
-	const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
+/** The remaining length of a PUBLISH (checked against the largest possible). */
+export function publishRemaining(topicBytes: number, payloadBytes: number, qos: number): number {
 	const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
 	if (remaining > MAX_REMAINING_LENGTH) checkRemaining("PUBLISH", remaining);
-	measured.topicBytes = topicBytes;
-	measured.payloadBytes = payloadBytes;
-	measured.remaining = remaining;
-	measured.cached = cached;
+	return remaining;
+}
+
+/** A packet's whole size from its remaining length. */
+export function packetSize(remaining: number): number {
 	return 1 + (remaining < 128 ? 1 : remainingLengthSize(remaining)) + remaining;
 }
 
-/** Writes the PUBLISH that `measurePublish` just measured; returns the offset after it. */
-export function writePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
+/**
+ * Writes a PUBLISH (measured and validated by the caller: `topicBytes` from topicNameBytes or a
+ * TopicCache, `remaining` from publishRemaining); returns the offset after it. The topic's bytes
+ * are copied from `cache` when it holds them in this same buffer.
+ */
+export function writePublish(buffer: Uint8Array, offset: number, topic: string, topicBytes: number, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number, remaining: number, cache: TopicCache | undefined): number {
 	buffer[offset++] = (PUBLISH << TYPE_SHIFT) | (dup ? DUP_FLAG : 0) | (qos << QOS_SHIFT) | (retain ? RETAIN_FLAG : 0);
-	const remaining = measured.remaining;
 	if (remaining < 128) buffer[offset++] = remaining;
 	else offset = writeRemainingLength(remaining, buffer, offset);
-	const cached = measured.cached;
-	if (cached !== undefined && cached.buffer === buffer) {
-		const from = cached.offset;
-		const end = from + 2 + measured.topicBytes;
+	if (cache !== undefined && cache.topic === topic && cache.buffer === buffer) {
+		const from = cache.offset;
+		const end = from + 2 + topicBytes;
 		buffer.copyWithin(offset, from, end);
 		offset += end - from;
 	}
-	else offset = writeString(topic, measured.topicBytes, buffer, offset);
+	else offset = writeString(topic, topicBytes, buffer, offset);
 	if (qos > 0) {
 		buffer[offset++] = packetId >> 8;
 		buffer[offset++] = packetId & 0xFF;
@@ -158,13 +147,25 @@ export function writePublish(buffer: Uint8Array, offset: number, topic: string, 
 	return writePayload(payload, buffer, offset);
 }
 
+/** The bytes of a PUBLISH: its whole length in bytes (fixed header included), validated. */
+export function measurePublish(topic: string, payload: Payload, qos: number): number {
+	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");
+	const topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
+	const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
+	return packetSize(publishRemaining(topicBytes, payloadBytes, qos));
+}
+
 /** Encodes a PUBLISH at `offset`; returns the bytes written. `packetId` is used only when qos > 0. */
 export function encodePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
-	const total = measurePublish(topic, payload, qos);
+	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");
 	if (qos > 0) checkPacketId(packetId, "PUBLISH with QoS > 0");
 	else if (dup) throw new MqttError(ErrorCode.DUP_WITH_QOS0, "a QoS 0 PUBLISH must have DUP 0");
+	const topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
+	const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
+	const remaining = publishRemaining(topicBytes, payloadBytes, qos);
+	const total = packetSize(remaining);
 	checkRoom("PUBLISH", buffer, offset, total);
-	writePublish(buffer, offset, topic, payload, qos, retain, dup, packetId);
+	writePublish(buffer, offset, topic, topicBytes, payload, qos, retain, dup, packetId, remaining, undefined);
 	return total;
 }
 

@@ -20,8 +20,9 @@ export class IdTable {
 			size *= 2;
 			shift--;
 		}
-		this.keys = new Uint16Array(size);
-		this.values = new Uint16Array(size);
+		const table = new ArrayBuffer(size * 4);
+		this.keys = new Uint16Array(table, 0, size);
+		this.values = new Uint16Array(table, size * 2, size);
 		this.mask = size - 1;
 		this.shift = shift;
 	}

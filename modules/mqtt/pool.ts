@@ -34,19 +34,23 @@ export class MessagePool {
 	live = 0;
 	/** Entries SENT, RESEND, RELEASE or RELEASING: the in-flight window. */
 	inflight = 0;
+	/** QoS 0 messages waiting to be sent (queued offline, or for room). */
+	waiting0 = 0;
 	/** Ring positions below this hold nothing to send (QUEUED, RESEND or RELEASE): sending starts here. */
 	scan = 0;
 	/** Where the next message's bytes go, relative to `base`. */
 	private writeAt = 0;
 
 	constructor(readonly mem: Uint8Array, readonly base: number, readonly size: number, readonly capacity: number) {
-		this.ids = new Uint16Array(capacity);
-		this.states = new Uint8Array(capacity);
-		this.qos = new Uint8Array(capacity);
-		this.offsets = new Uint32Array(capacity);
-		this.lengths = new Uint32Array(capacity);
+		// The entry tables are views of one buffer: each typed array of its own costs heap slots.
+		const tables = new ArrayBuffer(capacity * 13);
+		this.offsets = new Uint32Array(tables, 0, capacity);
+		this.lengths = new Uint32Array(tables, capacity * 4, capacity);
+		this.ids = new Uint16Array(tables, capacity * 8, capacity);
+		this.states = new Uint8Array(tables, capacity * 10, capacity);
+		this.qos = new Uint8Array(tables, capacity * 11, capacity);
+		this.strikes = new Uint8Array(tables, capacity * 12, capacity);
 		this.index = new IdTable(capacity);
-		this.strikes = new Uint8Array(capacity);
 	}
 
 	/** The entry index at ring position `k` (0 = oldest). */
@@ -95,7 +99,8 @@ export class MessagePool {
 	 * entry index. `id` is its packet identifier (0 for QoS 0), not held by another entry.
 	 */
 	add(id: number, qos: number, offset: number, length: number, state: number): number {
-		const i = this.at(this.count);
+		let i = this.first + this.count;
+		if (i >= this.capacity) i -= this.capacity;
 		this.count++;
 		this.live++;
 		this.ids[i] = id;
@@ -105,6 +110,7 @@ export class MessagePool {
 		this.offsets[i] = offset;
 		this.lengths[i] = length;
 		this.strikes[i] = 0;
+		if (qos === 0) this.waiting0++;
 		this.writeAt = offset - this.base + length;
 		if (state !== QUEUED) this.inflight++;
 		return i;
@@ -140,17 +146,24 @@ export class MessagePool {
 
 	/** Forgets entry `i`. Freed entries at either end of the ring leave it (the newest ones give their bytes back). */
 	remove(i: number): void {
-		if (this.states[i] !== QUEUED) this.inflight--;
-		if (this.ids[i] !== 0) this.index.delete(this.ids[i]!);
-		this.states[i] = FREE;
-		this.live--;
+		const states = this.states;
+		if (states[i] !== QUEUED) this.inflight--;
+		const id = this.ids[i]!;
+		if (id !== 0) this.index.delete(id);
+		else if (this.qos[i] === 0) this.waiting0--;
+		states[i] = FREE;
+		if (--this.live === 0) {
+			// The last one: the ring is empty.
+			this.first = this.count = this.writeAt = this.scan = this.waiting0 = 0;
+			return;
+		}
 		while (this.count > 0 && this.states[this.first] === FREE) {
 			this.first = this.first + 1 === this.capacity ? 0 : this.first + 1;
 			this.count--;
 			if (this.scan > 0) this.scan--;
 		}
 		if (this.count === 0) {
-			this.first = this.writeAt = this.scan = 0;
+			this.first = this.writeAt = this.scan = this.waiting0 = 0;
 			return;
 		}
 		for (let last = this.at(this.count - 1); this.states[last] === FREE; last = this.at(this.count - 1)) {

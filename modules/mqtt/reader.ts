@@ -9,10 +9,15 @@ import {
 	QOS_BITS, QOS_SHIFT, RETAIN_FLAG, TYPE_SHIFT, UNSUBACK_HEADER,
 } from "./constants.js";
 import type { QoS } from "./packet.js";
-import { readRemainingLength, remainingLength } from "./remaining-length.js";
+import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "./remaining-length.js";
 
 /** The smallest receive buffer: a fixed header (5) and the start of a PUBLISH body. */
 export const MIN_RECEIVE_BUFFER = 16;
+
+/** Where `fill` reads from: a transport. */
+export interface ByteSource {
+	read(buffer: Uint8Array, offset: number, length: number): number;
+}
 
 export class PacketReader {
 	/** The receive buffer; bytes are written at [writeOffset, writeOffset + space()). */
@@ -73,11 +78,24 @@ export class PacketReader {
 		this.end += count;
 	}
 
+	/**
+	 * Reads from `source` (a transport) into the free space at the end of the buffer; returns how
+	 * many bytes came (0: none now).
+	 */
+	fill(source: ByteSource): number {
+		if (this.start === this.end) this.start = this.end = 0;
+		else if (this.start > 0) this.space();
+		const n = source.read(this.buffer, this.end, this.buffer.length - this.end);
+		if (n > 0) this.end += n;
+		return n;
+	}
+
 	/** Copies as many of `bytes[offset, offset + length)` as fit; returns how many it took. */
 	feed(bytes: Uint8Array, offset: number, length: number): number {
 		const room = this.space();
 		const count = length < room ? length : room;
-		for (let i = 0; i < count; i++) this.buffer[this.end + i] = bytes[offset + i]!;
+		if (offset === 0 && count === bytes.length) this.buffer.set(bytes, this.end);
+		else for (let i = 0; i < count; i++) this.buffer[this.end + i] = bytes[offset + i]!;
 		this.end += count;
 		return count;
 	}
@@ -108,9 +126,10 @@ export class PacketReader {
 			}
 		}
 		checkFirstByte(first);
-		if (!readRemainingLength(buffer, start + 1, this.end)) return false;
-		const length = remainingLength.value;
-		const headerSize = 1 + remainingLength.size;
+		const packed = readRemainingLength(buffer, start + 1, this.end);
+		if (packed < 0) return false;
+		const length = packed & LENGTH_VALUE_MASK;
+		const headerSize = 1 + (packed >>> LENGTH_SIZE_SHIFT);
 		checkRemainingLength(first >> TYPE_SHIFT, first & FLAGS_MASK, length);
 		const total = headerSize + length;
 		if (total > buffer.length) {

@@ -25,25 +25,24 @@ export function writeRemainingLength(value: number, buffer: Uint8Array, offset: 
 	return offset;
 }
 
-/** Where `readRemainingLength` leaves its result: the value and how many bytes (1..4) it took. */
-export const remainingLength = { value: 0, size: 0 };
+/** `readRemainingLength` packs the bytes it took above the value: the value takes 28 bits. */
+export const LENGTH_SIZE_SHIFT = 28;
+export const LENGTH_VALUE_MASK = 0x0FFF_FFFF;
 
 /**
- * Reads a remaining length at `offset`, looking no further than `end`. Returns true and fills
- * `remainingLength`, or returns false when the bytes end first. Throws on a fifth byte.
+ * Reads a remaining length at `offset`, looking no further than `end`. Returns the value and the
+ * bytes it took (1..4) packed as `size << LENGTH_SIZE_SHIFT | value` (take them apart with
+ * `>>> LENGTH_SIZE_SHIFT` and `& LENGTH_VALUE_MASK`: a number, so nothing is allocated and no state
+ * is left behind), or -1 when the bytes end first. Throws on a fifth byte.
  */
-export function readRemainingLength(buffer: Uint8Array, offset: number, end: number): boolean {
+export function readRemainingLength(buffer: Uint8Array, offset: number, end: number): number {
 	let value = 0;
 	let multiplier = 1;
 	for (let i = 0; i < 4; i++) {
-		if (offset + i >= end) return false;
+		if (offset + i >= end) return -1;
 		const byte = buffer[offset + i]!;
 		value += (byte & 0x7F) * multiplier;
-		if (!(byte & 0x80)) {
-			remainingLength.value = value;
-			remainingLength.size = i + 1;
-			return true;
-		}
+		if (!(byte & 0x80)) return ((i + 1) << LENGTH_SIZE_SHIFT) | value;
 		multiplier *= 128;
 	}
 	throw new MqttError(ErrorCode.MALFORMED_REMAINING_LENGTH, "remaining length has a fifth byte (at most 4 are allowed)");

@@ -1,22 +1,22 @@
 // The MQTT 3.1.1 session as a pure state machine: decoded packets, clock ticks and API calls in;
-// bytes in the outbox and events out. No sockets, no timers: every protocol path is testable.
+// packets to send (through a Transmit), events and snapshots to persist out. No sockets, no timers,
+// no store: every protocol path is testable.
 
 import { PacketView, parsePacket } from "./decode.js";
-import { measurePublish, measured, encodeAck, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, TopicCache, writePublish } from "./encode.js";
+import { encodeConnect, encodeSubscribe, encodeUnsubscribe, packetSize, payloadLength, publishRemaining, TopicCache, writePublish } from "./encode.js";
 import { connackError, ErrorCode, MqttError } from "./errors.js";
-import type { Store } from "./host.js";
 import {
 	CONNACK, DISCONNECT, DUP_FLAG, MAX_PACKET_SIZE, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
-	PUBLISH_HEADER, PUBREC, PUBREL, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, UNSUBACK,
+	PUBLISH_HEADER, PUBREC, PUBREL, REQUIRED_FLAGS, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, TYPE_SHIFT, UNSUBACK,
 } from "./constants.js";
 import type { Payload, QoS, Will } from "./packet.js";
 import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
-import { Outbox } from "./outbox.js";
 import { checkSnapshot, fnv1a, forEachEntry, inboundId, SnapshotInfo, snapshotCapacity, writeSnapshot } from "./snapshot.js";
+import type { Transmit } from "./transmit.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { Request, SubscriptionEntry } from "./subscriptions.js";
 import { validateTopicFilter } from "./topic.js";
-import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
+import { writeRemainingLength } from "./remaining-length.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
 export interface SessionOptions {
@@ -28,7 +28,7 @@ export interface SessionOptions {
 	username?: string;
 	password?: Payload;
 	will?: Will;
-	/** Outbox bytes: the largest packet that can be sent (default 1024). */
+	/** Transmit buffer bytes: the largest packet that can be sent (default 1024). */
 	txBufferSize?: number;
 	/** Bytes for unacknowledged QoS 1/2 messages and the offline queue (default 4096). */
 	queueBytes?: number;
@@ -61,16 +61,14 @@ export interface SessionOptions {
 	/** QoS 0 messages published while offline: "drop" (counted) or "queue" in the pool (default "drop"). */
 	qos0WhileOffline?: "drop" | "queue";
 	/**
-	 * Where unacknowledged QoS 1/2 messages and inbound QoS 2 identifiers outlive a restart: restored
-	 * from `load()` at construction, saved on each change a power cut must not lose (see snapshot.ts).
+	 * Snapshots of the in-flight state go out through `persist` on each change a power cut must not
+	 * lose, and `restore` takes one back (see snapshot.ts). Default false.
 	 */
-	store?: Store;
+	snapshots?: boolean;
 }
 
 /** What the session tells its owner (the client). */
 export interface SessionEvents {
-	/** Bytes are waiting in the outbox. */
-	output(): void;
 	/** The connection must be closed, for this reason; the session is already disconnected. */
 	failed(error: MqttError, wasConnected: boolean): void;
 	connected(sessionPresent: boolean): void;
@@ -95,10 +93,11 @@ export interface SessionEvents {
 	 */
 	rejected(error: MqttError, message: RejectedMessage | undefined): void;
 	/**
-	 * The store failed: STORE_CORRUPT, a snapshot ignored at construction (reported from the
-	 * constructor); STORE_FAILED, `load()` threw, or `save()` threw (once until a save succeeds).
+	 * The in-flight state changed in a way a power cut must not lose (only with `snapshots`): bytes
+	 * [0, length) of `data` are its snapshot, to save before going on. `data` is the session's own
+	 * buffer, written again for the next snapshot.
 	 */
-	storeError?(error: MqttError): void;
+	persist(data: Uint8Array, length: number): void;
 }
 
 export const DISCONNECTED = 0;
@@ -131,6 +130,9 @@ export class SessionStats {
 }
 
 const ACK_SIZE = 4;
+/** The smallest transmit buffer, and the largest of any buffer (a maximum packet and its header). */
+export const MIN_TX_BUFFER = 16;
+export const MAX_BUFFER = 268_435_460;
 /** Bytes after the pool for the last published topic, encoded (see TopicCache): topics up to 126 bytes. */
 export const TOPIC_CACHE_BYTES = 128;
 /** Room before the cached topic for a PUBLISH fixed header (1 + up to 4 length bytes). */
@@ -139,7 +141,7 @@ export const HEADER_ROOM = 5;
 export class Session<H = unknown> {
 	state = DISCONNECTED;
 	readonly stats = new SessionStats();
-	readonly outbox: Outbox;
+	/** The in-flight store: unacknowledged QoS 1/2 messages (and offline QoS 0) in publish order. */
 	readonly pool: MessagePool;
 	private readonly topicCache: TopicCache;
 	readonly subscriptions = new Subscriptions<H>();
@@ -150,31 +152,26 @@ export class Session<H = unknown> {
 	private connectDeadline = 0;
 	private lastSent = 0;
 	/**
-	 * A send not stamped with the time (a direct QoS 0 publish, to save reading the clock per
-	 * message): it happened after `lastTick`, so the next tick takes `lastTick` as its time. That can
-	 * only make keepalive ping earlier, never let silence last longer.
+	 * A packet went out since the last tick (publishes are not stamped with the time, to save
+	 * reading the clock per message): it went after `lastTick`, so the next tick takes `lastTick` as
+	 * its time. That can only make keepalive ping earlier, never let silence last longer.
 	 */
-	unstampedSend = false;
+	private sentSinceTick = false;
 	private lastTick = 0;
 	private lastReceived = 0;
 	private pingOutstanding = false;
-	/** A refused publish waits for this many free outbox bytes (0: none waits). */
-	private blockedOnOutbox = 0;
+	/** A refused publish waits for this many free transmit bytes (0: none waits). */
+	private blockedOnTransmit = 0;
 	/** A refused publish waits for room in the pool. */
 	private blockedOnPool = false;
-	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will" | "store">> & Omit<SessionOptions, "password">;
+	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will">> & Omit<SessionOptions, "password">;
 	/** Held apart from the options, in a private field: inspecting or serialising the session never shows it. */
 	readonly #password: Payload | undefined;
-	/** Bytes of a CONNECT with a password still in the outbox's memory (see wipeConnect). */
-	private connectBytes = 0;
-	private readonly store: Store | undefined;
-	/** The snapshot's scratch region, after everything else in mem, and a view of it for the store. */
-	private readonly snapshotAt: number = 0;
 	/** FNV-1a of the client identifier's UTF-8, written into snapshots and checked on restore. */
 	private readonly owner: number;
+	/** The snapshot's region, after everything else in the pool's memory (empty without `snapshots`). */
+	private readonly snapshotAt: number = 0;
 	private readonly snapshot: Uint8Array | undefined;
-	/** The last save threw (reported once until one succeeds). */
-	private storeFailing = false;
 	/** When CONNACK came on this connection. */
 	private connectedAt = 0;
 	/** An acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK or PINGRESP) came on this connection. */
@@ -194,18 +191,21 @@ export class Session<H = unknown> {
 	/** A PINGRESP came after the probe was sent: the broker read past it without closing. */
 	private probePassed = false;
 
-	constructor(options: SessionOptions, readonly events: SessionEvents) {
+	/** `tx`: where packets go (its size is `txBufferSize`, the largest packet that can be sent). */
+	constructor(options: SessionOptions, readonly events: SessionEvents, readonly tx: Transmit) {
 		const { password, ...given } = options;
 		const o = {
-			cleanSession: true, keepAlive: 60, txBufferSize: 1024, queueBytes: 4096, maxMessages: 32,
+			cleanSession: true, keepAlive: 60, txBufferSize: tx.size, queueBytes: 4096, maxMessages: 32,
 			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
-			maxPacketSize: MAX_PACKET_SIZE, maxAttempts: 3, stableAfter: 10_000,
+			maxPacketSize: MAX_PACKET_SIZE, maxAttempts: 3, stableAfter: 10_000, snapshots: false,
 			...given,
 		};
 		this.#password = password;
 		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
-		checkInteger("txBufferSize", o.txBufferSize, 16, 268_435_460);
-		checkInteger("queueBytes", o.queueBytes, 0, 268_435_460);
+		checkInteger("txBufferSize", o.txBufferSize, MIN_TX_BUFFER, MAX_BUFFER);
+		if (o.txBufferSize !== tx.size)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `txBufferSize is ${o.txBufferSize} but the transmit buffer has ${tx.size} bytes`);
+		checkInteger("queueBytes", o.queueBytes, 0, MAX_BUFFER);
 		checkInteger("maxMessages", o.maxMessages, 1, 65_535);
 		checkInteger("maxInflight", o.maxInflight, 1, 65_535);
 		checkInteger("maxInboundQos2", o.maxInboundQos2, 1, 65_535);
@@ -215,57 +215,51 @@ export class Session<H = unknown> {
 		checkInteger("stableAfter", o.stableAfter, 0, 2_147_483_647);
 		this.options = o;
 		this.maxPacketSize = o.maxPacketSize;
-		const store = o.store;
-		if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
-			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
-		const snapshotBytes = store ? snapshotCapacity(o.maxMessages, o.queueBytes, o.maxInboundQos2) : 0;
+		this.sendLimit = Math.min(o.txBufferSize, o.maxPacketSize);
+		const snapshotBytes = o.snapshots ? snapshotCapacity(o.maxMessages, o.queueBytes, o.maxInboundQos2) : 0;
 		const id = new Uint8Array(utf8Length(o.clientId, true));
 		writeUtf8(o.clientId, id, 0);
 		this.owner = fnv1a(id, 0, id.length);
-		const mem = new Uint8Array(o.txBufferSize + o.queueBytes + HEADER_ROOM + TOPIC_CACHE_BYTES + snapshotBytes);
-		// Validate CONNECT now, so that a bad client id, will or password throws before any byte: encoded
-		// where it will be sent from (nothing else is there yet), then zeroed (it may hold the password).
-		const connectSize = encodeConnect(mem, 0, this.connectPacket());
-		mem.fill(0, 0, connectSize);
-		if (connectSize > o.txBufferSize)
-			throw new MqttError(ErrorCode.BUFFER_TOO_SMALL, `the ${connectSize}-byte CONNECT (client id, will, credentials) does not fit the ${o.txBufferSize}-byte transmit buffer (txBufferSize)`);
+		// Validate CONNECT now, so that a bad client id, will or password throws before any byte:
+		// encoded where it will be sent from (nothing is there yet), then zeroed (it may hold the password).
+		let connectSize: number;
+		try {
+			connectSize = encodeConnect(tx.mem, 0, this.connectPacket());
+		}
+		catch (error) {
+			if (!(error instanceof MqttError) || error.code !== ErrorCode.BUFFER_TOO_SMALL) throw error;
+			throw new MqttError(ErrorCode.BUFFER_TOO_SMALL, `the CONNECT (client id, will, credentials) does not fit the ${o.txBufferSize}-byte transmit buffer (txBufferSize): ${error.message}`);
+		}
+		tx.mem.fill(0, 0, connectSize);
 		if (connectSize > o.maxPacketSize)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `the ${connectSize}-byte CONNECT (client id, will, credentials) is larger than the broker's maximum packet size of ${o.maxPacketSize} bytes (maxPacketSize)`);
-		this.outbox = new Outbox(mem, 0, o.txBufferSize);
-		this.pool = new MessagePool(mem, o.txBufferSize, o.queueBytes, o.maxMessages);
-		this.topicCache = new TopicCache(mem, o.txBufferSize + o.queueBytes + HEADER_ROOM, TOPIC_CACHE_BYTES);
+		// The pool's messages, then the last published topic (with room for a PUBLISH header before
+		// it), then the snapshot: one buffer, so that messages are copied natively between them.
+		const mem = new Uint8Array(o.queueBytes + HEADER_ROOM + TOPIC_CACHE_BYTES + snapshotBytes);
+		this.pool = new MessagePool(mem, 0, o.queueBytes, o.maxMessages);
+		this.topicCache = new TopicCache(mem, o.queueBytes + HEADER_ROOM, TOPIC_CACHE_BYTES);
 		this.inboundIds = new Uint16Array(o.maxInboundQos2);
-		// A direct PUBLISH must also stay within the broker's maximum packet size (publish() measures
-		// exactly, and throws): folded into the two limits the direct path checks anyway.
-		this.shortMax = Math.min(127, o.txBufferSize - 2, o.maxPacketSize - 2);
-		this.longMax = Math.min(o.txBufferSize, o.maxPacketSize) - 5;
 		this.keepAliveMs = o.keepAlive * 1000;
-		this.store = store;
-		if (store) {
+		if (snapshotBytes > 0) {
 			this.snapshotAt = mem.length - snapshotBytes;
 			this.snapshot = new Uint8Array(mem.buffer, this.snapshotAt, snapshotBytes);
-			this.restore(store);
 		}
 	}
 
-	// ---- the store -----------------------------------------------------------------------
+	// ---- snapshots -----------------------------------------------------------------------
 
-	/** Takes over the stored snapshot when it is valid; else reports it and starts empty. */
-	private restore(store: Store): void {
-		let bytes: Uint8Array | undefined;
-		try {
-			bytes = store.load();
-		}
-		catch (error) {
-			return this.storeFailed(new MqttError(ErrorCode.STORE_FAILED, `store.load() threw: ${describe(error)}`));
-		}
-		if (bytes === undefined || bytes === null) return;
-		if (!(bytes instanceof Uint8Array))
-			return this.storeFailed(new MqttError(ErrorCode.STORE_CORRUPT, "store.load() returned something other than a Uint8Array: ignored"));
+	/**
+	 * Takes over a stored snapshot (before the first connection). Returns why it was ignored, or
+	 * undefined when it was taken (or `bytes` is undefined: nothing was stored).
+	 */
+	restore(bytes: Uint8Array | undefined): string | undefined {
+		if (bytes === undefined || bytes === null) return undefined;
+		if (!(bytes instanceof Uint8Array)) return "it is not a Uint8Array";
+		if (this.snapshot === undefined) return "this session keeps no snapshots";
+		if (this.pool.count > 0 || this.state !== DISCONNECTED) return "the session is in use already";
 		const info = new SnapshotInfo();
 		const problem = checkSnapshot(bytes, { ...this.options, owner: this.owner }, info);
-		if (problem !== undefined)
-			return this.storeFailed(new MqttError(ErrorCode.STORE_CORRUPT, `the stored session was ignored: ${problem}`));
+		if (problem !== undefined) return problem;
 		const pool = this.pool;
 		const mem = pool.mem;
 		const saved = bytes;
@@ -277,27 +271,15 @@ export class Session<H = unknown> {
 		for (let j = 0; j < info.inbound; j++) this.inboundIds[j] = inboundId(saved, info, j);
 		this.inboundCount = info.inbound;
 		this.nextId = info.nextId;
+		return undefined;
 	}
 
-	/** Saves the in-flight state now (nothing without a store). Allocates nothing. */
+	/** Writes the in-flight state as a snapshot and hands it out (nothing without `snapshots`). Allocates nothing. */
 	private persist(): void {
-		const store = this.store;
 		const snapshot = this.snapshot;
-		if (store === undefined || snapshot === undefined) return;
+		if (snapshot === undefined) return;
 		const length = writeSnapshot(this.pool.mem, this.snapshotAt, this.pool, this.nextId, this.inboundIds, this.inboundCount, this.owner);
-		try {
-			store.save(snapshot, length);
-			this.storeFailing = false;
-		}
-		catch (error) {
-			if (this.storeFailing) return;
-			this.storeFailing = true;
-			this.storeFailed(new MqttError(ErrorCode.STORE_FAILED, `store.save() threw: ${describe(error)}`));
-		}
-	}
-
-	private storeFailed(error: MqttError): void {
-		this.events.storeError?.(error);
+		this.events.persist(snapshot, length);
 	}
 
 	private connectPacket() {
@@ -316,12 +298,13 @@ export class Session<H = unknown> {
 
 	/** The transport is open: sends CONNECT. */
 	opened(now: number): void {
-		this.outbox.clear();
-		const n = encodeConnect(this.outbox.mem, this.outbox.tail, this.connectPacket());
-		this.outbox.commit(n);
-		if (this.#password !== undefined) this.connectBytes = n;
+		const tx = this.tx;
 		this.lastSent = this.lastReceived = this.lastTick = now;
-		this.events.output();
+		this.sentSinceTick = false;
+		// Nothing else is sent before CONNACK: the CONNECT fits (checked at construction).
+		tx.clear();
+		const at = tx.claim(tx.size);
+		tx.commit(encodeConnect(tx.mem, at, this.connectPacket()), this.#password !== undefined);
 	}
 
 	/**
@@ -448,7 +431,7 @@ export class Session<H = unknown> {
 		const strikes = pool.strikes[i]!;
 		this.probeDone(i === this.suspectEntry);
 		pool.remove(i);
-		this.persist();
+		if (this.snapshot !== undefined) this.persist();
 		this.stats.rejected++;
 		const error = new MqttError(ErrorCode.REJECTED_BY_BROKER, `the broker closed the connection each of the ${strikes} times PUBLISH ${id} (QoS ${message.qos}) to ${message.topic} was sent alone: set aside, not sent again`);
 		error.topic = message.topic;
@@ -460,24 +443,7 @@ export class Session<H = unknown> {
 		}
 	}
 
-	/**
-	 * Zeroes the sent bytes of a CONNECT that carried a password (`connectBytes` of them at the start
-	 * of the outbox), so that no copy of it stays in memory once the broker has it or the connection ended.
-	 */
-	private wipeConnect(): void {
-		const n = this.connectBytes;
-		if (n === 0) return;
-		const o = this.outbox;
-		// Before CONNACK nothing else enters the outbox: the CONNECT is what [base, tail) holds. An
-		// empty (or cleared) outbox: all of it is sent, or no longer to be.
-		const sent = o.head === o.tail ? n : o.head - o.base;
-		o.mem.fill(0, o.base, o.base + sent);
-		if (sent === n) this.connectBytes = 0;
-	}
-
 	private disconnectBookkeeping(): void {
-		this.outbox.clear();
-		this.wipeConnect();
 		this.pool.disconnected();
 		this.pingOutstanding = false;
 		this.subscriptions.disconnected();
@@ -494,7 +460,7 @@ export class Session<H = unknown> {
 	}
 
 	/**
-	 * The end: DISCONNECT goes into the outbox (the broker then discards the will) unless
+	 * The end: DISCONNECT is sent (the broker then discards the will) unless
 	 * `sendDisconnect` is false; the owner flushes it and closes the transport. Every later call
 	 * throws CLIENT_CLOSED.
 	 */
@@ -502,18 +468,24 @@ export class Session<H = unknown> {
 		if (this.state === CLOSED) return;
 		const wasConnected = this.state === CONNECTED;
 		this.state = CLOSED;
-		this.outbox.clear();
-		this.wipeConnect();
 		this.pool.disconnected();
-		if (wasConnected && sendDisconnect) {
-			this.outbox.commit(encodeEmpty(this.outbox.mem, this.outbox.tail, DISCONNECT));
-			this.events.output();
-		}
+		// After whatever waits to be sent, when there is room (else the broker publishes the will).
+		if (wasConnected && sendDisconnect && this.tx.room(2)) this.sendEmpty(DISCONNECT);
 	}
 
 	/** Is there room to answer one more inbound packet? (The owner reads only while there is.) */
 	canReceive(): boolean {
-		return this.outbox.free >= ACK_SIZE;
+		const tx = this.tx;
+		return tx.size - tx.tail + tx.head >= ACK_SIZE;
+	}
+
+	/** PINGREQ or DISCONNECT (after `tx.room(2)`). */
+	private sendEmpty(type: number): void {
+		const tx = this.tx;
+		const at = tx.claim(2);
+		tx.mem[at] = type << TYPE_SHIFT;
+		tx.mem[at + 1] = 0;
+		tx.commit(2);
 	}
 
 	// ---- time ----------------------------------------------------------------------------
@@ -525,8 +497,8 @@ export class Session<H = unknown> {
 				this.fail(new MqttError(ErrorCode.CONNECT_TIMEOUT, `no CONNACK within ${this.options.connectTimeout} ms`));
 			return;
 		}
-		if (this.unstampedSend) {
-			this.unstampedSend = false;
+		if (this.sentSinceTick) {
+			this.sentSinceTick = false;
 			if (this.lastTick > this.lastSent) this.lastSent = this.lastTick;
 		}
 		this.lastTick = now;
@@ -536,12 +508,11 @@ export class Session<H = unknown> {
 			this.fail(new MqttError(ErrorCode.KEEPALIVE_TIMEOUT, `nothing received for ${now - this.lastReceived} ms (1.5 × keep alive of ${this.options.keepAlive} s)`));
 			return;
 		}
-		if (!this.pingOutstanding && (now - this.lastSent >= k || now - this.lastReceived >= k) && this.outbox.reserve(2)) {
-			this.outbox.commit(encodeEmpty(this.outbox.mem, this.outbox.tail, PINGREQ));
+		if (!this.pingOutstanding && (now - this.lastSent >= k || now - this.lastReceived >= k) && this.tx.room(2)) {
+			this.sendEmpty(PINGREQ);
 			this.pingOutstanding = true;
 			this.lastSent = now;
 			this.stats.pings++;
-			this.events.output();
 		}
 	}
 
@@ -554,11 +525,6 @@ export class Session<H = unknown> {
 		if (this.pingOutstanding) return dead;
 		const ping = Math.min(this.lastSent, this.lastReceived) + k;
 		return ping < dead ? ping : dead;
-	}
-
-	/** The owner wrote bytes to the transport at `now` (keepalive counts from there). */
-	wrote(now: number): void {
-		this.lastSent = now;
 	}
 
 	// ---- inbound packets -----------------------------------------------------------------
@@ -591,7 +557,6 @@ export class Session<H = unknown> {
 	}
 
 	private connack(sessionPresent: boolean, returnCode: number): void {
-		this.wipeConnect();
 		if (returnCode !== 0) return this.fail(connackError(returnCode));
 		if (sessionPresent && this.options.cleanSession)
 			return this.fail(new MqttError(ErrorCode.SESSION_PRESENT_WITH_CLEAN_SESSION, "CONNACK says session present, but clean session was requested"));
@@ -605,7 +570,7 @@ export class Session<H = unknown> {
 			// The broker has no state for us: no inbound QoS 2 is half done, no subscription exists.
 			if (this.inboundCount > 0) {
 				this.inboundCount = 0;
-				this.persist();
+				if (this.snapshot !== undefined) this.persist();
 			}
 			// Every subscription is requested again; a suspect UNSUBSCRIBE has nothing left to undo.
 			if (this.suspectRequest !== undefined) {
@@ -640,7 +605,7 @@ export class Session<H = unknown> {
 			this.events.message(p);
 		}
 		// Handled, and recorded before PUBREC: after a restart the broker's re-send is a duplicate.
-		if (qos === 2) this.persist();
+		if (qos === 2 && this.snapshot !== undefined) this.persist();
 		if (this.state !== CONNECTED) return;
 		if (qos === 1) this.ack(PUBACK, p.packetId);
 		else if (qos === 2) this.ack(PUBREC, p.packetId);
@@ -655,7 +620,7 @@ export class Session<H = unknown> {
 		const i = this.inboundIndex(id);
 		if (i >= 0) {
 			this.inboundIds[i] = this.inboundIds[--this.inboundCount]!;
-			this.persist();
+			if (this.snapshot !== undefined) this.persist();
 		}
 		this.ack(PUBCOMP, id); // also for an unknown identifier (§4.3.3)
 	}
@@ -681,7 +646,7 @@ export class Session<H = unknown> {
 		this.progress = true;
 		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		pool.set(i, RELEASE);
-		if (was !== RELEASE && was !== RELEASING) this.persist();
+		if (was !== RELEASE && was !== RELEASING && this.snapshot !== undefined) this.persist();
 		this.pump();
 	}
 
@@ -696,7 +661,7 @@ export class Session<H = unknown> {
 		this.progress = true;
 		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		this.pool.remove(i);
-		this.persist();
+		if (this.snapshot !== undefined) this.persist();
 		this.events.delivered(id, qos);
 		if (this.blockedOnPool) {
 			this.blockedOnPool = false;
@@ -737,110 +702,134 @@ export class Session<H = unknown> {
 		if (this.state === CONNECTED) this.pump();
 	}
 
+	/** PUBACK, PUBREC, PUBREL or PUBCOMP for `id`. */
 	private ack(type: number, id: number): void {
-		const o = this.outbox;
-		if (!o.reserve(ACK_SIZE)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the outbox for an acknowledgement"));
-		o.commit(encodeAck(o.mem, o.tail, type, id));
-		this.events.output();
+		const tx = this.tx;
+		if (!tx.room(ACK_SIZE)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));
+		const at = tx.claim(ACK_SIZE);
+		const mem = tx.mem;
+		mem[at] = type === PUBREL ? (PUBREL << TYPE_SHIFT) | REQUIRED_FLAGS : type << TYPE_SHIFT;
+		mem[at + 1] = 2;
+		mem[at + 2] = id >> 8;
+		mem[at + 3] = id & 0xFF;
+		tx.commit(ACK_SIZE);
+		this.sentSinceTick = true;
 	}
 
 	// ---- the API -------------------------------------------------------------------------
 
 	/**
 	 * Publishes a message. Returns the packet identifier (QoS 1 and 2), 0 (QoS 0 accepted), or -1
-	 * when there is no room now (the outbox, or the pool for QoS 1/2; or offline QoS 0 under the
+	 * when there is no room now (the transmit buffer, or the pool for QoS 1/2; or offline QoS 0 under the
 	 * "drop" policy): `writable` fires when a retry may succeed. Throws on a message that can never
 	 * be sent (bad topic, QoS, or larger than the buffers), and after `disconnect()`.
 	 */
 	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
-		this.checkOpen();
-		const total = measurePublish(topic, payload, qos, this.topicCache);
-		if (total > this.maxPacketSize)
-			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's maximum packet size of ${this.maxPacketSize} bytes (maxPacketSize)`);
-		if (total > this.options.txBufferSize)
-			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
-		if (qos === 0 && (this.state === CONNECTED || this.options.qos0WhileOffline === "drop")) {
-			if (this.state !== CONNECTED) {
+		const cache = this.topicCache;
+		if (qos === 0 && this.state === CONNECTED && payload instanceof Uint8Array) {
+			// QoS 0 with bytes, the usual telemetry: validated and encoded into the topic cache once
+			// per topic; the fixed header is written just before it, and header and topic go from
+			// there, then the payload from where it is.
+			if (topic !== cache.topic) cache.lookup(topic);
+			if (topic === cache.topic && this.pool.waiting0 === 0) {
+				const topicBytes = cache.bytes;
+				const payloadBytes = payload.length;
+				const remaining = 2 + topicBytes + payloadBytes;
+				const total = remaining < 128 ? remaining + 2 : packetSize(publishRemaining(topicBytes, payloadBytes, 0));
+				if (total > this.sendLimit) this.tooLarge(total);
+				const tx = this.tx;
+				if (total > tx.size - tx.tail + tx.head) {
+					this.blockedOnTransmit = total;
+					return -1;
+				}
+				const mem = cache.buffer;
+				const topicAt = cache.offset;
+				let start: number;
+				if (remaining < 128) {
+					start = topicAt - 2;
+					mem[start + 1] = remaining;
+				}
+				else {
+					start = topicAt - (total - remaining);
+					writeRemainingLength(remaining, mem, start + 1);
+				}
+				mem[start] = retain ? PUBLISH_HEADER | RETAIN_FLAG : PUBLISH_HEADER;
+				tx.sendPair(mem, start, topicAt + 2 + topicBytes - start, payload, payloadBytes);
+				this.stats.messagesSent++;
+				this.sentSinceTick = true;
+				return 0;
+			}
+			// A topic too long for the cache, or older QoS 0 messages waiting in the pool: below.
+		}
+		if (this.state === CLOSED) this.checkOpen();
+		if (qos !== 0 && qos !== 1 && qos !== 2)
+			throw new MqttError(ErrorCode.INVALID_QOS, `PUBLISH QoS must be 0, 1 or 2, not ${qos}`);
+		const topicBytes = topic === cache.topic ? cache.bytes : cache.lookup(topic);
+		const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
+		const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes;
+		const total = remaining < 128 ? remaining + 2 : packetSize(publishRemaining(topicBytes, payloadBytes, qos));
+		if (total > this.sendLimit) this.tooLarge(total);
+		const pool = this.pool;
+		if (qos === 0) {
+			if (this.state === CONNECTED) {
+				// Sent now (encoded into the transmit buffer), unless older QoS 0 messages still wait
+				// in the pool (they go first).
+				if (pool.waiting0 === 0) {
+					const tx = this.tx;
+					if (total > tx.size - tx.tail + tx.head) {
+						this.blockedOnTransmit = total;
+						return -1;
+					}
+					const at = tx.claim(total);
+					writePublish(tx.mem, at, topic, topicBytes, payload, 0, retain, false, 0, remaining, undefined);
+					tx.commit(total);
+					this.stats.messagesSent++;
+					this.sentSinceTick = true;
+					return 0;
+				}
+			}
+			else if (this.options.qos0WhileOffline === "drop") {
 				this.stats.qos0Dropped++;
 				return -1;
 			}
-			const o = this.outbox;
-			if (!o.reserve(total)) {
-				this.blockedOnOutbox = total;
-				return -1;
-			}
-			writePublish(o.mem, o.tail, topic, payload, 0, retain, false, 0);
-			o.commit(total);
-			this.stats.messagesSent++;
-			this.events.output();
-			return 0;
 		}
 		if (total > this.options.queueBytes)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.queueBytes}-byte message pool (queueBytes)`);
-		const pool = this.pool;
 		const offset = pool.allocate(total);
 		if (offset < 0) {
 			this.blockedOnPool = true;
 			return -1;
 		}
 		const id = qos > 0 ? this.allocateId() : 0;
-		writePublish(pool.mem, offset, topic, payload, qos, retain, false, id);
-		pool.add(id, qos, offset, total, QUEUED);
-		if (qos > 0) this.persist(); // before it can be sent, and before its identifier is returned
-		if (this.state === CONNECTED) this.pump();
+		writePublish(pool.mem, offset, topic, topicBytes, payload, qos, retain, false, id, remaining, cache);
+		const i = pool.add(id, qos, offset, total, QUEUED);
+		// Saved before it can be sent, and before its identifier is returned.
+		if (qos > 0 && this.snapshot !== undefined) this.persist();
+		if (this.state !== CONNECTED) return id;
+		const tx = this.tx;
+		// The usual case: nothing waits before it, the window is open, no probe: it goes now, from
+		// the pool (what pump would do, without looking for anything else to send).
+		if (qos > 0 && pool.scan === pool.count - 1 && this.subscriptions.requests.length === 0 && !this.probing
+			&& pool.inflight < this.options.maxInflight && total <= tx.size - tx.tail + tx.head) {
+			tx.send(pool.mem, offset, total);
+			pool.set(i, SENT);
+			pool.scan = pool.count;
+			this.stats.messagesSent++;
+			this.sentSinceTick = true;
+		}
+		else this.pump();
 		return id;
 	}
 
 	/** options.maxPacketSize, read on every publish. */
 	private readonly maxPacketSize: number;
-	/** Bytes of fixed header and topic that `directQos0` prepared. */
-	directLength = 0;
-	/** The largest remaining length of a direct PUBLISH with a one-byte length that fits the outbox. */
-	private readonly shortMax: number;
-	/** The largest remaining length of any direct PUBLISH (its header at most 5 bytes). */
-	private readonly longMax: number;
+	/** The largest packet that can be sent: the transmit buffer or the broker's limit. */
+	private readonly sendLimit: number;
 
-	/**
-	 * A QoS 0 PUBLISH sent without copying its payload: when connected with nothing waiting in the
-	 * outbox, and the topic fits the topic cache, writes the fixed header just before the cached
-	 * topic bytes and returns where it starts in `outbox.mem`. The owner then gives the transport
-	 * mem[start, start + directLength) and the payload itself, and keeps in the outbox (`keep`)
-	 * whatever the transport did not take. -1: use `publish`.
-	 */
-	directQos0(topic: string, payload: Uint8Array, retain: boolean | undefined): number {
-		const o = this.outbox;
-		if (this.state !== CONNECTED || o.head !== o.tail) return -1;
-		const cache = this.topicCache;
-		if (topic !== cache.topic) {
-			// A new topic: validate it and put it in the cache (or learn that it does not fit).
-			measurePublish(topic, payload, 0, cache);
-			if (measured.cached === undefined) return -1;
-		}
-		const topicBytes = cache.bytes;
-		const remaining = 2 + topicBytes + payload.length;
-		const mem = o.mem;
-		let start = cache.offset - 2;
-		if (remaining <= this.shortMax) mem[start + 1] = remaining;
-		else {
-			if (remaining > this.longMax) return -1;
-			start = cache.offset - 1 - remainingLengthSize(remaining);
-			writeRemainingLength(remaining, mem, start + 1);
-		}
-		mem[start] = retain ? PUBLISH_HEADER | RETAIN_FLAG : PUBLISH_HEADER;
-		this.directLength = cache.offset - start + 2 + topicBytes;
-		this.stats.messagesSent++;
-		this.unstampedSend = true;
-		return start;
-	}
-
-	/** Puts bytes [offset, offset + length) of `source` in the outbox (the part of a direct PUBLISH not sent). */
-	keep(source: Uint8Array, offset: number, length: number): void {
-		const o = this.outbox;
-		o.reserve(length);
-		const mem = o.mem;
-		const at = o.tail;
-		for (let i = 0; i < length; i++) mem[at + i] = source[offset + i]!;
-		o.commit(length);
+	private tooLarge(total: number): never {
+		if (total > this.maxPacketSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's maximum packet size of ${this.maxPacketSize} bytes (maxPacketSize)`);
+		throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
 	}
 
 	/**
@@ -870,7 +859,7 @@ export class Session<H = unknown> {
 	/** A SUBSCRIBE or UNSUBSCRIBE for `filter` must fit the transmit buffer and the broker's limit. */
 	private checkRequestSize(filter: string): void {
 		const size = requestSize(filter);
-		const limit = Math.min(this.options.txBufferSize, this.maxPacketSize);
+		const limit = this.sendLimit;
 		if (size > limit)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a SUBSCRIBE or UNSUBSCRIBE for this ${size - 10}-byte filter is larger than ${limit === this.options.txBufferSize ? `the ${limit}-byte transmit buffer (txBufferSize)` : `the broker's maximum packet size of ${limit} bytes (maxPacketSize)`}`);
 	}
@@ -881,7 +870,12 @@ export class Session<H = unknown> {
 
 	/** The next packet identifier in 1..65,535 that no message or sent request holds (§2.3.1). */
 	private allocateId(): number {
-		for (let tries = 0; tries < 65_535; tries++) {
+		const id = this.nextId;
+		this.nextId = id === 65_535 ? 1 : id + 1;
+		// Nothing holds an identifier: the next one is free.
+		if (this.pool.live === 0 && this.subscriptions.requests.length === 0) return id;
+		if (!this.idInUse(id)) return id;
+		for (let tries = 1; tries < 65_535; tries++) {
 			const id = this.nextId;
 			this.nextId = id === 65_535 ? 1 : id + 1;
 			if (!this.idInUse(id)) return id;
@@ -896,14 +890,15 @@ export class Session<H = unknown> {
 	}
 
 	/**
-	 * Writes whatever is waiting into the outbox, in order, as room and the in-flight window allow:
+	 * Sends whatever is waiting, in order, as room and the in-flight window allow:
 	 * SUBSCRIBE/UNSUBSCRIBE, then pool messages (PUBREL and DUP re-sends first, as they are older).
 	 */
 	pump(): void {
-		if (this.state !== CONNECTED) return;
-		const o = this.outbox;
-		let wrote = false;
+		const pool = this.pool;
 		const requests = this.subscriptions.requests;
+		// Nothing waits to be sent (the usual case after an acknowledgement).
+		if (this.state !== CONNECTED || (pool.scan >= pool.count && requests.length === 0)) return;
+		const tx = this.tx;
 		// Probing: one request in flight at a time, whatever it is, until one is acknowledged.
 		const probing = this.probing;
 		for (let i = 0; i < requests.length; i++) {
@@ -911,45 +906,44 @@ export class Session<H = unknown> {
 			if (r.sent) continue;
 			if (probing && this.probeInFlight()) break;
 			const id = this.allocateId();
-			if (this.encodeRequest(id, r) < 0) break;
+			if (!this.sendRequest(id, r)) break;
 			r.packetId = id;
 			r.sent = true;
-			wrote = true;
 			if (probing) {
 				this.probeRequest = r;
 				this.probePassed = false;
 			}
 		}
-		const pool = this.pool;
-		const mem = o.mem;
+		const mem = pool.mem;
+		const maxInflight = this.options.maxInflight;
 		// Entries before pool.scan have nothing to send; it is left where sending stopped.
 		let k = pool.scan;
 		for (; k < pool.count; k++) {
 			const i = pool.at(k);
 			const state = pool.states[i]!;
 			if (state === FREE || state === SENT || state === RELEASING) continue;
-			if (probing && pool.qos[i] !== 0 && this.probeInFlight()) break;
+			const qos = pool.qos[i]!;
+			if (probing && qos !== 0 && this.probeInFlight()) break;
 			if (state === RELEASE) {
-				if (!o.reserve(ACK_SIZE)) break;
-				o.commit(encodeAck(mem, o.tail, PUBREL, pool.ids[i]!));
+				if (!tx.room(ACK_SIZE)) break;
+				this.ack(PUBREL, pool.ids[i]!);
 				pool.set(i, RELEASING);
-				wrote = true;
 				if (probing) {
 					this.probeEntry = i;
 					this.probePassed = false;
 				}
 				continue;
 			}
-			if (state === QUEUED && pool.qos[i] !== 0 && pool.inflight >= this.options.maxInflight) break;
+			if (state === QUEUED && qos !== 0 && pool.inflight >= maxInflight) break;
 			const length = pool.lengths[i]!;
-			if (!o.reserve(length)) break;
+			if (!tx.room(length)) break;
 			const offset = pool.offsets[i]!;
-			mem.copyWithin(o.tail, offset, offset + length);
-			if (state === RESEND) mem[o.tail] = mem[o.tail]! | DUP_FLAG;
-			o.commit(length);
-			wrote = true;
+			// Sent before, on an earlier connection: DUP 1 from now on (§3.3.1.1).
+			if (state === RESEND) mem[offset] = mem[offset]! | DUP_FLAG;
+			tx.send(mem, offset, length);
+			this.sentSinceTick = true;
 			if (state === QUEUED) this.stats.messagesSent++;
-			if (pool.qos[i] === 0) {
+			if (qos === 0) {
 				pool.remove(i);
 				k--;
 			}
@@ -963,25 +957,26 @@ export class Session<H = unknown> {
 		}
 		// Sending a QoS 0 entry removes it, and freed entries behind it with it: never start past the end.
 		pool.scan = k < pool.count ? k : pool.count;
-		if (wrote) this.events.output();
 	}
 
-	/** The SUBSCRIBE or UNSUBSCRIBE of `r` with identifier `id`; -1 when the outbox is full. */
-	private encodeRequest(id: number, r: Request): number {
-		const o = this.outbox;
-		if (!o.reserve(requestSize(r.filter))) return -1;
-		const n = r.kind === "subscribe"
-			? encodeSubscribe(o.mem, o.tail, id, [{ filter: r.filter, qos: r.qos }])
-			: encodeUnsubscribe(o.mem, o.tail, id, [r.filter]);
-		o.commit(n);
-		return n;
+	/** Sends the SUBSCRIBE or UNSUBSCRIBE of `r` with identifier `id`; false when there is no room. */
+	private sendRequest(id: number, r: Request): boolean {
+		const tx = this.tx;
+		const size = requestSize(r.filter);
+		if (!tx.room(size)) return false;
+		const at = tx.claim(size);
+		tx.commit(r.kind === "subscribe"
+			? encodeSubscribe(tx.mem, at, id, [{ filter: r.filter, qos: r.qos }])
+			: encodeUnsubscribe(tx.mem, at, id, [r.filter]));
+		this.sentSinceTick = true;
+		return true;
 	}
 
-	/** The outbox drained (the owner calls this): continue pending work, release blocked publishers. */
+	/** What waited in the transmit buffer has gone (the owner calls this): continue pending work, release blocked publishers. */
 	drained(): void {
 		if (this.state === CONNECTED) this.pump();
-		if (this.blockedOnOutbox > 0 && this.outbox.free >= this.blockedOnOutbox) {
-			this.blockedOnOutbox = 0;
+		if (this.blockedOnTransmit > 0 && this.tx.room(this.blockedOnTransmit)) {
+			this.blockedOnTransmit = 0;
 			this.events.writable();
 		}
 	}
@@ -990,11 +985,6 @@ export class Session<H = unknown> {
 	get pending(): number {
 		return this.pool.live;
 	}
-}
-
-/** An exception's message, for an error report. */
-function describe(error: unknown): string {
-	return error instanceof Error ? error.message : String(error);
 }
 
 /** At most the bytes of a SUBSCRIBE or UNSUBSCRIBE for `filter`: header (5), identifier, filter, QoS. */
@@ -1006,7 +996,7 @@ function unknownId(type: string, id: number): MqttError {
 	return new MqttError(ErrorCode.UNKNOWN_PACKET_ID, `${type} for packet identifier ${id}, which has no exchange in progress`);
 }
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
+export function checkInteger(name: string, value: number, min: number, max: number): void {
 	if (typeof value !== "number" || !(value >= min && value <= max) || Math.floor(value) !== value)
 		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${name} must be an integer in ${min}..${max}, not ${value}`);
 }

@@ -3,6 +3,9 @@
 
 import { FREE, QUEUED, RELEASE, RESEND, SENT } from "./pool.js";
 import type { MessagePool } from "./pool.js";
+import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "./remaining-length.js";
+import { ErrorCode, MqttError } from "./errors.js";
+import type { Store } from "./host.js";
 
 /*
  * Format, version 2 (integers big-endian):
@@ -132,21 +135,14 @@ function u16(bytes: Uint8Array, at: number): number {
 	return (bytes[at]! << 8) | bytes[at + 1]!;
 }
 
-/** Bytes of the fixed header (type byte and remaining length) of the packet at `at`, or -1 if malformed or cut short by `end`. */
-function headerLength(bytes: Uint8Array, at: number, end: number): number {
-	for (let k = at + 1; k < at + 5 && k < end; k++) if (!(bytes[k]! & 0x80)) return k + 1 - at;
-	return -1;
-}
-
-/** The whole length of the packet at `at`, whose fixed header is `header` bytes long. */
-function packetLength(bytes: Uint8Array, at: number, header: number): number {
-	let value = 0;
-	let multiplier = 1;
-	for (let k = at + 1; k < at + header; k++) {
-		value += (bytes[k]! & 0x7F) * multiplier;
-		multiplier *= 128;
+/** The fixed header's length and remaining length of the packet at `at`, packed (see readRemainingLength), or -1 if malformed or cut short by `end`. */
+function packetHeader(bytes: Uint8Array, at: number, end: number): number {
+	try {
+		return readRemainingLength(bytes, at + 1, end);
 	}
-	return header + value;
+	catch {
+		return -1;
+	}
 }
 
 /**
@@ -189,8 +185,9 @@ export function checkSnapshot(bytes: Uint8Array, limits: SnapshotLimits, out: Sn
 		if (state === S_RELEASE && qos !== 2) return `entry ${e} awaits PUBCOMP but is QoS 1`;
 		p += ENTRY;
 		if (state === S_RELEASE) continue;
-		const header = headerLength(bytes, p, end);
-		const total = header < 0 ? -1 : packetLength(bytes, p, header);
+		const packed = packetHeader(bytes, p, end);
+		const header = 1 + (packed >>> LENGTH_SIZE_SHIFT);
+		const total = packed < 0 ? -1 : header + (packed & LENGTH_VALUE_MASK);
 		if (total < 0 || p + total > end) return `entry ${e}: not a whole PUBLISH packet`;
 		const first = bytes[p]!;
 		if (first >> 4 !== 3 || ((first >> 1) & 3) !== qos) return `entry ${e}: the packet is not a QoS ${qos} PUBLISH`;
@@ -225,7 +222,8 @@ export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: 
 		const qos = bytes[p + 2]! >> 4;
 		const state = bytes[p + 2]! & 0x0F;
 		p += ENTRY;
-		const length = state === S_RELEASE ? 0 : packetLength(bytes, p, headerLength(bytes, p, bytes.length));
+		const packed = state === S_RELEASE ? 0 : packetHeader(bytes, p, bytes.length);
+		const length = state === S_RELEASE ? 0 : 1 + (packed >>> LENGTH_SIZE_SHIFT) + (packed & LENGTH_VALUE_MASK);
 		entry(id, qos, state, p, length);
 		p += length;
 	}
@@ -234,4 +232,61 @@ export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: 
 /** The `j`th inbound identifier of a checked snapshot. */
 export function inboundId(bytes: Uint8Array, info: SnapshotInfo, j: number): number {
 	return u16(bytes, info.inboundAt + 2 * j);
+}
+
+/** What takes a snapshot back (a Session). */
+export interface Restorable {
+	/** Takes over `bytes`; returns why they were ignored, or undefined. */
+	restore(bytes: Uint8Array | undefined): string | undefined;
+}
+
+/**
+ * A Store in use: restores the snapshot it holds into a session, and saves the ones the session
+ * hands out. Failures come back as errors to report (a failing save once until one succeeds).
+ */
+export class Persistence {
+	/** The last save threw. */
+	private failing = false;
+
+	constructor(readonly store: Store) {}
+
+	/** Restores what the store holds into `session` (before its first connection). */
+	restore(session: Restorable): MqttError | undefined {
+		let bytes: Uint8Array | undefined;
+		try {
+			bytes = this.store.load();
+		}
+		catch (error) {
+			return new MqttError(ErrorCode.STORE_FAILED, `store.load() threw: ${describe(error)}`);
+		}
+		if (bytes === undefined || bytes === null) return undefined;
+		if (!(bytes instanceof Uint8Array))
+			return new MqttError(ErrorCode.STORE_CORRUPT, "store.load() returned something other than a Uint8Array: ignored");
+		const problem = session.restore(bytes);
+		return problem === undefined ? undefined : new MqttError(ErrorCode.STORE_CORRUPT, `the stored session was ignored: ${problem}`);
+	}
+
+	/** Saves bytes [0, length) of `data`; an error only when this save threw and the last did not. */
+	save(data: Uint8Array, length: number): MqttError | undefined {
+		try {
+			this.store.save(data, length);
+			this.failing = false;
+			return undefined;
+		}
+		catch (error) {
+			if (this.failing) return undefined;
+			this.failing = true;
+			return new MqttError(ErrorCode.STORE_FAILED, `store.save() threw: ${describe(error)}`);
+		}
+	}
+}
+
+/** Checks that `store` is one (it came from the API). */
+export function checkStore(store: Store | undefined): void {
+	if (store !== undefined && (store === null || typeof store.load !== "function" || typeof store.save !== "function"))
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "store must have load() and save(data, length)");
+}
+
+function describe(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
 }

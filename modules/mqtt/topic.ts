@@ -11,35 +11,75 @@ const HASH = 0x23;
 const DOLLAR = 0x24;
 
 /**
+ * `String.prototype.indexOf`, called as `indexOf.call(text, search)`: a native scan, without the
+ * wrapper object XS makes when a method is read from a primitive string (see `charCode`).
+ */
+const indexOf = String.prototype.indexOf;
+
+/** Nothing to write into: topicNameBytes only counts. */
+const NOWHERE = new Uint8Array(0);
+
+/**
  * Validates a topic name (non-empty, no wildcard, MQTT string rules) and returns its UTF-8 bytes,
  * in one pass over the string.
  */
 export function topicNameBytes(topic: string, what = "a topic name"): number {
+	return writeTopicName(topic, NOWHERE, 0, 0, what);
+}
+
+/**
+ * Validates a topic name and writes its UTF-8 at `offset` in the same pass, as long as it fits
+ * within `room` bytes (beyond that it only counts); returns its length in bytes. One pass: a
+ * topic is checked and encoded at the cost of reading it once.
+ */
+export function writeTopicName(topic: string, buffer: Uint8Array, offset: number, room: number, what = "a topic name"): number {
 	if (typeof topic !== "string")
 		throw new MqttError(ErrorCode.EMPTY_TOPIC, `${what} must be a non-empty string`);
-	let bytes = 0;
+	// The characters a name must not hold, found by native scans (a JavaScript loop costs far more).
+	if (indexOf.call(topic, "+") >= 0 || indexOf.call(topic, "#") >= 0)
+		throw new MqttError(ErrorCode.WILDCARD_IN_TOPIC, `${what} "${topic}" contains a wildcard (+ or #), which only topic filters may`);
+	if (indexOf.call(topic, "\0") >= 0)
+		throw new MqttError(ErrorCode.UTF8_NULL_CHARACTER, "an MQTT string must not contain U+0000");
+	const end = offset + room;
+	let at = offset;
 	for (let i = 0; ; i++) {
-		const c = charCode.call(topic, i);
-		if (c !== c) break;
+		let c = charCode.call(topic, i);
 		if (c < 0x80) {
-			if (c === PLUS || c === HASH)
-				throw new MqttError(ErrorCode.WILDCARD_IN_TOPIC, `${what} "${topic}" contains a wildcard (+ or #), which only topic filters may`);
-			if (c === 0)
-				throw new MqttError(ErrorCode.UTF8_NULL_CHARACTER, "an MQTT string must not contain U+0000");
-			bytes++;
+			if (at < end) buffer[at] = c;
+			at++;
 		}
-		else if (c < 0x800)
-			bytes += 2;
+		else if (c !== c) break;
+		else if (c < 0x800) {
+			if (at + 2 <= end) {
+				buffer[at] = 0xC0 | (c >> 6);
+				buffer[at + 1] = 0x80 | (c & 0x3F);
+			}
+			at += 2;
+		}
 		else if (c >= 0xD800 && c <= 0xDFFF) {
 			const d = c <= 0xDBFF ? charCode.call(topic, i + 1) : 0;
 			if (!(d >= 0xDC00 && d <= 0xDFFF))
 				throw new MqttError(ErrorCode.UTF8_SURROGATE, "an MQTT string must not contain an unpaired surrogate code point");
-			bytes += 4;
+			c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+			if (at + 4 <= end) {
+				buffer[at] = 0xF0 | (c >> 18);
+				buffer[at + 1] = 0x80 | ((c >> 12) & 0x3F);
+				buffer[at + 2] = 0x80 | ((c >> 6) & 0x3F);
+				buffer[at + 3] = 0x80 | (c & 0x3F);
+			}
+			at += 4;
 			i++;
 		}
-		else
-			bytes += 3;
+		else {
+			if (at + 3 <= end) {
+				buffer[at] = 0xE0 | (c >> 12);
+				buffer[at + 1] = 0x80 | ((c >> 6) & 0x3F);
+				buffer[at + 2] = 0x80 | (c & 0x3F);
+			}
+			at += 3;
+		}
 	}
+	const bytes = at - offset;
 	if (bytes === 0)
 		throw new MqttError(ErrorCode.EMPTY_TOPIC, `${what} must be a non-empty string`);
 	if (bytes > MAX_STRING_BYTES)

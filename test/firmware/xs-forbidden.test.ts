@@ -36,7 +36,7 @@ describe("firmware on the XS engine: a topicPrefix the broker forbids (RabbitMQ)
 		});
 		try {
 			await device.start();
-			await sleep(WINDOW);
+			await sleep(WINDOW); // time passes on purpose: the connections of the window are counted
 		}
 		finally {
 			await device.stop();

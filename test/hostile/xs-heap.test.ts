@@ -4,13 +4,13 @@
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWorkloads } from "../../bench/xs-meter.js";
+import { startWorkloads } from "../lib/xs-meter.js";
 import type { XsWorker } from "../../hosts/xs/worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /*
- * What is counted, with the method of bench/xs-meter.ts. The XS meter reports `currentHeapCount`,
+ * What is counted, with the method of test/lib/xs-meter.ts. The XS meter reports `currentHeapCount`,
  * the heap slots in use (objects, properties, closures, string and buffer headers), and `allocate`,
  * the bytes XS has taken from the system for slots and chunks (string and ArrayBuffer contents);
  * `allocate` only ever grows, and only when the heaps must be extended.

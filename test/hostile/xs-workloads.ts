@@ -3,7 +3,8 @@
 
 import { Client } from "../../modules/mqtt/client.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
-import { ManualClock, ScriptedTransport } from "../lib/scripted-transport.js";
+import { ManualClock } from "../lib/manual-clock.js";
+import { ScriptedTransport } from "../lib/scripted-transport.js";
 import {
 	BAD_UTF8_TOPIC, CONNACK_LENGTH_3, ENDLESS_FILLER, ENDLESS_HEADER, FIFTH_BYTE, garbage, PUBACK_UNKNOWN, PUBREL_FLAGS, QOS3,
 	RL_EXACT_PUBLISH, RL_MAX_PUBLISH, RL_MAX_SUBACK, VALID_PUBLISH, writePubackFlags1, writeSubackTwoCodes,

@@ -38,7 +38,7 @@ describe("integration: a subscription the broker refuses", function () {
 		await peer.publish(secret, "hidden", { qos: 1 });
 		await peer.publish(open, "visible", { qos: 1 });
 		await ours.until(() => ours.on(open).length === 1, 3000, "the message on the granted filter");
-		await sleep(100);
+		await sleep(100); // a window for what must not come: the refused filter's message
 		assert.equal(ours.on(secret).length, 0, "nothing arrives for the refused subscription");
 		assert.equal(ours.client.stats.messagesReceived, 1);
 	});
@@ -74,7 +74,7 @@ describe("integration: mosquitto acl_file (read denied)", function () {
 		await peer.publish(secret, "hidden", { qos: 1 });
 		await peer.publish(open, "visible", { qos: 1 });
 		await ours.until(() => ours.on(open).length === 1, 3000, "the message on the readable topic");
-		await sleep(100);
+		await sleep(100); // a window for what must not come: the unreadable topic's message
 		assert.deepEqual(ours.messages.map((m) => text(m.payload)), ["visible"], "the unreadable topic's message was withheld");
 	});
 });

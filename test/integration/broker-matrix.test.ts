@@ -164,7 +164,7 @@ for (const kind of kinds) {
 			graceful.client.close();
 			lost.client.close(false);
 			await p.until(() => p.on(`${t}/lost`).length === 1, 5000, "the will");
-			await sleep(300);
+			await sleep(300); // a window for what must not come: a will after DISCONNECT
 			assert.equal(p.on(`${t}/graceful`).length, 0, "no will after DISCONNECT");
 			assert.equal(p.on(`${t}/lost`)[0]!.payload.toString(), "offline");
 			record("will", lost, from);
@@ -216,7 +216,7 @@ for (const kind of kinds) {
 			const refused = o.subacks.find((s) => s.filter === `forbidden/${t}/#`)!;
 			assert.ok(refused.code >= 0x80, `refused: 0x${refused.code.toString(16)}`);
 			assert.ok(o.subacks.filter((s) => s.filter !== refused.filter).every((s) => s.code === 1));
-			await sleep(Math.max(0, from + WINDOW - now()));
+			await sleep(Math.max(0, from + WINDOW - now())); // the rest of the window passes on purpose: connections are counted over all of it
 			const connections = o.client.stats.connects;
 			assert.ok(connections <= backoffBound(WINDOW), `${connections} connections in ${WINDOW} ms (the backoff allows ${backoffBound(WINDOW)})`);
 			assert.ok(o.client.connected, "connected at the end");
@@ -238,7 +238,7 @@ for (const kind of kinds) {
 			const behind = [1, 2, 3].map((i) => o.client.publish(`${t}/m`, `${i}`, 1));
 			await p.until(() => p.on(`${t}/m`).length >= 3, 10_000, "the three messages behind it");
 			await o.until(() => behind.every((id) => o.delivered.includes(id)), 5000, "their onDelivered");
-			await sleep(Math.max(0, from + WINDOW - now()));
+			await sleep(Math.max(0, from + WINDOW - now())); // the rest of the window passes on purpose: connections are counted over all of it
 			const connections = o.client.stats.connects;
 			assert.ok(connections <= backoffBound(WINDOW), `${connections} connections in ${WINDOW} ms`);
 			assert.equal(o.client.pending, 0);
@@ -258,7 +258,7 @@ for (const kind of kinds) {
 			const behind = [1, 2].map((i) => o.client.publish(`${t}/m`, `${i}`, 1));
 			await o.until(() => behind.every((id) => o.delivered.includes(id)), 10_000, "the messages behind it delivered");
 			await p.until(() => p.on(`${t}/m`).length >= 2, 5000, "the two at MQTT.js");
-			await sleep(Math.max(0, from + WINDOW - now()));
+			await sleep(Math.max(0, from + WINDOW - now())); // the rest of the window passes on purpose: connections are counted over all of it
 			assert.ok(o.client.stats.connects <= backoffBound(WINDOW), `${o.client.stats.connects} connections in ${WINDOW} ms`);
 			if (target.limitsPackets) {
 				assert.deepEqual(o.rejected.map((r) => r.packetId), [big], "set aside");

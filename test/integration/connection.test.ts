@@ -45,7 +45,7 @@ describe("integration: the connection's life", function () {
 			// The broker has seen the end of the connection: a will would be on its way by now.
 			await peer.publish(willTopic, "marker", { qos: 1 });
 			await peer.until(() => peer.on(willTopic).length >= 1, 3000, "the marker");
-			await sleep(150);
+			await sleep(150); // a window for what must not come: the will
 			assert.deepEqual(peer.on(willTopic).map((m) => m.payload.toString()), ["marker"], "no will");
 			assert.equal(proxy.accepted, 1, "close() does not reconnect");
 			assert.throws(() => ours.client.publish(willTopic, "late", 0), /CLIENT_CLOSED/);
@@ -116,7 +116,7 @@ describe("integration: the connection's life", function () {
 			ours.client.close();
 			const count = ours.errors.length;
 			const closedAt = now();
-			await sleep(150);
+			await sleep(150); // a window for what must not come: another attempt
 			assert.equal(ours.errors.length, count, `no attempt in the ${Math.round(now() - closedAt)} ms after close()`);
 		});
 	});

@@ -98,7 +98,7 @@ describe("integration: delivery through a real broker", function () {
 			assert.ok(refused > 0, "the small pool refused some publishes (so onWritable was exercised)");
 			await ours.until(() => ours.delivered.length === total, 8000, `onDelivered × ${total}`);
 			await peer.until(() => peer.messages.length >= total, 8000, `${total} messages at MQTT.js`);
-			await sleep(50);
+			await sleep(50); // a window for what must not come: a duplicate
 			// MQTT orders messages per topic and QoS; QoS 1 and QoS 2 went to two topics here.
 			for (const qos of [1, 2]) {
 				const got = peer.on(`${topic}/q${qos}`).map((m) => m.payload.toString());
@@ -149,7 +149,7 @@ describe("integration: delivery through a real broker", function () {
 			// A retained message would come before anything published after the SUBACK.
 			ours.client.publish(topic, "marker", 1, false);
 			await later.until(() => later.messages.length >= 1, 3000, "the marker");
-			await sleep(100);
+			await sleep(100); // a window for what must not come: a retained message
 			assert.deepEqual(later.messages.map((m) => [m.payload.toString(), m.retain]), [["marker", false]], "no retained message after clearing");
 		});
 
@@ -171,7 +171,7 @@ describe("integration: delivery through a real broker", function () {
 			await ours.subscribe(topic, 2, ours.handler("second"));
 			await peer.publish(topic, "marker", { qos: 1 });
 			await ours.until(() => ours.on(topic, "second").length >= 1, 3000, "the marker");
-			await sleep(100);
+			await sleep(100); // a window for what must not come: the cleared retained message
 			assert.deepEqual(ours.on(topic, "second").map((m) => [new TextDecoder().decode(m.payload), m.retain]), [["marker", false]]);
 			assert.equal(ours.client.stats.messagesReceived - before, 1, "nothing else was received after resubscribing");
 		});
@@ -190,7 +190,7 @@ describe("integration: delivery through a real broker", function () {
 			// Only a/# matches the marker; when it is in, every copy of the first message is too.
 			await peer.publish(`${t}/x/end`, "marker", { qos: 1 });
 			await ours.until(() => ours.on(`${t}/x/end`, "hash").length === 1, 3000, "the marker");
-			await sleep(50);
+			await sleep(50); // a window for any further copy
 
 			const copies = ours.client.stats.messagesReceived - 1;
 			// mosquitto 2 and aedes both send one PUBLISH per client for overlapping subscriptions
@@ -216,7 +216,7 @@ describe("integration: delivery through a real broker", function () {
 			await peer.publish(dollarTopic, "dollar", { qos: 1 });
 			await peer.publish(plainTopic, "plain", { qos: 1 });
 			await ours.until(() => ours.on(plainTopic, "hash").length === 1 && ours.on(dollarTopic, "dollar").length === 1, 3000, "both messages");
-			await sleep(50);
+			await sleep(50); // a window for what must not come: the $-topic through #
 
 			assert.equal(ours.on(dollarTopic).length, 1, "the $-topic arrived once, to $app/# only");
 			assert.equal(ours.on(dollarTopic, "hash").length, 0, "# did not take the $-topic");
@@ -239,7 +239,7 @@ describe("integration: delivery through a real broker", function () {
 			await peer.publish(`${t}/data`, "two", { qos: 1 });
 			await peer.publish(`${t}/marker`, "marker", { qos: 1 });
 			await ours.until(() => ours.on(`${t}/marker`).length === 1, 3000, "the marker");
-			await sleep(100);
+			await sleep(100); // a window for what must not come: a message on the unsubscribed filter
 			assert.deepEqual(ours.on(`${t}/data`).map((m) => new TextDecoder().decode(m.payload)), ["one"], "nothing after unsubscribing");
 			assert.equal(ours.client.stats.messagesReceived, 2, "the broker sent no PUBLISH for the unsubscribed filter");
 		});
@@ -297,7 +297,7 @@ describe("integration: delivery through a real broker", function () {
 			});
 			assert.equal(code, 0, "mosquitto_pub completed its QoS 2 exchange");
 			await ours.until(() => ours.on(topic).length === 1, 3000, "the message");
-			await sleep(50);
+			await sleep(50); // a window for what must not come: a second copy
 			const got = ours.on(topic);
 			assert.equal(got.length, 1);
 			assert.equal(got[0]!.qos, 2);
@@ -319,7 +319,7 @@ describe("integration: bursts against the broker's in-flight window", function (
 		const peer = await Peer.connect(broker.port);
 		await Promise.all(Array.from({ length: total }, (_, i) => peer.publish(topic, `n${i}`, { qos })));
 		await ours.until(() => ours.messages.length >= total, 5000, `${total} messages`);
-		await sleep(50);
+		await sleep(50); // a window for what must not come: a duplicate, a close
 		assert.deepEqual(ours.messages.map((m) => new TextDecoder().decode(m.payload)), Array.from({ length: total }, (_, i) => `n${i}`));
 		assert.equal(ours.closes.length, 0);
 		return ours;

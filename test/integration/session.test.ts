@@ -41,7 +41,7 @@ describe("integration: sessions", function () {
 		await second.connected();
 		assert.equal(second.connects[0]!.sessionPresent, true, "the broker kept the session");
 		await second.until(() => second.messages.length >= sent.length, 3000, `${sent.length} stored messages`);
-		await sleep(100);
+		await sleep(100); // a window for what must not come: a duplicate
 		const q2 = second.on(`${topic}/q2`).map((m) => text(m.payload));
 		const q1 = second.on(`${topic}/q1`).map((m) => text(m.payload));
 		assert.deepEqual(q2, ["q2-0", "q2-1", "q2-2", "q2-3"], "QoS 2: each exactly once, in order");
@@ -68,7 +68,7 @@ describe("integration: sessions", function () {
 		const id2 = ours.client.publish(`${topic}/q2`, "two", 2);
 		assert.ok(id1 > 0 && id2 > 0);
 		assert.equal(ours.client.pending, 2);
-		await sleep(50);
+		await sleep(50); // a window for what must not come: a PUBLISH through the stalled path
 		assert.equal(peer.messages.length, 0, "nothing got through the stalled path");
 		proxy.cut();
 		proxy.resume();
@@ -77,7 +77,7 @@ describe("integration: sessions", function () {
 		assert.equal(codeOf(ours.closes[0]!.error), "CONNECTION_LOST");
 		await ours.until(() => ours.delivered.includes(id1) && ours.delivered.includes(id2), 3000, "onDelivered for both after the re-send");
 		await peer.until(() => peer.on(`${topic}/q1`).length >= 1 && peer.on(`${topic}/q2`).length >= 1, 3000, "both at MQTT.js");
-		await sleep(100);
+		await sleep(100); // a window for what must not come: a second copy of the QoS 2 message
 		assert.ok(peer.on(`${topic}/q1`).length >= 1, "QoS 1 at least once");
 		assert.equal(peer.on(`${topic}/q2`).length, 1, "QoS 2 exactly once");
 		assert.equal(peer.on(`${topic}/q2`)[0]!.payload.toString(), "two");
@@ -101,7 +101,7 @@ describe("integration: sessions", function () {
 		// The broker forwards QoS 1 now. QoS 2 it forwards on PUBLISH (aedes) or only on our PUBREL
 		// (mosquitto), which cannot come before we see its PUBREC.
 		await peer.until(() => peer.on(`${topic}/q1`).length === 1, 3000, "the broker forwarded the QoS 1 message");
-		await sleep(100);
+		await sleep(100); // a window for what must not come: an acknowledgement through the stalled path
 		assert.equal(ours.client.pending, 2, "no acknowledgement reached us");
 		assert.equal(ours.delivered.length, 0);
 		proxy.cut();
@@ -110,7 +110,7 @@ describe("integration: sessions", function () {
 		await ours.connected(2, 3000);
 		assert.equal(ours.connects[1]!.sessionPresent, true);
 		await ours.until(() => ours.delivered.includes(id1) && ours.delivered.includes(id2), 3000, "onDelivered for both");
-		await sleep(150);
+		await sleep(150); // a window for what must not come: a second copy of the QoS 2 message
 		assert.equal(peer.on(`${topic}/q2`).length, 1, "QoS 2: the DUP re-send was recognised, delivered exactly once");
 		const q1 = peer.on(`${topic}/q1`).length;
 		assert.ok(q1 >= 1 && q1 <= 2, `QoS 1: at least once (${q1})`);

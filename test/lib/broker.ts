@@ -1,4 +1,4 @@
-// The tests' brokers are the local brokers of the Node host (hosts/node/broker.ts), which
-// `npm start` and the benchmarks use too.
+// The brokers the tests start: mosquitto 2, or aedes in-process where mosquitto is missing
+// (mosquitto.ts, which the benchmarks and `npm start` use too).
 
-export * from "../../hosts/node/broker.js";
+export * from "./mosquitto.js";

@@ -77,7 +77,7 @@ export function hex(bytes: Uint8Array): string {
 	return s;
 }
 
-/** "10 0C 00 04" → bytes; spaces optional. */
+/** "10 0C 00 04" → bytes; spaces optional. The tests' one hex parser. */
 export function bytes(text: string): Uint8Array {
 	const clean = text.replace(/\s+/g, "");
 	const out = new Uint8Array(clean.length / 2);

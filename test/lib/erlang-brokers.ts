@@ -1,7 +1,7 @@
 // RabbitMQ (with its MQTT plugin) and ejabberd (with mod_mqtt), started by the tests themselves: each
 // in a temp dir of its own (config, data, logs, HOME for the Erlang cookie), its MQTT listener, its
 // Erlang distribution and a private epmd all on 127.0.0.1 and free ports. The packages' own services
-// are not used (and must not be running). Modelled on hosts/node/broker.ts (mosquitto).
+// are not used (and must not be running). Modelled on mosquitto.ts.
 //
 // Start and stop, measured on a 2-core machine (RabbitMQ 3.10.8 and ejabberd 23.01 on Erlang/OTP 25):
 //   RabbitMQ: start 3.4-4.2 s, restart 4.5-5.1 s (its stop included), stop 1.1 s; with its stock boot,
@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { freePort, HOST, waitForPort } from "./broker.js";
+import { freePort, HOST, waitForPort } from "./mosquitto.js";
 
 export interface ErlangBrokerOptions {
 	/**
@@ -67,7 +67,7 @@ export interface ErlangBrokerOptions {
 	maxPacketSize?: number;
 }
 
-/** The Broker interface of hosts/node/broker.ts, with `kind` naming an Erlang broker. */
+/** The Broker interface of mosquitto.ts, with `kind` naming an Erlang broker. */
 export interface ErlangBroker {
 	readonly kind: "rabbitmq" | "ejabberd";
 	readonly host: typeof HOST;

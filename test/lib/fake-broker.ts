@@ -10,7 +10,7 @@ import {
 	PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
 } from "../../modules/mqtt/packet.js";
 import type { ConnectPacket, Packet, Payload, PublishPacket, QoS, Will } from "../../modules/mqtt/packet.js";
-import type { TimeBase } from "./fake-time.js";
+import type { TimeBase } from "./manual-clock.js";
 
 /** A packet on the wire, with when and on which connection (0-based, in opening order). */
 export interface Logged {

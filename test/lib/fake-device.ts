@@ -3,7 +3,7 @@
 
 import type { DeviceConfig, DeviceHost, DeviceSystem, Led, Reading, Sensor } from "../../modules/device/host.js";
 import type { Transport } from "../../modules/mqtt/host.js";
-import type { SharedClock, TimeBase } from "./fake-time.js";
+import type { ManualClock, TimeBase } from "./manual-clock.js";
 
 export class FakeSensor implements Sensor {
 	readonly name = "fake-sht";
@@ -85,12 +85,12 @@ export class FakeDeviceHost implements DeviceHost {
 	readonly sensor = new FakeSensor();
 	readonly led = new FakeLed();
 	readonly system: FakeSystem;
-	readonly clocks: SharedClock[] = [];
+	readonly clocks: ManualClock[] = [];
 	constructor(readonly time: TimeBase, readonly transport: Transport, storage = new FakeStorage(), config: Partial<DeviceConfig> = {}) {
 		this.config = { ...DEFAULT_CONFIG, ...config };
 		this.system = new FakeSystem(time, storage);
 	}
-	clock(): SharedClock {
+	clock(): ManualClock {
 		const c = this.time.clock();
 		this.clocks.push(c);
 		return c;

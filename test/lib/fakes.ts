@@ -1,47 +1,9 @@
-// A scripted transport and a hand-driven clock: the client's host seam, for tests that must
-// control every byte and every millisecond. Platform-free, so the same tests run inside XS.
+// A scripted transport: the client's network seam, for tests that must control every byte (with a
+// ManualClock for every millisecond). Platform-free, so the same tests run inside XS.
 
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
-import { hex } from "./check.js";
-
-export class FakeClock implements Clock {
-	time = 1_000;
-	deadline = -1;
-	private callback: (() => void) | undefined;
-	armCount = 0;
-	now(): number {
-		return this.time;
-	}
-	arm(delay: number, callback: () => void): void {
-		this.deadline = this.time + delay;
-		this.callback = callback;
-		this.armCount++;
-	}
-	disarm(): void {
-		this.deadline = -1;
-		this.callback = undefined;
-	}
-	/** Moves time to the armed deadline and fires it once; returns the time that passed. */
-	fireNext(): number {
-		if (this.deadline < 0) return 0;
-		const passed = Math.max(0, this.deadline - this.time);
-		this.advance(passed);
-		return passed;
-	}
-	/** Moves time forward, firing the timer each time it falls due. */
-	advance(ms: number): void {
-		const end = this.time + ms;
-		while (this.deadline >= 0 && this.deadline <= end) {
-			this.time = Math.max(this.time, this.deadline);
-			const cb = this.callback!;
-			this.deadline = -1;
-			this.callback = undefined;
-			cb();
-		}
-		this.time = end;
-	}
-}
+import { bytes, hex } from "./check.js";
 
 export class FakeTransport implements Transport {
 	handler: TransportHandler | undefined;
@@ -51,7 +13,7 @@ export class FakeTransport implements Transport {
 	/** Bytes the next writes may take in total (Infinity: all). */
 	writeRoom = Infinity;
 	private incoming: number[] = [];
-	constructor(private readonly clock: FakeClock) {}
+	constructor(private readonly clock: Clock) {}
 
 	open(host: string, port: number, tls: TlsOptions | undefined, handler: TransportHandler): void {
 		this.handler = handler;
@@ -80,8 +42,8 @@ export class FakeTransport implements Transport {
 		this.handler!.onOpen();
 	}
 	deliverHex(text: string): void {
-		const clean = text.replace(/\s+/g, "");
-		for (let i = 0; i < clean.length; i += 2) this.incoming.push(parseInt(clean.substr(i, 2), 16));
+		const b = bytes(text);
+		for (let i = 0; i < b.length; i++) this.incoming.push(b[i]!);
 		this.handler!.onReadable();
 	}
 	/** The other side is gone. */

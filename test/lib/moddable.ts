@@ -1,5 +1,5 @@
-// Finding a Moddable SDK for the firmware tests ($MODDABLE, else ~/.local/share/moddable), and the
-// project's own paths and tools; a test with no SDK skips and says why.
+// Finding a Moddable SDK for the firmware tests and the benchmarks ($MODDABLE, else
+// ~/.local/share/moddable), and the project's own paths and tools; a test with no SDK skips and says why.
 
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -23,6 +23,8 @@ export interface Sdk {
 	readonly typings: string;
 	/** The XS engine's globals (xs/includes/xs.d.ts). */
 	readonly xsGlobals: string;
+	/** The SDK's own MQTT client (modules/network/mqtt/mqtt.js), or undefined when this SDK has none. */
+	readonly mqtt: string | undefined;
 }
 
 export type SdkLookup = { sdk: Sdk; reason?: undefined } | { sdk?: undefined; reason: string };
@@ -43,7 +45,8 @@ function describeSdk(root: string, via: string): Sdk {
 	catch {
 		// an SDK checkout without tools/VERSION
 	}
-	return { root, version, via, typings: join(root, "typings"), xsGlobals: join(root, "xs", "includes", "xs.d.ts") };
+	const mqtt = join(root, "modules", "network", "mqtt", "mqtt.js");
+	return { root, version, via, typings: join(root, "typings"), xsGlobals: join(root, "xs", "includes", "xs.d.ts"), mqtt: existsSync(mqtt) ? mqtt : undefined };
 }
 
 /** The SDK named by $MODDABLE, else the one in ~/.local/share/moddable, else why there is none. */

@@ -1,41 +1,10 @@
-// An allocation-free scripted broker behind the Transport interface, with a hand-driven clock: it
-// replays a byte script to the client (at once, in chunks, or dribbled in time) and counts closes.
+// An allocation-free scripted broker behind the Transport interface, with a ManualClock: it replays
+// a byte script to the client (at once, in chunks, or dribbled in time) and counts closes.
 
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
-import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
-import { readRemainingLength, remainingLength } from "../../modules/mqtt/remaining-length.js";
-
-/** Time moves only when told; the client's one timer fires as `advance` passes its deadline. */
-export class ManualClock implements Clock {
-	time = 1_000;
-	private deadline = -1;
-	private callback: (() => void) | undefined;
-
-	now(): number {
-		return this.time;
-	}
-	arm(delay: number, callback: () => void): void {
-		this.deadline = this.time + delay;
-		this.callback = callback;
-	}
-	disarm(): void {
-		this.deadline = -1;
-		this.callback = undefined;
-	}
-	/** Moves time on by `ms`, firing the timer whenever it falls due (it may re-arm). */
-	advance(ms: number): void {
-		const end = this.time + ms;
-		for (let fired = 0; this.deadline >= 0 && this.deadline <= end; fired++) {
-			if (fired > 1_000) throw new Error("the timer keeps re-arming in the past");
-			if (this.deadline > this.time) this.time = this.deadline;
-			const callback = this.callback!;
-			this.deadline = -1;
-			this.callback = undefined;
-			callback();
-		}
-		this.time = end;
-	}
-}
+import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "../../modules/mqtt/remaining-length.js";
+import type { ManualClock } from "./manual-clock.js";
 
 const LOST = new MqttError(ErrorCode.CONNECTION_LOST, "the scripted broker closed the connection");
 
@@ -73,7 +42,7 @@ export class ScriptedTransport implements Transport {
 		this.handler = handler;
 		this.opening = true;
 		this.opens++;
-		this.head = this.tail = 0;
+		this.head = this.tail = this.rest = 0;
 		this.publishes = this.dups = this.idCount = this.subscribes = 0;
 	}
 
@@ -95,16 +64,27 @@ export class ScriptedTransport implements Transport {
 		return n;
 	}
 
-	/** Takes whole packets (the client writes nothing partial to a transport that takes all). */
+	/** Body bytes of the packet being written that have not come yet (a QoS 0 payload comes in a write of its own). */
+	private rest = 0;
+
+	/**
+	 * Takes everything. A packet's fixed header, topic and identifier always come whole in its first
+	 * write (the client sends a QoS 0 PUBLISH as header and topic, then the payload).
+	 */
 	write(buffer: Uint8Array, offset: number, length: number): number {
 		const end = offset + length;
 		let at = offset;
+		if (this.rest > 0) {
+			const n = this.rest < length ? this.rest : length;
+			this.rest -= n;
+			at += n;
+		}
 		while (at < end) {
 			const first = buffer[at]!;
-			// (The fixed header always comes whole, in the packet's first write.)
-			if (!readRemainingLength(buffer, at + 1, end)) throw new Error("a fixed header split across writes");
-			const value = remainingLength.value;
-			const k = at + 1 + remainingLength.size;
+			const packed = readRemainingLength(buffer, at + 1, end);
+			if (packed < 0) throw new Error("a fixed header split across writes");
+			const value = packed & LENGTH_VALUE_MASK;
+			const k = at + 1 + (packed >>> LENGTH_SIZE_SHIFT);
 			const type = first >> 4;
 			if (type === 1) {
 				for (let i = 0; i < this.replyLength; i++) this.push(this.reply[i]!);
@@ -141,6 +121,10 @@ export class ScriptedTransport implements Transport {
 				}
 			}
 			at = k + value;
+			if (at > end) {
+				this.rest = at - end;
+				at = end;
+			}
 		}
 		this.bytesFromClient += length;
 		return length;
@@ -150,7 +134,7 @@ export class ScriptedTransport implements Transport {
 		if (this.handler) this.closes++;
 		this.handler = undefined;
 		this.opening = false;
-		this.head = this.tail = 0;
+		this.head = this.tail = this.rest = 0;
 	}
 
 	/** The broker drops the connection (the client hears CONNECTION_LOST). */

@@ -61,9 +61,14 @@ describe("reliability: the broker killed (SIGKILL) and restarted mid-stream, the
 		// The watcher: a persistent session, so that responses published while it is away wait for it.
 		const answers = new Map<number, number>();
 		let bad = 0;
+		let pinged = false;
 		const watcher = await open(broker.port, { clientId: `watch-${process.pid}`, clean: false, reconnectPeriod: 100 });
 		clients.push(watcher);
 		watcher.on("message", (topic, payload) => {
+			if (topic === `${base}/responses/ping`) {
+				pinged = true;
+				signal.notify();
+			}
 			if (topic !== `${base}/responses/interval`) return;
 			const r = JSON.parse(payload.toString()) as { ok?: boolean; interval?: number };
 			if (r.ok !== true || typeof r.interval !== "number") bad++;
@@ -85,7 +90,15 @@ describe("reliability: the broker killed (SIGKILL) and restarted mid-stream, the
 		await device.start();
 		const connects = (): Array<{ at: number; line: string }> => trace.filter((t) => t.line.startsWith("connected to"));
 		await signal.until(() => connects().length === 1, 10_000, "the device connected");
-		await sleep(200); // its SUBSCRIBE acknowledged (and saved)
+		// Its subscription is in place (and in the broker's database: mosquitto saves after every change)
+		// once it answers a command; a ping that comes before it is lost, so one goes every 100 ms.
+		const ping = setInterval(() => watcher.publish(`${base}/commands/ping`, "", { qos: 1 }), 100);
+		try {
+			await signal.until(() => pinged, 5000, "the device's answer to a ping (its subscription in place)");
+		}
+		finally {
+			clearInterval(ping);
+		}
 
 		// The stream: MQTT.js publishes command i every GAP ms, whatever the broker's state (MQTT.js keeps
 		// what it cannot send, and sends it after reconnecting).
@@ -115,7 +128,7 @@ describe("reliability: the broker killed (SIGKILL) and restarted mid-stream, the
 			killedAt = at();
 			brokerDown = true;
 			await broker.kill("SIGKILL");
-			await sleep(DOWN);
+			await sleep(DOWN); // time passes on purpose: the broker stays down while the stream goes on
 			await broker.restart();
 			brokerDown = false;
 			restartedAt = at();
@@ -130,7 +143,7 @@ describe("reliability: the broker killed (SIGKILL) and restarted mid-stream, the
 		finally {
 			clearInterval(stream);
 		}
-		await sleep(200);
+		await sleep(200); // a window for what must not come: a second reconnect, a dropped response
 
 		const after = connects().filter((t) => t.at > killedAt);
 		const lost = trace.find((t) => t.at >= killedAt && t.line.startsWith("connection lost"));

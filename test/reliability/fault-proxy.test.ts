@@ -1,12 +1,13 @@
-// The fault proxy itself, over plain TCP: a seed gives the same plan every time, and each fault does what
-// it says at the byte or the moment it says (cut, one-way and two-way stalls, half-closes each way).
+// The proxy itself, over plain TCP: a seed gives the same plan every time, each fault does what it
+// says at the byte or the moment it says (cut, one-way and two-way stalls, half-closes each way), and
+// the same by hand (stall, resume, cut).
 
 import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import { HOST } from "../lib/broker.js";
-import { FaultProxy, planFaults } from "../lib/fault-proxy.js";
-import type { Fault } from "../lib/fault-proxy.js";
-import { Signal, sleep } from "../lib/signal.js";
+import { planFaults, Proxy } from "../lib/proxy.js";
+import type { Fault } from "../lib/proxy.js";
+import { Signal, sleep, waitFor } from "../lib/signal.js";
 
 /** One end of a connection, recording what it receives and how it ends. */
 class End {
@@ -44,7 +45,7 @@ function fault(kind: Fault["kind"], fields: Partial<Fault>): Fault {
 describe("reliability: the fault proxy", () => {
 	let server: net.Server;
 	let serverEnds: End[] = [];
-	let proxy: FaultProxy | undefined;
+	let proxy: Proxy | undefined;
 	const clients: net.Socket[] = [];
 
 	before(async () => {
@@ -68,15 +69,13 @@ describe("reliability: the fault proxy", () => {
 	});
 
 	async function start(plan: Fault[]): Promise<{ client: End; server: End }> {
-		proxy = await FaultProxy.start((server.address() as net.AddressInfo).port, plan);
+		proxy = await Proxy.start((server.address() as net.AddressInfo).port, { plan });
 		proxy.inject();
 		const socket = net.connect({ host: HOST, port: proxy.port });
 		clients.push(socket);
 		const client = new End(socket);
 		await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-		const signal = new Signal();
-		const poll = setInterval(() => signal.notify(), 5);
-		await signal.until(() => serverEnds.length > 0, 3000, "the connection through the proxy").finally(() => clearInterval(poll));
+		await waitFor(() => serverEnds.length > 0, 3000, "the connection through the proxy", 5);
 		return { client, server: serverEnds.at(-1)! };
 	}
 
@@ -128,8 +127,8 @@ describe("reliability: the fault proxy", () => {
 		await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
 		socket.write("abcdef");
 		await second.until(() => second.closed, "the cut on the second connection");
-		await sleep(50);
-		assert.equal(serverEnds.at(-1)!.received, "abc", "3 more bytes, then the cut");
+		await waitFor(() => serverEnds.length === 2 && (serverEnds[1]!.ended || serverEnds[1]!.closed), 3000, "the cut at the server's side");
+		assert.equal(serverEnds[1]!.received, "abc", "3 more bytes, then the cut");
 	});
 
 	it("a one-way stall holds that direction only, for its time, then lets the held bytes through in order", async () => {
@@ -140,7 +139,7 @@ describe("reliability: the fault proxy", () => {
 		client.socket.write("efgh");
 		server.socket.write("down still flows");
 		await client.until(() => client.received === "down still flows", "the other direction during the stall");
-		await sleep(100);
+		await sleep(100); // a window for what must not come: bytes up during the stall
 		assert.equal(server.received, "abcd", "nothing up during the stall");
 		await server.until(() => server.received === "abcdefgh", "the held bytes after the stall");
 		const held = performance.now() - t0;
@@ -155,7 +154,7 @@ describe("reliability: the fault proxy", () => {
 		await client.until(() => client.received === "x", "the byte that triggers it");
 		client.socket.write("up");
 		server.socket.write("down");
-		await sleep(150);
+		await sleep(150); // a window for what must not come: bytes either way during the stall
 		assert.equal(server.received, "", "up held");
 		assert.equal(client.received, "x", "down held");
 		await server.until(() => server.received === "up", "up after the stall");
@@ -186,28 +185,47 @@ describe("reliability: the fault proxy", () => {
 	});
 
 	it("faults strike only after inject(), and none after calm() (a stall in progress ends)", async () => {
-		proxy = await FaultProxy.start((server.address() as net.AddressInfo).port, [fault("stall", { direction: "both", bytes: 1, on: "up", stallMs: 60_000 }), fault("cut", { bytes: 1, on: "up" })]);
+		proxy = await Proxy.start((server.address() as net.AddressInfo).port, { plan: [fault("stall", { direction: "both", bytes: 1, on: "up", stallMs: 60_000 }), fault("cut", { bytes: 1, on: "up" })] });
 		const socket = net.connect({ host: HOST, port: proxy.port });
 		clients.push(socket);
 		const client = new End(socket);
 		await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
 		socket.write("before");
-		const signal = new Signal();
-		const poll = setInterval(() => signal.notify(), 5);
-		try {
-			await signal.until(() => serverEnds.at(-1)?.received === "before", 3000, "bytes before inject()");
-			proxy.inject();
-			socket.write("!");
-			await signal.until(() => proxy!.struck.length === 1, 3000, "the stall");
-			socket.write("?");
-			proxy.calm();
-			await signal.until(() => serverEnds.at(-1)?.received === "before!?", 3000, "the held bytes once calm");
-		}
-		finally {
-			clearInterval(poll);
-		}
-		await sleep(50);
+		await waitFor(() => serverEnds.at(-1)?.received === "before", 3000, "bytes before inject()", 5);
+		proxy.inject();
+		socket.write("!");
+		await waitFor(() => proxy!.struck.length === 1, 3000, "the stall", 5);
+		socket.write("?");
+		proxy.calm();
+		await waitFor(() => serverEnds.at(-1)?.received === "before!?", 3000, "the held bytes once calm", 5);
+		await sleep(50); // a window for what must not come: the cut after calm()
 		assert.equal(proxy.struck.length, 1, "the cut never came");
 		assert.equal(client.closed, false);
+	});
+
+	it("by hand, without a plan: stall() holds a way (new connections too) until resume(), cut() ends every connection", async () => {
+		const { client, server } = await start([]);
+		proxy!.stall("up");
+		client.socket.write("up");
+		server.socket.write("down");
+		await client.until(() => client.received === "down", "the other way during the stall");
+		const late = net.connect({ host: HOST, port: proxy!.port });
+		clients.push(late);
+		const second = new End(late);
+		await new Promise<void>((resolve) => late.once("connect", () => resolve()));
+		late.write("late");
+		await waitFor(() => serverEnds.length === 2, 3000, "the second connection through the proxy", 5);
+		await sleep(100); // a window for what must not come: bytes up during the stall
+		assert.equal(server.received, "", "nothing up on the first connection");
+		assert.equal(serverEnds[1]!.received, "", "nothing up on the connection that came during the stall");
+		proxy!.resume();
+		await server.until(() => server.received === "up", "the held bytes after resume()");
+		await serverEnds[1]!.until(() => serverEnds[1]!.received === "late", "the second connection's held bytes");
+		proxy!.cut();
+		await client.until(() => client.closed, "the first connection cut");
+		await second.until(() => second.closed, "the second connection cut");
+		await proxy!.signal.until(() => proxy!.active === 0, 3000, "no connection left");
+		assert.equal(proxy!.accepted, 2);
+		assert.equal(proxy!.struck.length, 0, "cut() is not a fault of the plan");
 	});
 });

@@ -78,7 +78,7 @@ describe("reliability: a half-open link (the broker frozen with SIGSTOP)", funct
 			publish(2, `while offline, QoS 2 #${i}`);
 		}
 		assert.equal(ours.client.pending, sent.length);
-		await sleep(FROZEN_AFTER);
+		await sleep(FROZEN_AFTER); // time passes on purpose: the broker stays frozen
 		const timedOut = ours.errors.filter((e) => codeOf(e.error as Error) === "CONNECT_TIMEOUT").length;
 		assert.equal(peer.messages.filter((m) => m.topic !== `${topic}/tick`).length, 0, "nothing got through the frozen broker");
 		process.kill(pid, "SIGCONT");

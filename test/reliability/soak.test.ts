@@ -10,8 +10,8 @@ import { XsDevice } from "../../hosts/xs/device-runner.js";
 import type { Reply } from "../../hosts/xs/worker.js";
 import { findMosquitto, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
-import { FaultProxy, faultSeed, planFaults } from "../lib/fault-proxy.js";
-import { Signal, sleep } from "../lib/signal.js";
+import { faultSeed, planFaults, Proxy } from "../lib/proxy.js";
+import { Signal, sleep, waitFor } from "../lib/signal.js";
 import { checkReceipts, DIGITS, distinct, PAYLOAD_BYTES } from "./receipts.js";
 import type { Receipts } from "./receipts.js";
 import type { SoakConfig } from "./xs-soak.js";
@@ -192,7 +192,7 @@ interface Status {
 	up: { next1: number; next2: number; upTo: number; delivered: number };
 	pending: number;
 	pool: { count: number; live: number; inflight: number; bytes: number };
-	outbox: number;
+	bytesWaiting: number;
 	down: { q1: Receipts; q2: Receipts; dupFlagged: number; bad: number };
 	stats: { connects: number; messagesSent: number; messagesReceived: number; duplicatesIgnored: number; pings: number };
 }
@@ -200,7 +200,7 @@ interface Status {
 describe(`reliability: soak through faults, our client inside the XS engine (${FULL ? "full" : "short; SOAK=full for the full run"})`, function () {
 	this.timeout(SIZE.timeout + 60_000);
 	let broker: Broker | undefined;
-	let proxy: FaultProxy | undefined;
+	let proxy: Proxy | undefined;
 	let peer: Peer | undefined;
 	let device: XsDevice | undefined;
 	let xsErrors = "";
@@ -252,19 +252,19 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 
 	/** Polls `done` on the XS progress every 100 ms until it holds or `timeout` ms pass. */
 	async function until(what: string, timeout: number, done: (p: Progress) => boolean, report?: (p: Progress) => void): Promise<Progress> {
-		const deadline = performance.now() + timeout;
 		let lastReport = performance.now();
-		for (;;) {
-			const p = await progress();
-			if (done(p)) return p;
+		let p: Progress | undefined;
+		await waitFor(async () => {
+			p = await progress();
+			if (done(p)) return true;
 			if (xsErrors) throw new Error(`the XS engine reported: ${xsErrors}`);
-			if (performance.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}; XS: ${JSON.stringify(p)}`);
 			if (report && performance.now() - lastReport > 15_000) {
 				lastReport = performance.now();
 				report(p);
 			}
-			await sleep(100);
-		}
+			return false;
+		}, timeout, () => `${what}; XS: ${JSON.stringify(p)}`, 100);
+		return p!;
 	}
 
 	it(`${SIZE.messages.toLocaleString("en")} QoS 1 + ${SIZE.messages.toLocaleString("en")} QoS 2 messages each way through ≥ ${SIZE.minCuts} cuts, stalls and half-closes: QoS 1 at least once, QoS 2 exactly once, pool empty, XS heap as before`, async () => {
@@ -274,7 +274,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		// Byte triggers average maxBytes / 2: the plan strikes within about 40% of the traffic.
 		const maxBytes = Math.floor((0.8 * BYTES_PER_NUMBER * SIZE.messages) / faults);
 		const plan = planFaults({ seed, cuts: SIZE.cuts, stalls: SIZE.stalls, halfCloses: SIZE.halfCloses, maxBytes, timeShare: 0.25, maxDelay: 400, stallMs: [100, 2000] });
-		proxy = await FaultProxy.start(broker.port, plan);
+		proxy = await Proxy.start(broker.port, { plan });
 		const prefix = `soak/${process.pid}-${Date.now().toString(36)}`;
 		peer = await Peer.open(broker.port, prefix, END);
 		await peer.client.subscribeAsync(`${prefix}/up/#`, { qos: 2 });
@@ -300,11 +300,11 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		await xs(`soak.go(0, ${WARM}, 0)`);
 		peer.publish(0, WARM, 0);
 		await until("the warm-up", 10_000, (p) => p.delivered === 2 * WARM && p.pending === 0 && p.down1 === WARM && p.down2 === WARM);
-		proxy.cutAll();
+		proxy.cut("reset");
 		await until("the reconnect after the warm-up cut", 5000, (p) => p.connected && p.connects === 2);
 		await peer.signal.until(() => distinct(peer!.up1) === WARM && distinct(peer!.up2) === WARM && peer!.downDone, 5000, "the warm-up at MQTT.js");
 		await status(0, END); // its first use makes property names: before the baseline
-		await sleep(200);
+		await sleep(200); // time passes on purpose: a quiet moment, with nothing in flight, for the baseline
 		const baseline = await heap();
 		const again = await heap();
 
@@ -338,7 +338,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		console.log(`      broker → device: ${n} QoS 1 + ${n} QoS 2 numbered (+${WARM} + ${WARM} warm-up); ours got QoS 1 ${s.down.q1.total} (${s.down.q1.repeated} duplicates), QoS 2 ${s.down.q2.total} (${s.down.q2.repeated} duplicates); ${s.down.dupFlagged} with DUP set, ${s.stats.duplicatesIgnored} QoS 2 re-sends recognised`);
 		console.log(`      bytes through the proxy: ${proxy.bytesUp.toLocaleString("en")} up, ${proxy.bytesDown.toLocaleString("en")} down; the plan struck by ${((proxy.struck.at(-1)?.at ?? 0) / 1000).toFixed(1)} s`);
 		console.log(`      faults: ${counts.cuts} cuts, ${counts.stalls} stalls (${counts.stallsBoth} both ways, ${counts.stallsUp} up, ${counts.stallsDown} down), ${counts.halfCloses} half-closes (${counts.halfClosesUp} FIN to the broker, ${counts.halfClosesDown} FIN to the client); ${remaining} of the plan unused`);
-		console.log(`      our client's closes and failed attempts: ${JSON.stringify(s.codes)}; pool ${JSON.stringify(s.pool)}, outbox ${s.outbox} bytes, pending ${s.pending}`);
+		console.log(`      our client's closes and failed attempts: ${JSON.stringify(s.codes)}; pool ${JSON.stringify(s.pool)}, transmit buffer ${s.bytesWaiting} bytes, pending ${s.pending}`);
 		console.log(`      XS live heap slots after gc(): ${fresh.slots} before the client, ${again.slots} after the warm-up, ${after.slots} after the soak and ${after.evaluations - again.evaluations} evaluations: growth ${growth}`);
 
 		assert.equal(xsErrors, "", "the XS engine reported no error");
@@ -374,7 +374,7 @@ describe(`reliability: soak through faults, our client inside the XS engine (${F
 		assert.equal(s.up.delivered, 2 * END, "onDelivered once per QoS 1/2 message published");
 		assert.equal(s.pending, 0, "client.pending");
 		assert.deepEqual(s.pool, { count: 0, live: 0, inflight: 0, bytes: 0 }, "the pool: nothing in flight, nothing queued");
-		assert.equal(s.outbox, 0, "the outbox");
+		assert.equal(s.bytesWaiting, 0, "bytes waiting in the transmit buffer");
 		assert.ok(s.connected);
 		// And so is the heap.
 		assert.equal(again.slots - baseline.slots, 1, "the engine's one slot per evaluation (two gc() in a row)");

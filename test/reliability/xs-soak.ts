@@ -189,7 +189,7 @@ class Soak {
 			closes: this.closes, errors: this.errors, codes, subscribed: this.subscribed,
 			up: { next1: this.next1, next2: this.next2, upTo: this.upTo, delivered: this.delivered },
 			pending: c.pending, pool: { count: pool.count, live: pool.live, inflight: pool.inflight, bytes: pool.bytesUsed },
-			outbox: c.session.outbox.pending,
+			bytesWaiting: c.bytesWaiting,
 			down: { q1: checkReceipts(this.down1, from, to), q2: checkReceipts(this.down2, from, to), dupFlagged: this.dupFlagged, bad: this.bad },
 			stats: c.stats,
 		});

@@ -65,7 +65,7 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 		const started = now();
 		// Attempts start at about 0, 100, 300, 700 and 1500 ms; the next would be at 3100.
 		const window = 2500;
-		await sleep(window);
+		await sleep(window); // time passes on purpose: the attempts of the window are counted
 		ours.client.close();
 		const errors = ours.errors.slice();
 		const attempts = proxy.accepted;
@@ -89,7 +89,7 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 		// reconnect: {} is the client's own defaults (peers.ts otherwise speeds them up for tests).
 		const ours = new Ours({ port: proxy.port, username: USER, password: "wrong-password", reconnect: {} });
 		const window = 3300;
-		await sleep(window);
+		await sleep(window); // time passes on purpose: the attempts of the window are counted
 		ours.client.close();
 		const gaps = gapsOf(ours.errors.map((e) => e.at));
 		process.stdout.write(`    default backoff: ${proxy.accepted} attempts in ${window} ms, gaps ${gaps.map(Math.round).join(", ")} ms\n`);
@@ -117,7 +117,7 @@ describe("security: authentication (mosquitto password_file, allow_anonymous fal
 			await ours.until(() => ours.errors.length >= 1, 3000, "the refusal");
 			assert.equal(codeOf(ours.errors[0]!.error), REFUSED_NAME, ours.errors[0]!.error.message);
 		}
-		await sleep(100);
+		await sleep(100); // a window for what must not come: a second attempt
 		assert.equal(unknown.errors.length + noPassword.errors.length, 2, "reconnect: false: one attempt each");
 		assert.equal(unknown.connects.length + noPassword.connects.length, 0);
 	});

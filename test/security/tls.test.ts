@@ -19,7 +19,7 @@ function listener(cert: ServerCertificate): { certfile: string; keyfile: string;
 /** The one failure a client that must not connect reports: waits for it and checks nothing else happened. */
 async function refusal(ours: Ours): Promise<Error> {
 	await ours.until(() => ours.errors.length >= 1, 5000, "onError");
-	await sleep(100);
+	await sleep(100); // a window for what must not come: a connection, another attempt
 	assert.equal(ours.connects.length, 0, "never connected");
 	assert.equal(ours.closes.length, 0, "no onClose: no connection was established");
 	assert.equal(ours.errors.length, 1, "reconnect: false makes one attempt");

@@ -8,13 +8,14 @@ import { CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, SUBACK, SUBSCR
 import { encodePublish } from "../../modules/mqtt/encode.js";
 import { deepEqual, equal, hex, ok, throwsCode } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
-import { FakeClock, FakeTransport } from "../lib/fakes.js";
+import { FakeTransport } from "../lib/fakes.js";
+import { ManualClock } from "../lib/manual-clock.js";
 import { bytesOf, pub } from "./session.js";
 
 const CONNACK_OK = bytesOf({ type: CONNACK, sessionPresent: false, returnCode: 0 });
 
 class Rig {
-	readonly clock = new FakeClock();
+	readonly clock = new ManualClock();
 	readonly transport = new FakeTransport(this.clock);
 	readonly log: string[] = [];
 	readonly client: Client;
@@ -235,7 +236,7 @@ add("keepalive over the clock: PINGREQ, and a silent broker is dropped after 1.5
 	equal(r.transport.opens.length, 2, "reconnecting");
 });
 
-add("transport backpressure: the outbox keeps the rest and sends it on onWritable", () => {
+add("transport backpressure: the transmit buffer keeps the rest and sends it on onWritable", () => {
 	const r = new Rig();
 	r.up();
 	r.take();
@@ -304,12 +305,12 @@ add("QoS 0 sends that do not read the clock still keep the broker from ever seei
 	ok(r.client.connected, "still connected");
 });
 
-add("reading pauses while the outbox cannot take an acknowledgement, and resumes", () => {
+add("reading pauses while the transmit buffer cannot take an acknowledgement, and resumes", () => {
 	const r = new Rig({ txBufferSize: 32 });
 	r.up();
 	r.take();
 	r.transport.writeRoom = 0;
-	// 28 bytes of QoS 0 fill the outbox, leaving 4: room for exactly one PUBACK.
+	// 28 bytes of QoS 0 fill the transmit buffer, leaving 4: room for exactly one PUBACK.
 	equal(r.client.publish("t", "x".repeat(23), 0), 0);
 	r.transport.deliverHex(bytesOf(pub("a", "1", 1, 1), pub("b", "2", 1, 2), pub("c", "3", 1, 3)));
 	deepEqual(r.take(), ["message a 1"], "only what can be acknowledged");

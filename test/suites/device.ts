@@ -10,7 +10,7 @@ import type { Case } from "../lib/check.js";
 import { FakeBroker, payloadText } from "../lib/fake-broker.js";
 import type { InjectOptions, Logged } from "../lib/fake-broker.js";
 import { FakeDeviceHost, FakeStorage } from "../lib/fake-device.js";
-import { TimeBase } from "../lib/fake-time.js";
+import { TimeBase } from "../lib/manual-clock.js";
 
 const STATUS = "devices/d1/status";
 const TELEMETRY = "devices/d1/telemetry";

@@ -4,6 +4,9 @@
 import { encode } from "../lib/server-codec.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { Store } from "../../modules/mqtt/host.js";
+import { checkStore, Persistence } from "../../modules/mqtt/snapshot.js";
+import { Transmit } from "../../modules/mqtt/transmit.js";
+import type { Writer } from "../../modules/mqtt/transmit.js";
 import {
 	CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK,
 	SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
@@ -28,18 +31,40 @@ export const pub = (topic: string, payload: string, qos: QoS, packetId?: number,
 	({ type: PUBLISH, topic, payload, qos, retain, dup, packetId });
 const ack = (type: typeof PUBACK | typeof PUBREC | typeof PUBREL | typeof PUBCOMP | typeof UNSUBACK, packetId: number): Packet => ({ type, packetId } as Packet);
 
-/** A session with a scripted broker: `sent()` is what it wrote, `events` what it told its owner. */
+/** The broker's end of the connection: keeps every byte written, or takes none while `taking` is off. */
+export class Wire implements Writer {
+	readonly bytes = new Uint8Array(70_000);
+	length = 0;
+	taking = true;
+	write(buffer: Uint8Array, offset: number, length: number): number {
+		if (!this.taking) return 0;
+		this.bytes.set(buffer.subarray(offset, offset + length), this.length);
+		this.length += length;
+		return length;
+	}
+}
+
+/**
+ * A session with a scripted broker: `sent()` is what it wrote, `events` what it told its owner. With
+ * a `store`, it restores and saves snapshots as the client does.
+ */
 export class Harness {
 	readonly session: Session<string>;
+	readonly tx: Transmit;
+	readonly wire = new Wire();
 	readonly events: string[] = [];
 	/** The QoS each `delivered` event gave, in order. */
 	readonly deliveredQos: number[] = [];
 	readonly reader = new PacketReader(2048);
 	now = 1_000;
-	constructor(options: Partial<SessionOptions> = {}) {
+	constructor(options: Partial<SessionOptions> & { store?: Store } = {}) {
+		const { store, ...given } = options;
+		checkStore(store);
+		const persistence = store === undefined ? undefined : new Persistence(store);
+		this.tx = new Transmit(new Uint8Array(options.txBufferSize ?? 1024));
+		this.tx.attach(this.wire);
 		// stableAfter 0: a dropped connection had proved itself (no probing) unless a test says otherwise.
-		this.session = new Session<string>({ clientId: "c1", keepAlive: 0, stableAfter: 0, ...options }, {
-			output: () => {},
+		this.session = new Session<string>({ clientId: "c1", keepAlive: 0, stableAfter: 0, ...given, snapshots: store !== undefined }, {
 			failed: (error: MqttError, wasConnected: boolean) => this.events.push(`failed ${error.code}${wasConnected ? "" : " (connecting)"}`),
 			connected: (present: boolean) => this.events.push(`connected ${present}`),
 			message: (m) => this.events.push(`message ${m.topic()} ${m.payloadText()} q${m.qos}${m.dup ? " dup" : ""}${m.retain ? " retain" : ""}`),
@@ -51,17 +76,26 @@ export class Harness {
 			subscribed: (filter: string, code: number) => this.events.push(`subscribed ${filter} ${code}`),
 			unsubscribed: (filter: string) => this.events.push(`unsubscribed ${filter}`),
 			writable: () => this.events.push("writable"),
-			storeError: (error: MqttError) => this.events.push(`store ${error.code}`),
+			persist: (data: Uint8Array, length: number) => {
+				const error = persistence!.save(data, length);
+				if (error) this.events.push(`store ${error.code}`);
+			},
 			rejected: (error: MqttError, m: RejectedMessage | undefined) => this.events.push(m
 				? `rejected ${error.code} ${m.topic} ${m.packetId} q${m.qos} ${decodeUtf8(m.payload, 0, m.payload.length)}${m.retain ? " retain" : ""}`
 				: `rejected ${error.code} ${error.topic}`),
-		});
+		}, this.tx);
+		const error = persistence?.restore(this.session);
+		if (error) this.events.push(`store ${error.code}`);
 	}
-	/** What the session wrote since the last call, as hex; the outbox is then emptied. */
+	/** What the session sent since the last call, as hex (what waited in its transmit buffer too). */
 	sent(): string {
-		const o = this.session.outbox;
-		const text = hex(o.mem.subarray(o.head, o.tail));
-		o.consume(o.pending);
+		const wire = this.wire;
+		const taking = wire.taking;
+		wire.taking = true;
+		this.tx.flush();
+		wire.taking = taking;
+		const text = hex(wire.bytes.subarray(0, wire.length));
+		wire.length = 0;
 		this.session.drained();
 		return text;
 	}
@@ -94,7 +128,7 @@ export class Harness {
 	/** The connection drops (nothing more reaches the broker). */
 	drop(): void {
 		this.session.closed();
-		this.session.outbox.clear();
+		this.tx.attach(this.wire);
 	}
 	take(): string[] {
 		return this.events.splice(0);
@@ -115,32 +149,36 @@ add("CONNECT is the first packet, with every configured field", () => {
 	equal(h.sent(), bytesOf({ type: CONNECT, clientId: "dev-7", cleanSession: false, keepAlive: 30, username: "u", password: "p", will: { topic: "devices/dev-7/status", payload: "offline", qos: 1, retain: true } }));
 });
 
-add("a CONNECT with a password leaves no copy in memory: zeroed once the broker answers, or the connection ends", () => {
+add("a CONNECT with a password leaves no copy in memory: zeroed as soon as it is sent, or when the connection ends", () => {
 	const secret = "pw-4242";
 	const codes = (text: string): string => { const b = new Uint8Array(text.length); for (let i = 0; i < text.length; i++) b[i] = text.charCodeAt(i); return hex(b); };
-	const held = (h: Harness): boolean => hex(h.session.outbox.mem).includes(codes(secret));
-	// Answered: zeroed at CONNACK (accepted or refused), before anything else is written there.
-	for (const returnCode of [0, 5]) {
-		const h = new Harness({ username: "u", password: secret });
-		h.session.opening(h.now);
-		h.session.opened(h.now);
-		ok(held(h), "the CONNECT waiting to be sent holds it");
-		h.sent();
-		ok(held(h), "sent, and not yet answered: still there (the sent() of the harness does not wipe)");
-		h.reader.reset();
-		h.receive({ type: CONNACK, sessionPresent: false, returnCode });
-		ok(!held(h), `gone after CONNACK ${returnCode}`);
-	}
-	// Unanswered: zeroed when the connection drops, and on disconnect() while connecting.
+	const held = (h: Harness): boolean => hex(h.tx.mem).includes(codes(secret));
+	// Waiting for the transport: held until it has gone.
+	const waiting = new Harness({ username: "u", password: secret });
+	waiting.wire.taking = false;
+	waiting.session.opening(waiting.now);
+	waiting.session.opened(waiting.now);
+	ok(held(waiting), "the CONNECT waiting to be sent holds it");
+	ok(waiting.sent().includes(codes(secret)), "the broker gets it");
+	ok(!held(waiting), "gone once sent");
+	// Taken by the transport at once: gone at once.
+	const direct = new Harness({ username: "u", password: secret });
+	direct.session.opening(direct.now);
+	direct.session.opened(direct.now);
+	ok(!held(direct), "gone as soon as the transport took it");
+	// Never sent: zeroed when the connection drops, and when the client ends.
 	const dropped = new Harness({ username: "u", password: secret });
+	dropped.wire.taking = false;
 	dropped.session.opening(dropped.now);
 	dropped.session.opened(dropped.now);
-	dropped.session.closed();
+	dropped.drop();
 	ok(!held(dropped), "gone after the connection was lost");
 	const ended = new Harness({ username: "u", password: new TextEncoder().encode(secret) });
+	ended.wire.taking = false;
 	ended.session.opening(ended.now);
 	ended.session.opened(ended.now);
 	ended.session.disconnect();
+	ended.tx.attach(undefined);
 	ok(!held(ended), "gone after disconnect()");
 	// Without a password nothing is wiped: the CONNECT stays as it was sent.
 	const plain = new Harness({ clientId: "plain-client" });
@@ -148,7 +186,7 @@ add("a CONNECT with a password leaves no copy in memory: zeroed once the broker 
 	plain.session.opened(plain.now);
 	plain.sent();
 	plain.receive({ type: CONNACK, sessionPresent: false, returnCode: 0 });
-	ok(hex(plain.session.outbox.mem).includes(codes("plain-client")), "no wipe without a password");
+	ok(hex(plain.tx.mem).includes(codes("plain-client")), "no wipe without a password");
 });
 
 add("CONNACK accepted: connected, with session present as the broker said", () => {
@@ -354,12 +392,13 @@ add("the pool wraps around its byte region and keeps messages whole", () => {
 	equal(h.session.pending, 0);
 });
 
-add("an outbox too full for a QoS 0 publish is backpressure too", () => {
+add("a transmit buffer too full for a QoS 0 publish is backpressure too", () => {
 	const h = new Harness({ txBufferSize: 64 });
 	h.connect();
 	h.take();
+	h.wire.taking = false; // the transport takes nothing: packets wait in the transmit buffer
 	equal(h.session.publish("t", "x".repeat(40), 0, false), 0);
-	equal(h.session.publish("t", "x".repeat(40), 0, false), -1, "outbox full");
+	equal(h.session.publish("t", "x".repeat(40), 0, false), -1, "transmit buffer full");
 	h.sent();
 	deepEqual(h.take(), ["writable"]);
 	equal(h.session.publish("t", "x".repeat(40), 0, false), 0);
@@ -481,7 +520,8 @@ add("completed out of order, newest first, while the oldest waits: the pool give
 });
 
 add("a queued QoS 0 message sent from behind freed entries leaves sending where it can resume: a message published next goes out", () => {
-	// The outbox holds two of these PUBLISH packets at a time, so the QoS 0 one waits while B is acknowledged.
+	// The transport takes nothing between sent() calls and the transmit buffer holds two of these
+	// PUBLISH packets at a time, so the QoS 0 one waits while B is acknowledged.
 	const h = new Harness({ cleanSession: false, txBufferSize: 36, qos0WhileOffline: "queue" });
 	h.connect();
 	h.take();
@@ -490,6 +530,7 @@ add("a queued QoS 0 message sent from behind freed entries leaves sending where 
 	h.sent();
 	h.drop();
 	h.session.publish("t/c", "ccccccc", 0, false); // queued in the pool while offline
+	h.wire.taking = false;
 	h.connect(true);
 	h.receive(ack(PUBACK, b)); // B is freed before C could go out: a hole between A and C
 	equal(h.session.pool.count, 3, "A, the hole left by B, C");
@@ -550,7 +591,7 @@ add("maxPacketSize: a PUBLISH or SUBSCRIBE above the broker's limit throws PACKE
 function brokerCloses(h: Harness, ms = 5): void {
 	h.now += ms;
 	h.session.closed(h.now);
-	h.session.outbox.clear();
+	h.tx.attach(h.wire);
 }
 
 add("a connection closed young (within stableAfter) with requests in flight: the next sends one at a time until the oldest of them is acknowledged", () => {
@@ -778,7 +819,6 @@ add("keepalive: a device that only sends still pings when the broker is silent",
 	for (let i = 0; i < 4; i++) {
 		h.tick(2_000);
 		h.session.publish("telemetry", "x", 0, false);
-		h.session.wrote(h.now);
 		equal(h.sent(), bytesOf(pub("telemetry", "x", 0)), `telemetry ${i + 1}, no ping`);
 	}
 	h.tick(2_000);
@@ -981,20 +1021,20 @@ add("power cut before any connection: messages published offline are restored an
 add("the store is written before the PUBLISH or PUBREL goes out, and for inbound QoS 2 after the handler, before PUBREC", () => {
 	const store = new MemoryStore();
 	const h = new Harness({ store });
-	store.onSave = () => h.events.push(`save (${h.session.outbox.pending} bytes waiting)`);
+	store.onSave = () => h.events.push(`save (${h.wire.length} bytes on the wire)`);
 	h.connect();
 	h.take();
 	equal(h.session.publish("t", "x", 2, false), 1);
-	deepEqual(h.take(), ["save (0 bytes waiting)"], "saved before the PUBLISH was written");
+	deepEqual(h.take(), ["save (0 bytes on the wire)"], "saved before the PUBLISH was written");
 	equal(h.sent(), bytesOf(pub("t", "x", 2, 1)));
 	h.receive(ack(PUBREC, 1));
-	deepEqual(h.take(), ["save (0 bytes waiting)"], "saved before the PUBREL was written");
+	deepEqual(h.take(), ["save (0 bytes on the wire)"], "saved before the PUBREL was written");
 	equal(h.sent(), bytesOf(ack(PUBREL, 1)));
 	h.receive(pub("in", "m", 2, 9));
-	deepEqual(h.take(), ["message in m q2", "save (0 bytes waiting)"], "handled, saved, and only then PUBREC");
+	deepEqual(h.take(), ["message in m q2", "save (0 bytes on the wire)"], "handled, saved, and only then PUBREC");
 	equal(h.sent(), bytesOf(ack(PUBREC, 9)));
 	h.receive(ack(PUBREL, 9));
-	deepEqual(h.take(), ["save (0 bytes waiting)"], "saved before the PUBCOMP was written");
+	deepEqual(h.take(), ["save (0 bytes on the wire)"], "saved before the PUBCOMP was written");
 	equal(h.sent(), bytesOf(ack(PUBCOMP, 9)));
 });
 
@@ -1238,7 +1278,7 @@ add("no store: nothing is saved, no memory is added; a store that is not one is 
 	const store = new MemoryStore();
 	const plain = new Harness();
 	const stored = new Harness({ store });
-	equal(stored.session.outbox.mem.length - plain.session.outbox.mem.length, 14 + 32 * 3 + 4096 + 64 * 2 + 4, "the snapshot's room, only with a store");
+	equal(stored.session.pool.mem.length - plain.session.pool.mem.length, 14 + 32 * 3 + 4096 + 64 * 2 + 4, "the snapshot's room, only with a store");
 	plain.connect();
 	plain.session.publish("t", "x", 2, false);
 	plain.sent();

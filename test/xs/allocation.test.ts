@@ -4,7 +4,7 @@
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { measure, startWorkloads } from "../../bench/xs-meter.js";
+import { measure, startWorkloads } from "../lib/xs-meter.js";
 import type { XsWorker } from "../../hosts/xs/worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -13,7 +13,7 @@ describe("allocation in the XS engine", function () {
 	this.timeout(120_000);
 	let worker: XsWorker;
 	before(async () => {
-		worker = await startWorkloads(path.join(here, "../../bench/xs/workloads.js"), "workloadsReady");
+		worker = await startWorkloads(path.join(here, "../lib/xs/workloads.js"), "workloadsReady");
 	});
 	after(async () => worker?.close());
 

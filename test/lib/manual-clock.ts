@@ -1,5 +1,8 @@
-// One manual time line shared by several clocks (the device and its client each take their own):
-// advancing it fires the due timers of every clock in deadline order. Platform-free, so XS runs it.
+// Hand-driven time: a ManualClock is the client's Clock seam for tests that control every
+// millisecond. Each clock lives on a TimeBase, a time line it may share with other clocks (the device
+// and its client each take their own): advancing it fires the due timers of every clock in deadline
+// order. A clock made alone gets a time line of its own. Platform-free, so XS runs it; the time line
+// allocates nothing as it moves.
 
 import type { Clock } from "../../modules/mqtt/host.js";
 
@@ -8,7 +11,7 @@ const RUNAWAY = 1_000_000;
 
 export class TimeBase {
 	time: number;
-	readonly clocks: SharedClock[] = [];
+	readonly clocks: ManualClock[] = [];
 	/** Work due "now" (a fake network's deliveries): runs before any later timer fires. */
 	private readonly deferred: Array<() => void> = [];
 	private sequence = 0;
@@ -22,10 +25,8 @@ export class TimeBase {
 	}
 
 	/** A new clock on this time line. */
-	clock(): SharedClock {
-		const c = new SharedClock(this);
-		this.clocks.push(c);
-		return c;
+	clock(): ManualClock {
+		return new ManualClock(this);
 	}
 
 	/** Queues `work` to run at the current time, after what is running now (like a network event). */
@@ -40,13 +41,29 @@ export class TimeBase {
 
 	/** Runs deferred work and the timers due at the current time, until nothing is left to run now. */
 	settle(): void {
-		this.runUntil(this.time);
+		this.advance(0);
 	}
 
-	/** Moves time forward by `ms`, firing every timer that falls due (in deadline order, ties in arming order). */
+	/**
+	 * Moves time forward by `ms`, firing every timer that falls due (in deadline order, ties in arming
+	 * order); deferred work runs first at each moment. Timer callbacks are called from this frame
+	 * directly, which keeps short the stack that an error made in one records.
+	 */
 	advance(ms: number): void {
 		if (!(ms >= 0)) throw new Error(`time only moves forward (advance ${ms})`);
-		this.runUntil(this.time + ms);
+		const end = this.time + ms;
+		for (let steps = 0; ; steps++) {
+			if (steps > RUNAWAY) throw new Error(`the time line ran ${RUNAWAY} callbacks without settling (a timer re-arming at 0 ms?)`);
+			if (this.deferred.length > 0) {
+				this.deferred.shift()!();
+				continue;
+			}
+			const c = this.earliest(end);
+			if (!c) break;
+			if (c.deadline > this.time) this.time = c.deadline;
+			c.take()();
+		}
+		this.time = end;
 	}
 
 	/** Moves time to `at` (absolute), firing what falls due. */
@@ -60,7 +77,7 @@ export class TimeBase {
 		const c = this.earliest(Infinity);
 		if (!c) return -1;
 		const passed = c.deadline - this.time;
-		this.runUntil(c.deadline);
+		this.advance(passed);
 		return passed;
 	}
 
@@ -75,33 +92,20 @@ export class TimeBase {
 		return ++this.sequence;
 	}
 
-	private earliest(end: number): SharedClock | undefined {
-		let best: SharedClock | undefined;
-		for (const c of this.clocks) {
+	private earliest(end: number): ManualClock | undefined {
+		let best: ManualClock | undefined;
+		const clocks = this.clocks;
+		for (let i = 0; i < clocks.length; i++) {
+			const c = clocks[i]!;
 			if (c.deadline < 0 || c.deadline > end) continue;
 			if (!best || c.deadline < best.deadline || (c.deadline === best.deadline && c.ticket < best.ticket)) best = c;
 		}
 		return best;
 	}
-
-	private runUntil(end: number): void {
-		for (let steps = 0; ; steps++) {
-			if (steps > RUNAWAY) throw new Error(`the time line ran ${RUNAWAY} callbacks without settling (a timer re-arming at 0 ms?)`);
-			if (this.deferred.length > 0) {
-				this.deferred.shift()!();
-				continue;
-			}
-			const c = this.earliest(end);
-			if (!c) break;
-			if (c.deadline > this.time) this.time = c.deadline;
-			c.fire();
-		}
-		this.time = end;
-	}
 }
 
-/** A Clock on a shared TimeBase: one re-armable timer, as the Clock interface asks. */
-export class SharedClock implements Clock {
+/** A Clock whose time moves only when told: one re-armable timer, as the Clock interface asks. */
+export class ManualClock implements Clock {
 	/** Absolute time the timer falls due, or -1 when disarmed. */
 	deadline = -1;
 	ticket = 0;
@@ -110,9 +114,17 @@ export class SharedClock implements Clock {
 	fired = 0;
 	private callback: (() => void) | undefined;
 
-	constructor(readonly base: TimeBase) {}
+	/** A clock on `base`, shared with the other clocks on it; by default on a time line of its own. */
+	constructor(readonly base: TimeBase = new TimeBase()) {
+		base.clocks.push(this);
+	}
 
 	now(): number {
+		return this.base.time;
+	}
+
+	/** The time line's current time. */
+	get time(): number {
 		return this.base.time;
 	}
 
@@ -133,12 +145,25 @@ export class SharedClock implements Clock {
 		return this.deadline >= 0;
 	}
 
-	/** @internal Fires the timer now (the TimeBase calls this when it falls due). */
-	fire(): void {
+	/** Moves the time line forward by `ms`, firing every timer that falls due (this one may re-arm). */
+	advance(ms: number): void {
+		this.base.advance(ms);
+	}
+
+	/** Moves the time line to this clock's deadline, firing what falls due; returns the time that passed (0 when disarmed). */
+	fireNext(): number {
+		if (this.deadline < 0) return 0;
+		const passed = Math.max(0, this.deadline - this.base.time);
+		this.base.advance(passed);
+		return passed;
+	}
+
+	/** @internal The timer falls due: disarms it and returns its callback, for the TimeBase to call. */
+	take(): () => void {
 		const cb = this.callback!;
 		this.deadline = -1;
 		this.callback = undefined;
 		this.fired++;
-		cb();
+		return cb;
 	}
 }

@@ -1,7 +1,7 @@
 // Measures workloads inside the XS engine with its deterministic meter: compute per operation,
 // heap slots allocated while running (no GC in between) and live heap growth after gc().
 
-import { XsWorker } from "../hosts/xs/worker.js";
+import { XsWorker } from "../../hosts/xs/worker.js";
 
 export interface XsFigures {
 	/** XS compute units per operation, loop overhead subtracted. */

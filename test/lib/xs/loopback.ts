@@ -1,7 +1,7 @@
 // An allocation-free scripted broker for measuring the client inside XS: it answers each QoS 1
 // PUBLISH it is given with PUBACK, and can replay one inbound frame as often as asked.
 
-import type { Clock, TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
+import type { Clock, TlsOptions, Transport, TransportHandler } from "../../../modules/mqtt/host.js";
 
 export class StillClock implements Clock {
 	time = 1_000;
@@ -122,5 +122,38 @@ export class LoopbackBroker implements Transport {
 	/** Hands what is queued to the client. */
 	deliver(): void {
 		if (this.frame !== undefined || this.readTail > this.readHead) this.handler!.onReadable();
+	}
+}
+
+/**
+ * A transport doing what the SDK comparison's socket stub does: it counts the bytes written (no
+ * parsing, unlike the loopback broker) and hands over whole staged packets when the driver says so.
+ */
+export class CountingTransport implements Transport {
+	handler: TransportHandler | undefined;
+	bytesWritten = 0;
+	private staged: Uint8Array | undefined;
+
+	open(_host: string, _port: number, _tls: TlsOptions | undefined, handler: TransportHandler): void {
+		this.handler = handler;
+	}
+	read(buffer: Uint8Array, offset: number, length: number): number {
+		const staged = this.staged;
+		if (staged === undefined || staged.length > length) return 0;
+		this.staged = undefined;
+		buffer.set(staged, offset);
+		return staged.length;
+	}
+	write(_buffer: Uint8Array, _offset: number, length: number): number {
+		this.bytesWritten += length;
+		return length;
+	}
+	close(): void {
+		this.handler = undefined;
+	}
+	/** Hands `bytes` (whole packets) to the client. */
+	receive(bytes: Uint8Array): void {
+		this.staged = bytes;
+		this.handler!.onReadable();
 	}
 }

@@ -1,7 +1,7 @@
 // Live heap of a connected client inside XS: registers `footprint` on globalThis, whose calls each
 // build one thing and keep it in a fixed slot, so the Node side can count slots around them.
 
-import { Client } from "../../modules/mqtt/client.js";
+import { Client } from "../../../modules/mqtt/client.js";
 import { LoopbackBroker, StillClock } from "./loopback.js";
 
 const SLOTS = 8;

@@ -1,13 +1,13 @@
 // Workloads measured inside the XS engine: each runs an operation n times on fixed buffers.
-// Registered on globalThis so the Node side (bench/xs-meter.ts) can drive them crank by crank.
+// Registered on globalThis so the Node side (test/lib/xs-meter.ts) can drive them crank by crank.
 
-import { Client } from "../../modules/mqtt/client.js";
-import type { Message } from "../../modules/mqtt/client.js";
-import { PacketView, parsePacket } from "../../modules/mqtt/decode.js";
-import { encodePublish } from "../../modules/mqtt/encode.js";
-import type { Store } from "../../modules/mqtt/host.js";
-import { PacketReader } from "../../modules/mqtt/reader.js";
-import { LoopbackBroker, StillClock } from "./loopback.js";
+import { Client } from "../../../modules/mqtt/client.js";
+import type { Message } from "../../../modules/mqtt/client.js";
+import { PacketView, parsePacket } from "../../../modules/mqtt/decode.js";
+import { encodePublish } from "../../../modules/mqtt/encode.js";
+import type { Store } from "../../../modules/mqtt/host.js";
+import { PacketReader } from "../../../modules/mqtt/reader.js";
+import { CountingTransport, LoopbackBroker, StillClock } from "./loopback.js";
 
 /** The benchmark message: a 24-byte topic and a 64-byte payload. */
 export const TOPIC = "devices/abcdef/telemetry";
@@ -147,6 +147,38 @@ for (let i = 0; i < 10_000; i++) pubackFrames.push(new Uint8Array(4));
 const TOPICS: string[] = [];
 for (let i = 0; i < 64; i++) TOPICS.push(`devices/abcdef/sensor-${String(i).padStart(2, "0")}`);
 
+/**
+ * Clients over a transport that only counts bytes (as the SDK client's stub socket does): what the
+ * client itself costs, with nothing on the other side parsing what it writes.
+ */
+const counting = new CountingTransport();
+let countingDelivered = 0;
+let countingHandled = 0;
+const countingClient = new Client({
+	host: "counting", clientId: "bench-counting", keepAlive: 0, transport: counting, clock: new StillClock(),
+	onDelivered(): void { countingDelivered++; },
+	onMessage(message: Message): void {
+		countingHandled++;
+		sink ^= message.buffer[message.payloadStart]! ^ message.qos;
+	},
+});
+counting.handler!.onOpen();
+counting.receive(Uint8Array.of(0x20, 2, 0, 0));
+if (!countingClient.connected) throw new Error("the counting client did not connect");
+const countingPuback = new Uint8Array([0x40, 2, 0, 0]);
+/** The same with room for 10,000 unacknowledged messages, for the cost of reading one PUBACK. */
+const countingSilent = new CountingTransport();
+let countingSilentDelivered = 0;
+const countingSilentClient = new Client({
+	host: "counting", clientId: "bench-counting-silent", keepAlive: 0, transport: countingSilent, clock: new StillClock(),
+	maxMessages: 10_001, maxInflight: 10_001, queueBytes: 10_001 * 100,
+	onDelivered(): void { countingSilentDelivered++; },
+});
+countingSilent.handler!.onOpen();
+countingSilent.receive(Uint8Array.of(0x20, 2, 0, 0));
+const countingPubacks: Uint8Array[] = [];
+for (let i = 0; i < 10_000; i++) countingPubacks.push(new Uint8Array(4));
+
 const crowded10 = new Crowded(10);
 const crowded1000 = new Crowded(1000);
 
@@ -223,6 +255,55 @@ export const workloads: Record<string, (n: number) => void> = {
 			silentBroker.deliver();
 		}
 		if (silentDelivered - before !== n) throw new Error(`delivered ${silentDelivered - before} of ${n}`);
+	},
+	/** Publish QoS 0 to a transport that counts bytes, the same topic each time. */
+	countingPublishQos0(n: number): void {
+		const before = counting.bytesWritten;
+		for (let i = 0; i < n; i++) countingClient.publish(TOPIC, PAYLOAD, 0, false);
+		if (counting.bytesWritten - before !== n * (2 + 2 + 24 + 64)) throw new Error("counting: QoS 0 bytes missing");
+	},
+	/** The same, a different topic each time. */
+	countingPublishQos0Topics(n: number): void {
+		const before = counting.bytesWritten;
+		for (let i = 0; i < n; i++) countingClient.publish(TOPICS[i & 63]!, PAYLOAD, 0, false);
+		if (counting.bytesWritten - before !== n * (2 + 2 + 24 + 64)) throw new Error("counting: QoS 0 bytes missing");
+	},
+	/** Publish QoS 1 to a transport that counts bytes; its PUBACK comes back and completes it. */
+	countingPublishQos1(n: number): void {
+		const before = countingDelivered;
+		for (let i = 0; i < n; i++) {
+			const id = countingClient.publish(TOPIC, PAYLOAD, 1, false);
+			countingPuback[2] = id >> 8;
+			countingPuback[3] = id & 0xFF;
+			counting.receive(countingPuback);
+		}
+		if (countingDelivered - before !== n) throw new Error(`counting: delivered ${countingDelivered - before} of ${n}`);
+	},
+	/** An inbound QoS 1 PUBLISH from a transport that counts what it is sent: read, handled, answered. */
+	countingReceiveQos1(n: number): void {
+		const before = countingHandled;
+		const written = counting.bytesWritten;
+		for (let i = 0; i < n; i++) counting.receive(inboundFrame);
+		if (countingHandled - before !== n) throw new Error(`counting: handled ${countingHandled - before} of ${n}`);
+		if (counting.bytesWritten - written !== 4 * n) throw new Error("counting: PUBACKs missing");
+	},
+	/** Not measured: n QoS 1 messages left unacknowledged, and their PUBACKs made. */
+	countingPreparePubacks(n: number): void {
+		for (let i = 0; i < n; i++) {
+			const id = countingSilentClient.publish(TOPIC, PAYLOAD, 1, false);
+			if (id <= 0) throw new Error("prepare: publish refused");
+			const f = countingPubacks[i]!;
+			f[0] = 0x40;
+			f[1] = 2;
+			f[2] = id >> 8;
+			f[3] = id & 0xFF;
+		}
+	},
+	/** Reads the PUBACKs countingPreparePubacks made, one at a time: found, freed, reported. */
+	countingReadPubacks(n: number): void {
+		const before = countingSilentDelivered;
+		for (let i = 0; i < n; i++) countingSilent.receive(countingPubacks[i]!);
+		if (countingSilentDelivered - before !== n) throw new Error(`counting: delivered ${countingSilentDelivered - before} of ${n}`);
 	},
 	/** One QoS 2 exchange with 10 others in flight. */
 	qos2With10InFlight(n: number): void {
