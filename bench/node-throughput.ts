@@ -1,5 +1,6 @@
 // Throughput on Node: messages per second through a local mosquitto on loopback for our client and
 // MQTT.js 5 (QoS 0, 1, 2, alternating rounds), against a raw-socket ceiling; used by bench/run.ts.
+// Its publishers and helpers also serve bench/node-answerer.ts.
 
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -11,38 +12,37 @@ import type { IClientPublishOptions, MqttClient } from "mqtt";
 import { startBroker } from "../test/lib/mosquitto.js";
 import type { Broker } from "../test/lib/mosquitto.js";
 import { createClient } from "../hosts/node/index.js";
-import type { Client } from "../modules/mqtt/client.js";
 import { encodeAck, encodeConnect, encodePublish, encodeSubscribe } from "../modules/mqtt/encode.js";
 import { CONNACK, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK } from "../modules/mqtt/packet.js";
 import type { QoS } from "../modules/mqtt/packet.js";
 import { Signal } from "../test/lib/signal.js";
 
-const PAYLOAD_BYTES = 64;
+export const PAYLOAD_BYTES = 64;
 /** Digits of the message number at the end of each topic (bench/<run>/<n>), so all have one length. */
-const DIGITS = 6;
+export const DIGITS = 6;
 const TOPIC_BYTES = "bench/".length + 4 + 1 + DIGITS;
 /**
  * mosquitto's max_inflight_messages (default 20) also bounds the QoS 2 messages a client has in
  * flight towards it: with a 21st it closes the connection. Every QoS 2 publisher keeps to 20.
  */
-const QOS2_WINDOW = 20;
+export const QOS2_WINDOW = 20;
 /**
  * QoS 1: messages a publisher may have awaiting PUBACK (the broker sets no limit). MQTT.js does best
  * near this; the full run also measures WINDOWS_COMPARED.
  */
-const QOS1_WINDOW = 10_000;
+export const QOS1_WINDOW = 10_000;
 /** QoS 1 windows also measured in the full run; 0: the whole run at once. */
 const WINDOWS_COMPARED = [1_000, 0];
 /** The raw publisher hands the socket this much at a time. */
-const RAW_CHUNK = 64 * 1024;
+export const RAW_CHUNK = 64 * 1024;
 
 /** Messages awaiting completion a publisher may have: ours (maxInflight = maxMessages) and MQTT.js alike. */
-function windowFor(qos: QoS): number {
+export function windowFor(qos: QoS): number {
 	return qos === 2 ? QOS2_WINDOW : QOS1_WINDOW;
 }
 
 /** Our client's options for a window of `window` messages. */
-function oursOptions(window: number): { txBufferSize: number; queueBytes: number; maxMessages: number; maxInflight: number; keepAlive: number } {
+export function oursOptions(window: number): { txBufferSize: number; queueBytes: number; maxMessages: number; maxInflight: number; keepAlive: number } {
 	return { txBufferSize: 64 * 1024, queueBytes: Math.max(1 << 20, window * 128), maxMessages: window, maxInflight: window, keepAlive: 60 };
 }
 
@@ -64,7 +64,7 @@ interface Trial {
 // ---- helpers -----------------------------------------------------------------------------------
 
 /** `promise`, or a rejection naming `what` after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;
 	const timeout = new Promise<never>((_, reject) => {
 		timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
@@ -72,7 +72,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	const mid = sorted.length >> 1;
 	return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -94,7 +94,7 @@ function processCpuMs(pid: number | undefined): number {
 	}
 }
 
-function mqttJsVersion(): string {
+export function mqttJsVersion(): string {
 	try {
 		const json = JSON.parse(readFileSync(new URL("../../node_modules/mqtt/package.json", import.meta.url), "utf8")) as { version?: string };
 		return json.version ?? "5";
@@ -287,17 +287,20 @@ class RawSubscriber {
  * A connected publisher: `run` publishes every topic and resolves when all are complete. It notifies
  * the trial's signal of its progress, and fails it when its connection fails.
  */
-interface Publisher {
+export interface Publisher {
 	/** Work before the clock starts (the raw publisher encodes its packets). */
 	prepare?(topics: string[], payload: Buffer, qos: QoS): void;
-	/** QoS 0 completes when the subscriber has every message; QoS 1/2 at the last acknowledgement. */
-	run(topics: string[], payload: Buffer, qos: QoS, subscriber: RawSubscriber, ms: number): Promise<void>;
+	/**
+	 * QoS 0 completes when `qos0Done` resolves (every message arrived where they go: a wait on the
+	 * trial's signal, so that a failure ends it too); QoS 1/2 at the last acknowledgement.
+	 */
+	run(topics: string[], payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void>;
 	close(): Promise<void>;
 }
 
 /** Our client: publish until it returns -1, go on at onWritable; QoS 1/2 complete at onDelivered. */
-class OursPublisher implements Publisher {
-	private client!: Client;
+export class OursPublisher implements Publisher {
+	private client!: ReturnType<typeof createClient>;
 	private topics: string[] = [];
 	private payload: Buffer = Buffer.alloc(0);
 	private qos: QoS = 0;
@@ -336,14 +339,14 @@ class OursPublisher implements Publisher {
 		return p;
 	}
 
-	async run(topics: string[], payload: Buffer, qos: QoS, subscriber: RawSubscriber, ms: number): Promise<void> {
+	async run(topics: string[], payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void> {
 		this.topics = topics;
 		this.payload = payload;
 		this.qos = qos;
 		this.next = 0;
 		this.delivered = 0;
 		this.pump();
-		if (qos === 0) await subscriber.waitFor(topics.length, ms);
+		if (qos === 0) await qos0Done();
 		else await this.signal.until(() => this.delivered === topics.length, ms, "our client publishing");
 	}
 
@@ -372,7 +375,7 @@ class OursPublisher implements Publisher {
  * MQTT.js: QoS 0 goes on while its callback comes back at once (when the socket is full MQTT.js
  * calls it at 'drain'); QoS 1/2 keep `window` publishes awaiting their callback.
  */
-class MqttJsPublisher implements Publisher {
+export class MqttJsPublisher implements Publisher {
 	private client!: MqttClient;
 	private window = 1;
 	private topics: string[] = [];
@@ -416,7 +419,7 @@ class MqttJsPublisher implements Publisher {
 		return p;
 	}
 
-	async run(topics: string[], payload: Buffer, qos: QoS, subscriber: RawSubscriber, ms: number): Promise<void> {
+	async run(topics: string[], payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void> {
 		this.topics = topics;
 		this.payload = payload;
 		this.options = { qos };
@@ -427,7 +430,7 @@ class MqttJsPublisher implements Publisher {
 			const first = Math.min(this.window, topics.length);
 			while (this.next < first) this.client.publish(topics[this.next++]!, payload, this.options, this.acked);
 		}
-		if (qos === 0) await subscriber.waitFor(topics.length, ms);
+		if (qos === 0) await qos0Done();
 		else await this.signal.until(() => this.completed === topics.length, ms, "MQTT.js publishing");
 	}
 
@@ -477,7 +480,7 @@ class RawPublisher implements Publisher {
 		this.size = size;
 	}
 
-	async run(topics: string[], _payload: Buffer, qos: QoS, subscriber: RawSubscriber, ms: number): Promise<void> {
+	async run(topics: string[], _payload: Buffer, qos: QoS, qos0Done: () => Promise<void>, ms: number): Promise<void> {
 		const { prepared, size, connection } = this;
 		const { socket, signal } = connection;
 		const count = topics.length;
@@ -506,7 +509,7 @@ class RawPublisher implements Publisher {
 			});
 			await signal.until(() => drained, ms, "raw publisher: drain");
 		}
-		if (qos === 0) await subscriber.waitFor(count, ms);
+		if (qos === 0) await qos0Done();
 		else await signal.until(() => completed === count, ms, "raw publisher");
 	}
 
@@ -556,7 +559,7 @@ async function trial(broker: Broker, kind: Kind, qos: QoS, count: number, ms: nu
 		const brokerBefore = processCpuMs(broker.pid);
 		const cpuBefore = process.cpuUsage();
 		const started = performance.now();
-		await publisher.run(topics, payload, qos, subscriber, ms).catch((error: Error) => {
+		await publisher.run(topics, payload, qos, () => subscriber.waitFor(count, ms), ms).catch((error: Error) => {
 			throw new Error(`${what}: ${error.message}`);
 		});
 		const elapsed = performance.now() - started;

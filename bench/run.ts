@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { answererSection } from "./node-answerer.js";
 import { throughputSection } from "./node-throughput.js";
 import { footprintSection, sdkSection } from "./xs-comparison.js";
 import { transportSection } from "./xs-transport.js";
@@ -103,7 +104,8 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 
 async function main(): Promise<void> {
 	const started = new Date();
-	const sections = [await codec(), await transportSection(quick), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick)];
+	// The answerer's subsection follows the mosquitto one: together they are the Node throughput section.
+	const sections = [await codec(), await transportSection(quick), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick), await answererSection(quick)];
 	const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 	const text = [
 		"# Benchmark results",
