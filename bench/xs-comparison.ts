@@ -10,10 +10,11 @@ import type { PacketReader } from "../modules/mqtt/reader.js";
 import { HEADER_ROOM, TOPIC_CACHE_BYTES } from "../modules/mqtt/session.js";
 import type { Transmit } from "../modules/mqtt/transmit.js";
 import { XsWorker } from "../hosts/xs/worker.js";
-import { LoopbackBroker, StillClock } from "../test/lib/xs/loopback.js";
+import { LoopbackBroker } from "../test/lib/xs/loopback.js";
 import { findSdk } from "../test/lib/moddable.js";
 import { measure } from "../test/lib/xs-meter.js";
 import type { XsFigures } from "../test/lib/xs-meter.js";
+import { ManualClock } from "../test/lib/manual-clock.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SDK_MQTT = path.join("modules", "network", "mqtt", "mqtt.js");
@@ -226,7 +227,7 @@ interface SessionInternals {
 
 function clientBuffers(): Buffers {
 	// Default options: only what a client cannot do without.
-	const client = new Client({ host: "loopback", transport: new LoopbackBroker(), clock: new StillClock() });
+	const client = new Client({ host: "loopback", transport: new LoopbackBroker(), clock: new ManualClock() });
 	const reader = (client as unknown as { reader: PacketReader }).reader;
 	const transmit = (client as unknown as { tx: Transmit }).tx;
 	const session = client.session;

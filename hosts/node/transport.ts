@@ -1,5 +1,6 @@
 // Transport over node:net and node:tls: received chunks wait in a queue until the client reads
-// them into its own buffer; writes gather in a staging buffer handed to the socket once per loop turn.
+// them into its own buffer; writes gather in a staging buffer whose filled part is handed to the socket,
+// without a copy, once per loop turn.
 
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -21,7 +22,13 @@ export class NodeTransport implements Transport {
 	private blocked = false;
 	private generation = 0;
 	private handler: TransportHandler | undefined;
-	private readonly stage = Buffer.allocUnsafe(STAGE_SIZE);
+	/**
+	 * Bytes written wait in stage[start, staged). A flush hands the socket that part as it is (no copy)
+	 * and moves `start` past it; the stage is never written there again: once it has too little room
+	 * left, a fresh one takes its place (the socket keeps what it was given of the old one).
+	 */
+	private stage = Buffer.allocUnsafe(STAGE_SIZE);
+	private start = 0;
 	private staged = 0;
 	private flushQueued = false;
 	private readonly flushStage = (): void => this.flushStaged();
@@ -100,7 +107,12 @@ export class NodeTransport implements Transport {
 	write(buffer: Uint8Array, offset: number, length: number): number {
 		const socket = this.socket;
 		if (!socket || this.blocked || socket.destroyed) return 0;
-		const room = STAGE_SIZE - this.staged;
+		let room = STAGE_SIZE - this.staged;
+		if (room < length && this.start === this.staged && this.staged > 0) {
+			this.stage = Buffer.allocUnsafe(STAGE_SIZE);
+			this.start = this.staged = 0;
+			room = STAGE_SIZE;
+		}
 		const n = length < room ? length : room;
 		if (n > 0) {
 			this.stage.set(buffer.subarray(offset, offset + n), this.staged);
@@ -117,10 +129,9 @@ export class NodeTransport implements Transport {
 	private flushStaged(): void {
 		this.flushQueued = false;
 		const socket = this.socket;
-		if (!socket || this.staged === 0 || socket.destroyed) return;
-		const chunk = Buffer.allocUnsafe(this.staged);
-		this.stage.copy(chunk, 0, 0, this.staged);
-		this.staged = 0;
+		if (!socket || this.staged === this.start || socket.destroyed) return;
+		const chunk = this.stage.subarray(this.start, this.staged);
+		this.start = this.staged;
 		if (!socket.write(chunk)) {
 			this.blocked = true; // onWritable at 'drain'
 			return;
@@ -134,7 +145,7 @@ export class NodeTransport implements Transport {
 	close(): void {
 		this.generation++;
 		const socket = this.socket;
-		const staged = this.staged > 0 ? Buffer.from(this.stage.subarray(0, this.staged)) : undefined;
+		const staged = this.staged > this.start ? this.stage.subarray(this.start, this.staged) : undefined;
 		this.socket = undefined;
 		this.reset();
 		if (!socket) return;
@@ -153,7 +164,9 @@ export class NodeTransport implements Transport {
 		this.buffered = 0;
 		this.paused = false;
 		this.blocked = false;
-		this.staged = 0;
+		// What was handed to a socket may still be queued there: a fresh stage, never that one again.
+		if (this.staged > 0) this.stage = Buffer.allocUnsafe(STAGE_SIZE);
+		this.start = this.staged = 0;
 	}
 }
 

@@ -112,6 +112,8 @@ const OPENING = 1;    // the transport is connecting
 const OPEN = 2;       // the transport is up (MQTT connecting or connected)
 const CLOSING = 3;    // close() is sending DISCONNECT
 const FINISHED = 4;   // closed for good
+/** The connection's phase, as the client drives the transport (the session has its own states). */
+type Phase = typeof IDLE | typeof OPENING | typeof OPEN | typeof CLOSING | typeof FINISHED;
 
 const CLOSE_GRACE = 2000;
 
@@ -161,7 +163,7 @@ export class Client {
 	private readonly reconnect: Required<ReconnectOptions> | false;
 	private readonly random: () => number;
 	private readonly callbacks: ClientOptions;
-	private phase = IDLE;
+	private phase: Phase = IDLE;
 	private attempt = 0;
 	private reconnectAt = -1;
 	private armedAt = -1;

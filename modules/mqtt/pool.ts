@@ -16,6 +16,8 @@ export const RESEND = 3;
 export const RELEASE = 4;
 /** PUBREL sent on this connection; awaiting PUBCOMP. */
 export const RELEASING = 5;
+/** The state of a pool entry (kept in a byte per entry). */
+export type EntryState = typeof FREE | typeof QUEUED | typeof SENT | typeof RESEND | typeof RELEASE | typeof RELEASING;
 
 export class MessagePool {
 	readonly ids: Uint16Array;
@@ -104,7 +106,7 @@ export class MessagePool {
 	 * Adds the message encoded at `offset` (from `allocate`) at the end of the ring; returns its
 	 * entry index. `id` is its packet identifier (0 for QoS 0), not held by another entry.
 	 */
-	add(id: number, qos: number, offset: number, length: number, state: number): number {
+	add(id: number, qos: number, offset: number, length: number, state: EntryState): number {
 		let i = this.first + this.count;
 		if (i >= this.capacity) i -= this.capacity;
 		this.count++;
@@ -127,7 +129,7 @@ export class MessagePool {
 	 * `length` bytes of `source` from `start` are its message (none for RELEASE). Returns its index,
 	 * or -1 when it does not fit.
 	 */
-	restore(id: number, qos: number, state: number, source: Uint8Array, start: number, length: number): number {
+	restore(id: number, qos: number, state: EntryState, source: Uint8Array, start: number, length: number): number {
 		let offset = this.base + this.writeAt;
 		if (length > 0) {
 			offset = this.allocate(length);
@@ -139,7 +141,7 @@ export class MessagePool {
 	}
 
 	/** Moves entry `i` to `state`, keeping the in-flight count and where sending starts. */
-	set(i: number, state: number): void {
+	set(i: number, state: EntryState): void {
 		const was = this.states[i]!;
 		if (was === QUEUED && state !== QUEUED && state !== FREE) this.inflight++;
 		this.states[i] = state;

@@ -104,6 +104,8 @@ export const DISCONNECTED = 0;
 export const CONNECTING = 1;
 export const CONNECTED = 2;
 export const CLOSED = 3;
+/** Where the session is: between connections, waiting for CONNACK, connected, or closed for good. */
+export type SessionState = typeof DISCONNECTED | typeof CONNECTING | typeof CONNECTED | typeof CLOSED;
 
 /** A QoS 1/2 message set aside (REJECTED_BY_BROKER): copies of what it carried, to log or store. */
 export interface RejectedMessage {
@@ -139,7 +141,7 @@ export const TOPIC_CACHE_BYTES = 128;
 export const HEADER_ROOM = 5;
 
 export class Session<H = unknown> {
-	state = DISCONNECTED;
+	state: SessionState = DISCONNECTED;
 	readonly stats = new SessionStats();
 	/** The in-flight store: unacknowledged QoS 1/2 messages (and offline QoS 0) in publish order. */
 	readonly pool: MessagePool;

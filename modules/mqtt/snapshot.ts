@@ -2,7 +2,7 @@
 // packet identifier, inbound QoS 2 identifiers awaiting PUBREL. Versioned, checked strictly on load.
 
 import { FREE, QUEUED, RELEASE, RESEND, SENT } from "./pool.js";
-import type { MessagePool } from "./pool.js";
+import type { EntryState, MessagePool } from "./pool.js";
 import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "./remaining-length.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import type { Store } from "./host.js";
@@ -215,7 +215,7 @@ export function checkSnapshot(bytes: Uint8Array, limits: SnapshotLimits, out: Sn
 }
 
 /** Walks a checked snapshot's entries, oldest first: `length` is 0 for one awaiting PUBCOMP. */
-export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: number, qos: number, state: number, start: number, length: number) => void): void {
+export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: number, qos: number, state: EntryState, start: number, length: number) => void): void {
 	let p = HEADER;
 	for (let e = 0; e < info.entries; e++) {
 		const id = u16(bytes, p);
@@ -224,7 +224,7 @@ export function forEachEntry(bytes: Uint8Array, info: SnapshotInfo, entry: (id: 
 		p += ENTRY;
 		const packed = state === S_RELEASE ? 0 : packetHeader(bytes, p, bytes.length);
 		const length = state === S_RELEASE ? 0 : 1 + (packed >>> LENGTH_SIZE_SHIFT) + (packed & LENGTH_VALUE_MASK);
-		entry(id, qos, state, p, length);
+		entry(id, qos, state as EntryState, p, length); // one of QUEUED, RESEND, RELEASE: checkSnapshot saw to it
 		p += length;
 	}
 }

@@ -2,12 +2,13 @@
 // build one thing and keep it in a fixed slot, so the Node side can count slots around them.
 
 import { Client } from "../../../modules/mqtt/client.js";
-import { LoopbackBroker, StillClock } from "./loopback.js";
+import { LoopbackBroker } from "./loopback.js";
+import { ManualClock } from "../manual-clock.js";
 
 const SLOTS = 8;
 // Preallocated, so that keeping something grows nothing but that thing.
 const brokers: Array<LoopbackBroker | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
-const clocks: Array<StillClock | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+const clocks: Array<ManualClock | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
 const clients: Array<Client | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
 
 function check(slot: number): void {
@@ -23,7 +24,7 @@ export const footprint: Record<string, (slot: number) => void> = {
 	oursHost(slot: number): void {
 		check(slot);
 		brokers[slot] = new LoopbackBroker();
-		clocks[slot] = new StillClock();
+		clocks[slot] = new ManualClock();
 	},
 	/** A client with default options (a fixed client id), opened and connected by CONNACK. */
 	ours(slot: number): void {

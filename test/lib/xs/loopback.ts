@@ -1,16 +1,7 @@
 // An allocation-free scripted broker for measuring the client inside XS: it answers each QoS 1
 // PUBLISH it is given with PUBACK, and can replay one inbound frame as often as asked.
 
-import type { Clock, TlsOptions, Transport, TransportHandler } from "../../../modules/mqtt/host.js";
-
-export class StillClock implements Clock {
-	time = 1_000;
-	now(): number {
-		return this.time;
-	}
-	arm(): void {}
-	disarm(): void {}
-}
+import type { TlsOptions, Transport, TransportHandler } from "../../../modules/mqtt/host.js";
 
 export class LoopbackBroker implements Transport {
 	handler: TransportHandler | undefined;

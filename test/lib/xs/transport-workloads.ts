@@ -7,7 +7,7 @@ import { Client } from "../../../modules/mqtt/client.js";
 import { encodePublish } from "../../../modules/mqtt/encode.js";
 import type { MqttError } from "../../../modules/mqtt/errors.js";
 import type { Transport, TransportHandler } from "../../../modules/mqtt/host.js";
-import { StillClock } from "./loopback.js";
+import { ManualClock } from "../manual-clock.js";
 
 /** The benchmark message of workloads.ts: a 24-byte topic and a 64-byte payload. */
 const TOPIC = "devices/abcdef/telemetry";
@@ -232,7 +232,7 @@ function connectClient(Transport: new () => Transport): { client: Client; socket
 		delivered: 0,
 	};
 	connected.client = new Client({
-		host: "127.0.0.1", clientId: "bench", keepAlive: 0, transport: new Transport(), clock: new StillClock(),
+		host: "127.0.0.1", clientId: "bench", keepAlive: 0, transport: new Transport(), clock: new ManualClock(),
 		onDelivered(): void { connected.delivered++; },
 	});
 	const socket = CountingSocket.last;

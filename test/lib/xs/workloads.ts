@@ -7,7 +7,8 @@ import { PacketView, parsePacket } from "../../../modules/mqtt/decode.js";
 import { encodePublish } from "../../../modules/mqtt/encode.js";
 import type { Store } from "../../../modules/mqtt/host.js";
 import { PacketReader } from "../../../modules/mqtt/reader.js";
-import { CountingTransport, LoopbackBroker, StillClock } from "./loopback.js";
+import { CountingTransport, LoopbackBroker } from "./loopback.js";
+import { ManualClock } from "../manual-clock.js";
 
 /** The benchmark message: a 24-byte topic and a 64-byte payload. */
 export const TOPIC = "devices/abcdef/telemetry";
@@ -30,7 +31,7 @@ function onMessage(message: Message): void {
 	sink ^= message.buffer[message.payloadStart]! ^ message.qos;
 }
 export const client = new Client({
-	host: "loopback", clientId: "bench", keepAlive: 0, transport: broker, clock: new StillClock(),
+	host: "loopback", clientId: "bench", keepAlive: 0, transport: broker, clock: new ManualClock(),
 	onDelivered(): void { delivered++; },
 	onMessage,
 });
@@ -63,7 +64,7 @@ const storedBroker = new LoopbackBroker();
 let storedDelivered = 0;
 let storedHandled = 0;
 export const storedClient = new Client({
-	host: "loopback", clientId: "bench-stored", keepAlive: 0, transport: storedBroker, clock: new StillClock(), store,
+	host: "loopback", clientId: "bench-stored", keepAlive: 0, transport: storedBroker, clock: new ManualClock(), store,
 	onDelivered(): void { storedDelivered++; },
 	onMessage(message: Message): void {
 		storedHandled++;
@@ -110,7 +111,7 @@ class Crowded {
 	constructor(inFlight: number) {
 		const self = this;
 		this.client = new Client({
-			host: "loopback", clientId: `crowded-${inFlight}`, keepAlive: 0, transport: this.broker, clock: new StillClock(),
+			host: "loopback", clientId: `crowded-${inFlight}`, keepAlive: 0, transport: this.broker, clock: new ManualClock(),
 			maxMessages: inFlight + 2, maxInflight: inFlight + 2, queueBytes: (inFlight + 2) * 128,
 			onDelivered(): void { self.delivered++; },
 		});
@@ -147,7 +148,7 @@ class Pipeline {
 	constructor(readonly window: number) {
 		const self = this;
 		this.client = new Client({
-			host: "loopback", clientId: `pipeline-${window}`, keepAlive: 0, transport: this.broker, clock: new StillClock(),
+			host: "loopback", clientId: `pipeline-${window}`, keepAlive: 0, transport: this.broker, clock: new ManualClock(),
 			maxMessages: window + 2, maxInflight: window + 2, queueBytes: (window + 2) * 128,
 			onDelivered(): void { self.delivered++; },
 		});
@@ -182,7 +183,7 @@ const silentBroker = new LoopbackBroker();
 silentBroker.acking = false;
 let silentDelivered = 0;
 const silentClient = new Client({
-	host: "loopback", clientId: "silent", keepAlive: 0, transport: silentBroker, clock: new StillClock(),
+	host: "loopback", clientId: "silent", keepAlive: 0, transport: silentBroker, clock: new ManualClock(),
 	maxMessages: 10_001, maxInflight: 10_001, queueBytes: 10_001 * 100,
 	onDelivered(): void { silentDelivered++; },
 });
@@ -205,7 +206,7 @@ const counting = new CountingTransport();
 let countingDelivered = 0;
 let countingHandled = 0;
 const countingClient = new Client({
-	host: "counting", clientId: "bench-counting", keepAlive: 0, transport: counting, clock: new StillClock(),
+	host: "counting", clientId: "bench-counting", keepAlive: 0, transport: counting, clock: new ManualClock(),
 	onDelivered(): void { countingDelivered++; },
 	onMessage(message: Message): void {
 		countingHandled++;
@@ -220,7 +221,7 @@ const countingPuback = new Uint8Array([0x40, 2, 0, 0]);
 const countingSilent = new CountingTransport();
 let countingSilentDelivered = 0;
 const countingSilentClient = new Client({
-	host: "counting", clientId: "bench-counting-silent", keepAlive: 0, transport: countingSilent, clock: new StillClock(),
+	host: "counting", clientId: "bench-counting-silent", keepAlive: 0, transport: countingSilent, clock: new ManualClock(),
 	maxMessages: 10_001, maxInflight: 10_001, queueBytes: 10_001 * 100,
 	onDelivered(): void { countingSilentDelivered++; },
 });
