@@ -331,20 +331,17 @@ add("QoS 1/2 published while offline wait in the pool and go out on connect, in 
 });
 
 add("packet identifiers wrap from 65,535 to 1 and skip those in use", () => {
-	const h = new Harness({ maxMessages: 4, maxInflight: 4 });
+	// Restored from a snapshot: message 1 still in flight, the next identifier 65,534.
+	const store = new MemoryStore(snapshotOf(65_534, [{ id: 1, qos: 1, state: NOT_SENT, packet: pub("t", "a", 1, 1) }], []));
+	const h = new Harness({ maxMessages: 4, maxInflight: 4, store });
 	h.connect();
 	h.take();
-	const s = h.session as unknown as { nextId: number };
-	equal(h.session.publish("t", "a", 1, false), 1, "keeps id 1 in use");
-	s.nextId = 65_534;
 	equal(h.session.publish("t", "b", 1, false), 65_534);
 	equal(h.session.publish("t", "c", 1, false), 65_535);
 	equal(h.session.publish("t", "d", 1, false), 2, "wrapped past 1, which is in use");
-	h.sent();
+	equal(h.sent(), bytesOf(pub("t", "a", 1, 1, true), pub("t", "b", 1, 65_534), pub("t", "c", 1, 65_535), pub("t", "d", 1, 2)));
 	h.receive(ack(PUBACK, 1));
-	s.nextId = 65_535;
-	h.receive(ack(PUBACK, 65_535));
-	equal(h.session.publish("t", "e", 1, false), 65_535, "free again");
+	equal(h.session.publish("t", "e", 1, false), 3, "1 is free again, but the next identifier is 3");
 	equal(h.session.publish("t", "f", 1, false), -1, "the pool's 4 entries are full");
 });
 
@@ -1118,11 +1115,10 @@ add("a connection without a session forgets the inbound QoS 2 identifiers in the
 });
 
 add("identifiers restored from the store are not handed out again, across the wrap", () => {
-	const store = new MemoryStore();
+	// a and b in flight (1 and 2), the next identifier 65,535, as a snapshot holds them.
+	const store = new MemoryStore(snapshotOf(65_535, [{ id: 1, qos: 1, state: NOT_SENT, packet: pub("t", "a", 1, 1) }, { id: 2, qos: 1, state: NOT_SENT, packet: pub("t", "b", 1, 2) }], []));
 	const h = new Harness({ store });
-	equal(h.session.publish("t", "a", 1, false), 1);
-	equal(h.session.publish("t", "b", 1, false), 2);
-	(h.session as unknown as { nextId: number }).nextId = 65_535;
+	equal(h.session.pending, 2);
 	equal(h.session.publish("t", "c", 1, false), 65_535);
 	const after = new Harness({ store });
 	equal(after.session.publish("t", "d", 1, false), 3, "1 and 2 are in use");
