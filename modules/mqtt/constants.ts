@@ -17,6 +17,8 @@ export const UNSUBACK = 11;
 export const PINGREQ = 12;
 export const PINGRESP = 13;
 export const DISCONNECT = 14;
+/** MQTT 5.0 only (5.0 §3.15: authentication exchange); a reserved type in 3.1.1. */
+export const AUTH = 15;
 
 export const PACKET_NAMES = [
 	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",

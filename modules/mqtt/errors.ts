@@ -28,6 +28,12 @@ export const ErrorCode = {
 	PASSWORD_WITHOUT_USERNAME: "PASSWORD_WITHOUT_USERNAME",
 	EMPTY_CLIENT_ID: "EMPTY_CLIENT_ID",
 	PACKET_TOO_LARGE: "PACKET_TOO_LARGE",
+	// MQTT 5.0 properties (5.0 §2.2.2); the error's `reasonCode` is what a receiver sends for it.
+	MALFORMED_PROPERTIES: "MALFORMED_PROPERTIES",
+	UNKNOWN_PROPERTY: "UNKNOWN_PROPERTY",
+	PROPERTY_NOT_ALLOWED: "PROPERTY_NOT_ALLOWED",
+	DUPLICATE_PROPERTY: "DUPLICATE_PROPERTY",
+	INVALID_PROPERTY_VALUE: "INVALID_PROPERTY_VALUE",
 
 	// Protocol violations seen by the session (well-formed packets in the wrong place).
 	UNEXPECTED_PACKET: "UNEXPECTED_PACKET",
@@ -79,6 +85,8 @@ export class MqttError extends Error {
 	topic?: string;
 	/** The packet identifier of the message the error is about, where there is one. */
 	packetId?: number;
+	/** MQTT 5.0: the reason code a receiver sends for this error (0x81 Malformed Packet, 0x82 Protocol Error), where it is one. */
+	reasonCode?: number;
 	constructor(code: ErrorCode, message: string) {
 		super(`${code}: ${message}`);
 		this.code = code;

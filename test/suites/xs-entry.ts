@@ -5,9 +5,10 @@ import type { Case } from "../lib/check.js";
 import { clientCases } from "./client.js";
 import { codecCases } from "./codec.js";
 import { deviceCases } from "./device.js";
+import { propertyCases } from "./properties.js";
 import { sessionCases } from "./session.js";
 
-const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases };
+const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases, properties: propertyCases };
 
 interface Result { name: string; ok: boolean; error?: string }
 

@@ -21,6 +21,8 @@ describe("allocation in the XS engine", function () {
 		["encodeQos0", "encoding a QoS 0 PUBLISH"],
 		["decodePublish", "decoding a PUBLISH"],
 		["readPublish", "framing and decoding a PUBLISH from a stream"],
+		["readProperties", "reading an MQTT 5.0 PUBLISH's properties (seven kinds, user properties, subscription identifiers) in place"],
+		["writeProperties", "measuring and writing MQTT 5.0 PUBLISH properties"],
 		["clientPublishQos0", "a client publishing QoS 0"],
 		["clientPublishQos1", "a client publishing QoS 1 through to PUBACK"],
 		["clientReceiveQos1", "a client receiving QoS 1: handler, then PUBACK"],

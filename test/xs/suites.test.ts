@@ -8,6 +8,7 @@ import { XsWorker } from "../../hosts/xs/worker.js";
 import { clientCases } from "../suites/client.js";
 import { codecCases } from "../suites/codec.js";
 import { deviceCases } from "../suites/device.js";
+import { propertyCases } from "../suites/properties.js";
 import { sessionCases } from "../suites/session.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,5 +68,6 @@ suiteOnXs("codec", codecCases.map((c) => c.name));
 suiteOnXs("session", sessionCases.map((c) => c.name));
 suiteOnXs("client", clientCases.map((c) => c.name));
 suiteOnXs("device", deviceCases.map((c) => c.name));
+suiteOnXs("properties", propertyCases.map((c) => c.name));
 for (const [suite, cases] of [["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases]] as const)
 	suiteOnXs(suite, cases.map((c) => c.name), true);

@@ -6,6 +6,9 @@ import type { Message } from "../../../modules/mqtt/client.js";
 import { PacketView, parsePacket } from "../../../modules/mqtt/decode.js";
 import { encodePublish } from "../../../modules/mqtt/encode.js";
 import type { Store } from "../../../modules/mqtt/host.js";
+import { PUBLISH } from "../../../modules/mqtt/constants.js";
+import { Properties, propertiesLength, Property, readProperties, writeProperties } from "../../../modules/mqtt/properties.js";
+import type { PropertyValues } from "../../../modules/mqtt/properties.js";
 import { PacketReader } from "../../../modules/mqtt/reader.js";
 import { CountingTransport, LoopbackBroker } from "./loopback.js";
 import { ManualClock } from "../manual-clock.js";
@@ -230,6 +233,22 @@ countingSilent.receive(Uint8Array.of(0x20, 2, 0, 0));
 const countingPubacks: Uint8Array[] = [];
 for (let i = 0; i < 10_000; i++) countingPubacks.push(new Uint8Array(4));
 
+/** MQTT 5.0 PUBLISH properties, as a command with a response topic would carry them. */
+const publishProperties: PropertyValues = {
+	payloadFormatIndicator: 1, messageExpiryInterval: 120, contentType: "application/json", responseTopic: "devices/abcdef/responses",
+	correlationData: Uint8Array.of(1, 2, 3, 4), topicAlias: 3, userProperties: [["unit", "C"], ["site", "b1"]],
+};
+const propertiesBuffer = new Uint8Array(256);
+const propertiesBytes = writeProperties(publishProperties, propertiesLength(publishProperties, PUBLISH), propertiesBuffer, 0);
+// Two subscription identifiers, as a broker adds them, appended by hand (and the length with them).
+propertiesBuffer[propertiesBytes] = Property.SUBSCRIPTION_IDENTIFIER;
+propertiesBuffer[propertiesBytes + 1] = 5;
+propertiesBuffer[propertiesBytes + 2] = Property.SUBSCRIPTION_IDENTIFIER;
+propertiesBuffer[propertiesBytes + 3] = 9;
+propertiesBuffer[0] += 4;
+const propertiesEnd = propertiesBytes + 4;
+const properties = new Properties();
+
 const crowded10 = new Crowded(10);
 const pipeline10 = new Pipeline(10);
 const pipeline1000 = new Pipeline(1000);
@@ -357,6 +376,17 @@ export const workloads: Record<string, (n: number) => void> = {
 		const before = countingSilentDelivered;
 		for (let i = 0; i < n; i++) countingSilent.receive(countingPubacks[i]!);
 		if (countingSilentDelivered - before !== n) throw new Error(`counting: delivered ${countingSilentDelivered - before} of ${n}`);
+	},
+	/** Reads a PUBLISH's property block in place and looks at what it holds. */
+	readProperties(n: number): void {
+		for (let i = 0; i < n; i++) {
+			if (readProperties(propertiesBuffer, 0, propertiesEnd, PUBLISH, properties) !== propertiesEnd) throw new Error("properties: not read to the end");
+			sink ^= properties.number(Property.MESSAGE_EXPIRY_INTERVAL, 0) ^ properties.valueEnd(Property.RESPONSE_TOPIC) ^ properties.userProperties ^ properties.subscriptionIdentifiers;
+		}
+	},
+	/** Measures and writes the same properties from the caller's values. */
+	writeProperties(n: number): void {
+		for (let i = 0; i < n; i++) sink ^= writeProperties(publishProperties, propertiesLength(publishProperties, PUBLISH), tx, 0);
 	},
 	/** One step of a QoS 2 pipeline 10 deep (PUBCOMP for the oldest, a publish, PUBREC for the middle one). */
 	qos2Pipeline10(n: number): void {
