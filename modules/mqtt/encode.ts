@@ -12,6 +12,11 @@ import {
 } from "./constants.js";
 import type { ConnectPacket, Payload, QoS, Subscription } from "./packet.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
+/** The protocol level of MQTT 5.0 (5.0 §3.1.2.2). */
+export const PROTOCOL_LEVEL_5 = 5;
+
+import { propertiesLength, propertiesSize, WILL_PROPERTIES, writeProperties } from "./properties.js";
+import type { PropertyValues } from "./properties.js";
 import { topicNameBytes, validateTopicFilter, writeTopicName } from "./topic.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
@@ -29,7 +34,7 @@ export function checkPacketId(packetId: number | undefined, type: string): numbe
 	return packetId;
 }
 
-function checkQoS(qos: number, what: string): QoS {
+export function checkQoS(qos: number, what: string): QoS {
 	if (qos !== 0 && qos !== 1 && qos !== 2)
 		throw new MqttError(ErrorCode.INVALID_QOS, `${what} QoS must be 0, 1 or 2, not ${qos}`);
 	return qos;
@@ -42,7 +47,7 @@ export function payloadLength(payload: Payload): number {
 	throw new MqttError(ErrorCode.INVALID_ARGUMENT, "a payload must be a Uint8Array, an ArrayBuffer or a string");
 }
 
-function writePayload(payload: Payload, buffer: Uint8Array, offset: number): number {
+export function writePayload(payload: Payload, buffer: Uint8Array, offset: number): number {
 	if (typeof payload === "string") return writeUtf8(payload, buffer, offset);
 	if (payload instanceof Uint8Array) {
 		buffer.set(payload, offset);
@@ -53,14 +58,14 @@ function writePayload(payload: Payload, buffer: Uint8Array, offset: number): num
 }
 
 /** UTF-8 bytes of an MQTT string field, checked against the string rules and the 65,535 limit. */
-function stringLength(text: string, what: string): number {
+export function stringLength(text: string, what: string): number {
 	if (typeof text !== "string") throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${what} must be a string`);
 	const n = utf8Length(text, true);
 	if (n > MAX_STRING_BYTES) throw new MqttError(ErrorCode.STRING_TOO_LONG, `${what} is ${n} bytes of UTF-8; at most 65,535 fit`);
 	return n;
 }
 
-function writeString(text: string, bytes: number, buffer: Uint8Array, offset: number): number {
+export function writeString(text: string, bytes: number, buffer: Uint8Array, offset: number): number {
 	buffer[offset] = bytes >> 8;
 	buffer[offset + 1] = bytes & 0xFF;
 	return writeUtf8(text, buffer, offset + 2);
@@ -200,14 +205,24 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 	if (!(keepAlive >= 0 && keepAlive <= 65_535) || (keepAlive | 0) !== keepAlive)
 		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `keep alive must be 0..65,535 seconds, not ${keepAlive}`);
 	const idBytes = stringLength(packet.clientId, "the client identifier");
-	if (idBytes === 0 && !packet.cleanSession)
+	// MQTT 5.0 (level 5) carries properties, and lets the broker assign an identifier to any client (5.0 §3.1.3.1).
+	const v5 = level === PROTOCOL_LEVEL_5;
+	if (idBytes === 0 && !packet.cleanSession && !v5)
 		throw new MqttError(ErrorCode.EMPTY_CLIENT_ID, "an empty client identifier needs clean session 1");
-	let remaining = 10 + 2 + idBytes;
+	if (!v5 && (packet.properties !== undefined || packet.will?.properties !== undefined))
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "properties need MQTT 5.0 (protocol level 5)");
+	const props = v5 ? propertiesLength(packet.properties, CONNECT) : 0;
+	let remaining = 10 + (v5 ? propertiesSize(props) : 0) + 2 + idBytes;
 	let flags = packet.cleanSession ? CLEAN_SESSION : 0;
 	const will = packet.will;
+	let willProps = 0;
 	let willTopicBytes = 0;
 	let willPayloadBytes = 0;
 	if (will) {
+		if (v5) {
+			willProps = propertiesLength(will.properties, WILL_PROPERTIES);
+			remaining += propertiesSize(willProps);
+		}
 		willTopicBytes = topicNameBytes(will.topic, "the will topic");
 		willPayloadBytes = payloadLength(will.payload);
 		if (willPayloadBytes > MAX_STRING_BYTES)
@@ -223,8 +238,8 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 		remaining += 2 + userBytes;
 	}
 	if (packet.password !== undefined) {
-		if (packet.username === undefined)
-			throw new MqttError(ErrorCode.PASSWORD_WITHOUT_USERNAME, "a password needs a user name (MQTT 3.1.1 §3.1.2.9)");
+		if (packet.username === undefined && !v5)
+			throw new MqttError(ErrorCode.PASSWORD_WITHOUT_USERNAME, "a password needs a user name (MQTT 3.1.1 §3.1.2.9; 5.0 allows it)");
 		passwordBytes = payloadLength(packet.password);
 		if (passwordBytes > MAX_STRING_BYTES)
 			throw new MqttError(ErrorCode.STRING_TOO_LONG, "the password is longer than 65,535 bytes");
@@ -242,8 +257,10 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 	buffer[at++] = flags;
 	buffer[at++] = keepAlive >> 8;
 	buffer[at++] = keepAlive & 0xFF;
+	if (v5) at = writeProperties(packet.properties, props, buffer, at);
 	at = writeString(packet.clientId, idBytes, buffer, at);
 	if (will) {
+		if (v5) at = writeProperties(will.properties, willProps, buffer, at);
 		at = writeString(will.topic, willTopicBytes, buffer, at);
 		buffer[at++] = willPayloadBytes >> 8;
 		buffer[at++] = willPayloadBytes & 0xFF;
@@ -258,15 +275,20 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 	return total;
 }
 
-export function encodeSubscribe(buffer: Uint8Array, offset: number, packetId: number, subscriptions: readonly Subscription[]): number {
+/**
+ * SUBSCRIBE; with `version` 5 (MQTT 5.0 §3.8), its properties and each subscription's options too.
+ */
+export function encodeSubscribe(buffer: Uint8Array, offset: number, packetId: number, subscriptions: readonly Subscription[], version: 4 | 5 = 4, properties?: PropertyValues): number {
 	checkPacketId(packetId, "SUBSCRIBE");
 	if (!subscriptions || subscriptions.length === 0)
 		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "SUBSCRIBE needs at least one topic filter");
-	let remaining = 2;
+	const props = requestProperties(version, properties, SUBSCRIBE);
+	let remaining = 2 + (version === 5 ? propertiesSize(props) : 0);
 	for (let i = 0; i < subscriptions.length; i++) {
 		const s = subscriptions[i]!;
 		validateTopicFilter(s.filter);
 		checkQoS(s.qos, "requested");
+		subscriptionOptions(s, version);
 		remaining += 2 + utf8Length(s.filter, true) + 1;
 	}
 	checkRemaining("SUBSCRIBE", remaining);
@@ -277,19 +299,22 @@ export function encodeSubscribe(buffer: Uint8Array, offset: number, packetId: nu
 	at = writeRemainingLength(remaining, buffer, at);
 	buffer[at++] = packetId >> 8;
 	buffer[at++] = packetId & 0xFF;
+	if (version === 5) at = writeProperties(properties, props, buffer, at);
 	for (let i = 0; i < subscriptions.length; i++) {
 		const s = subscriptions[i]!;
 		at = writeString(s.filter, utf8Length(s.filter, true), buffer, at);
-		buffer[at++] = s.qos;
+		buffer[at++] = subscriptionOptions(s, version);
 	}
 	return total;
 }
 
-export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: number, filters: readonly string[]): number {
+/** UNSUBSCRIBE; with `version` 5 (MQTT 5.0 §3.10), its properties too. */
+export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: number, filters: readonly string[], version: 4 | 5 = 4, properties?: PropertyValues): number {
 	checkPacketId(packetId, "UNSUBSCRIBE");
 	if (!filters || filters.length === 0)
 		throw new MqttError(ErrorCode.NO_TOPIC_FILTERS, "UNSUBSCRIBE needs at least one topic filter");
-	let remaining = 2;
+	const props = requestProperties(version, properties, UNSUBSCRIBE);
+	let remaining = 2 + (version === 5 ? propertiesSize(props) : 0);
 	for (let i = 0; i < filters.length; i++) {
 		validateTopicFilter(filters[i]!);
 		remaining += 2 + utf8Length(filters[i]!, true);
@@ -302,9 +327,35 @@ export function encodeUnsubscribe(buffer: Uint8Array, offset: number, packetId: 
 	at = writeRemainingLength(remaining, buffer, at);
 	buffer[at++] = packetId >> 8;
 	buffer[at++] = packetId & 0xFF;
+	if (version === 5) at = writeProperties(properties, props, buffer, at);
 	for (let i = 0; i < filters.length; i++) {
 		const f = filters[i]!;
 		at = writeString(f, utf8Length(f, true), buffer, at);
 	}
 	return total;
+}
+
+/** The property block's length of a SUBSCRIBE or UNSUBSCRIBE (0 for 3.1.1, which has none). */
+function requestProperties(version: 4 | 5, properties: PropertyValues | undefined, type: number): number {
+	if (version !== 5) {
+		if (properties !== undefined) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "properties need MQTT 5.0 (version 5)");
+		return 0;
+	}
+	return propertiesLength(properties, type);
+}
+
+/** A subscription's options byte (the requested QoS alone in 3.1.1), checked. */
+function subscriptionOptions(s: Subscription, version: 4 | 5): number {
+	const handling = s.retainHandling ?? 0;
+	if (version !== 5) {
+		if (s.noLocal || s.retainAsPublished || handling !== 0)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "subscription options need MQTT 5.0 (version 5)");
+		return s.qos;
+	}
+	if (handling !== 0 && handling !== 1 && handling !== 2)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `retain handling must be 0, 1 or 2, not ${String(handling)}`);
+	// A shared subscription with No Local is a Protocol Error (5.0 §3.8.3.1).
+	if (s.noLocal && s.filter.startsWith("$share/"))
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "a shared subscription cannot have No Local");
+	return s.qos | (s.noLocal ? 0x04 : 0) | (s.retainAsPublished ? 0x08 : 0) | (handling << 4);
 }

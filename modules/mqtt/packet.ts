@@ -6,6 +6,7 @@ export {
 	PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBACK_FAILURE, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
 } from "./constants.js";
 import type { CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE } from "./constants.js";
+import type { PropertyValues } from "./properties.js";
 
 export type QoS = 0 | 1 | 2;
 /** Payloads may be given in any of these forms; strings are written as UTF-8. */
@@ -16,12 +17,16 @@ export interface Will {
 	payload: Payload;
 	qos: QoS;
 	retain: boolean;
+	/** MQTT 5.0 will properties (5.0 §3.1.3.2); only with protocol level 5. */
+	properties?: PropertyValues;
 }
 
 export interface ConnectPacket {
 	type: typeof CONNECT;
-	/** 4 for MQTT 3.1.1 (the default). */
+	/** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. */
 	protocolLevel?: number;
+	/** MQTT 5.0 CONNECT properties (5.0 §3.1.2.11); only with protocol level 5. */
+	properties?: PropertyValues;
 	clientId: string;
 	cleanSession: boolean;
 	/** Seconds; 0 turns keepalive off. */
@@ -61,6 +66,12 @@ export type UnsubackPacket = AckPacket<typeof UNSUBACK>;
 export interface Subscription {
 	filter: string;
 	qos: QoS;
+	/** MQTT 5.0 subscription options (5.0 §3.8.3.1); only with protocol level 5. Not to be sent one's own messages. */
+	noLocal?: boolean;
+	/** MQTT 5.0: forwarded with the retain flag they were published with. */
+	retainAsPublished?: boolean;
+	/** MQTT 5.0: 0, send retained messages at subscribe; 1, only for a new subscription; 2, never. */
+	retainHandling?: 0 | 1 | 2;
 }
 
 export interface SubscribePacket {
