@@ -158,6 +158,15 @@ export function parseBody5(view: PacketView, firstByte: number, buffer: Uint8Arr
 	}
 }
 
+/** Checks the first byte of an MQTT 5.0 fixed header (type 15 is AUTH; the QoS bits are checked with the body). */
+export function checkFirstByte5(first: number): void {
+	const type = first >> TYPE_SHIFT;
+	if (type === 0) throw malformed5(ErrorCode.RESERVED_PACKET_TYPE, "packet type 0 is reserved");
+	const flags = first & FLAGS_MASK;
+	if (type !== PUBLISH && flags !== (type === PUBREL || type === 8 || type === 10 ? 2 : 0))
+		throw malformed5(ErrorCode.INVALID_FLAGS, `${packetName(type)} has fixed-header flags ${flags.toString(2).padStart(4, "0")}`);
+}
+
 function trailing(type: number): never {
 	throw malformed5(ErrorCode.LENGTH_MISMATCH, `${packetName(type)} has bytes after its properties`);
 }
@@ -169,11 +178,7 @@ function trailing(type: number): never {
 export function parsePacket5(view: PacketView5, buffer: Uint8Array, offset: number, end: number): number {
 	if (offset >= end) return 0;
 	const first = buffer[offset]!;
-	const type = first >> TYPE_SHIFT;
-	if (type === 0) throw malformed5(ErrorCode.RESERVED_PACKET_TYPE, "packet type 0 is reserved");
-	const flags = first & FLAGS_MASK;
-	if (type !== PUBLISH && flags !== (type === PUBREL || type === 8 || type === 10 ? 2 : 0))
-		throw malformed5(ErrorCode.INVALID_FLAGS, `${packetName(type)} has fixed-header flags ${flags.toString(2).padStart(4, "0")}`);
+	checkFirstByte5(first);
 	let packed: number;
 	try {
 		packed = readRemainingLength(buffer, offset + 1, end);

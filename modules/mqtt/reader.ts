@@ -9,10 +9,15 @@ import {
 	QOS_BITS, QOS_SHIFT, RETAIN_FLAG, TYPE_SHIFT, UNSUBACK_HEADER,
 } from "./constants.js";
 import type { QoS } from "./packet.js";
+import { checkFirstByte5 } from "./decode5.js";
+import { MALFORMED_PACKET } from "./properties.js";
 import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength } from "./remaining-length.js";
 
 /** The smallest receive buffer: a fixed header (5) and the start of a PUBLISH body. */
 export const MIN_RECEIVE_BUFFER = 16;
+
+/** MQTT 5.0 reason code 0x95, Packet too large. */
+const PACKET_TOO_LARGE_REASON = 0x95;
 
 /** Where `fill` reads from: a transport. */
 export interface ByteSource {
@@ -36,8 +41,13 @@ export class PacketReader {
 	private oversizeFirstByte = 0;
 	private oversizeRest = 0;
 
-	/** `parse` and `view`: the client half of the codec, unless a tool (a test broker) brings the broker half. */
-	constructor(size: number, parse: BodyParser = parseBody, view: PacketView = new PacketView()) {
+	/**
+	 * `parse` and `view`: the client half of the codec, unless a tool (a test broker) brings the broker
+	 * half. `version` 5 frames MQTT 5.0 (with decode5.ts's parseBody5 and a PacketView5): AUTH is a
+	 * packet, acknowledgements vary in length, and no packet may exceed the buffer (the client tells
+	 * the broker its Maximum Packet Size).
+	 */
+	constructor(size: number, parse: BodyParser = parseBody, view: PacketView = new PacketView(), readonly version: 4 | 5 = 4) {
 		if (!(size >= MIN_RECEIVE_BUFFER))
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `the receive buffer must be at least ${MIN_RECEIVE_BUFFER} bytes`);
 		this.buffer = new Uint8Array(size);
@@ -116,6 +126,7 @@ export class PacketReader {
 		const first = buffer[start]!;
 		// Fast path for the most frequent small packets, with the same checks as the general one:
 		// PUBACK, PUBREC, PUBREL (flags 0010), PUBCOMP, UNSUBACK (length 2, identifier not 0), PINGRESP.
+		if (this.version === 5) return this.next5(first, start, available);
 		if (available >= 2 && (first === PUBACK_HEADER || first === PUBREC_HEADER || first === PUBREL_HEADER || first === PUBCOMP_HEADER || first === UNSUBACK_HEADER || first === PINGRESP_HEADER)) {
 			const second = buffer[start + 1]!;
 			if (first === PINGRESP_HEADER ? second === 0 : second === 2) {
@@ -136,6 +147,33 @@ export class PacketReader {
 			if ((first >> TYPE_SHIFT) !== PUBLISH)
 				throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a packet of ${total} bytes does not fit the ${buffer.length}-byte receive buffer (only PUBLISH may be larger)`);
 			return this.beginOversize(first, headerSize, length);
+		}
+		if (available < total) return false;
+		this.parse(this.view, first, buffer, start + headerSize, start + total);
+		this.start = start + total;
+		return true;
+	}
+
+	/** `next` for MQTT 5.0: the whole packet is framed, then decode5.ts checks and takes it apart. */
+	private next5(first: number, start: number, available: number): boolean {
+		checkFirstByte5(first);
+		const buffer = this.buffer;
+		let packed: number;
+		try {
+			packed = readRemainingLength(buffer, start + 1, this.end);
+		}
+		catch (error) {
+			(error as MqttError).reasonCode = MALFORMED_PACKET;
+			throw error;
+		}
+		if (packed < 0) return false;
+		const headerSize = 1 + (packed >>> LENGTH_SIZE_SHIFT);
+		const total = headerSize + (packed & LENGTH_VALUE_MASK);
+		if (total > buffer.length) {
+			// Larger than the Maximum Packet Size the client announced: the broker broke the rule (5.0 §3.1.2.11.4).
+			const error = new MqttError(ErrorCode.PACKET_TOO_LARGE, `a packet of ${total} bytes is larger than the ${buffer.length}-byte receive buffer (the Maximum Packet Size announced)`);
+			error.reasonCode = PACKET_TOO_LARGE_REASON;
+			throw error;
 		}
 		if (available < total) return false;
 		this.parse(this.view, first, buffer, start + headerSize, start + total);

@@ -5,7 +5,8 @@
 import * as assert from "node:assert/strict";
 import { generate } from "mqtt-packet";
 import { AUTH, CONNACK, DISCONNECT, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, UNSUBACK } from "../../modules/mqtt/constants.js";
-import { PacketView5, parsePacket5 } from "../../modules/mqtt/decode5.js";
+import { PacketView5, parseBody5, parsePacket5 } from "../../modules/mqtt/decode5.js";
+import { PacketReader } from "../../modules/mqtt/reader.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import { MqttError as MqttErrorClass } from "../../modules/mqtt/errors.js";
 import { Property } from "../../modules/mqtt/properties.js";
@@ -153,5 +154,34 @@ describe("MQTT 5.0 decoding against mqtt-packet (protocolVersion 5)", () => {
 			}
 		}
 		assert.ok(read > 500, `some packets are read (${read})`);
+	});
+
+	it("PacketReader with version 5 frames a stream of 5.0 packets (AUTH among them) fed in chunks of every size, and refuses a packet larger than its buffer with 0x95", () => {
+		const packets = [
+			theirs({ cmd: "connack", sessionPresent: false, reasonCode: 0, properties: { topicAliasMaximum: 4 } }),
+			theirs({ cmd: "publish", topic: "a/b", payload: Buffer.from("hello"), qos: 1, retain: false, dup: false, messageId: 9, properties: { userProperties: { k: "v" } } }),
+			theirs({ cmd: "puback", messageId: 2 }),
+			theirs({ cmd: "puback", messageId: 3, reasonCode: 0x10 }),
+			theirs({ cmd: "auth", reasonCode: 0x18, properties: { authenticationMethod: "m" } }),
+			Uint8Array.of(0xD0, 0x00),
+			theirs({ cmd: "disconnect", reasonCode: 0x8B }),
+		];
+		const stream = Uint8Array.from(packets.flatMap((p) => [...p]));
+		for (const chunk of [1, 2, 3, 7, stream.length]) {
+			const reader = new PacketReader(256, parseBody5, new PacketView5(), 5);
+			const seen: string[] = [];
+			for (let at = 0; at < stream.length; at += chunk) {
+				reader.feed(stream, at, Math.min(chunk, stream.length - at));
+				while (reader.next()) {
+					const v = reader.view as PacketView5;
+					seen.push(`${v.type}:${v.packetId}:${v.reasonCode}`);
+				}
+			}
+			assert.deepEqual(seen, ["2:0:0", "3:9:0", "4:2:0", "4:3:16", "15:0:24", "13:0:0", "14:0:139"], `chunks of ${chunk}`);
+		}
+		const reader = new PacketReader(32, parseBody5, new PacketView5(), 5);
+		const big = theirs({ cmd: "publish", topic: "t", payload: Buffer.alloc(64), qos: 0, retain: false, dup: false });
+		reader.feed(big, 0, 16);
+		assert.throws(() => reader.next(), (e: MqttError) => e.code === "PACKET_TOO_LARGE" && e.reasonCode === 0x95);
 	});
 });
