@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import type { AnswererCounts, AnswererReport, AnswererRequest } from "./answerer.js";
 import {
 	DIGITS, MqttJsPublisher, OursPublisher, PAYLOAD_BYTES, QOS1_WINDOW, QOS2_WINDOW, RAW_CHUNK,
-	median, mqttJsVersion, oursOptions, windowFor, within,
+	median, mqttJsVersion, oursOptions, windowFor, within, writeChunks,
 } from "./node-throughput.js";
 import type { Publisher } from "./node-throughput.js";
 import { Signal } from "../test/lib/signal.js";
@@ -281,16 +281,7 @@ class RawWriter implements Publisher {
 			}
 			else if (completed < count) signal.fail(new Error(`raw writer: unexpected packet type ${type}`));
 		};
-		const end = first * size;
-		for (let at = 0; at < end; at += RAW_CHUNK) {
-			if (socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK)))) continue;
-			let drained = false;
-			socket.once("drain", () => {
-				drained = true;
-				signal.notify();
-			});
-			await signal.until(() => drained, ms, "raw writer: drain");
-		}
+		await writeChunks(socket, prepared, first * size, signal, ms, "raw writer");
 		if (qos === 0) await qos0Done();
 		else await signal.until(() => completed === count, ms, "raw writer");
 	}

@@ -64,6 +64,19 @@ interface Trial {
 // ---- helpers -----------------------------------------------------------------------------------
 
 /** `promise`, or a rejection naming `what` after `ms`. */
+/** Writes bytes [0, end) of `prepared` RAW_CHUNK at a time, each after the socket drained when it had to. */
+export async function writeChunks(socket: net.Socket, prepared: Buffer, end: number, signal: Signal, ms: number, who: string): Promise<void> {
+	for (let at = 0; at < end; at += RAW_CHUNK) {
+		if (socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK)))) continue;
+		let drained = false;
+		socket.once("drain", () => {
+			drained = true;
+			signal.notify();
+		});
+		await signal.until(() => drained, ms, `${who}: drain`);
+	}
+}
+
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;
 	const timeout = new Promise<never>((_, reject) => {
@@ -499,16 +512,7 @@ class RawPublisher implements Publisher {
 			else if (completed < count) signal.fail(new Error(`raw publisher: unexpected packet type ${type}`));
 		};
 		connection.afterChunk = () => this.flushBatch();
-		const end = first * size;
-		for (let at = 0; at < end; at += RAW_CHUNK) {
-			if (socket.write(prepared.subarray(at, Math.min(end, at + RAW_CHUNK)))) continue;
-			let drained = false;
-			socket.once("drain", () => {
-				drained = true;
-				signal.notify();
-			});
-			await signal.until(() => drained, ms, "raw publisher: drain");
-		}
+		await writeChunks(socket, prepared, first * size, signal, ms, "raw publisher");
 		if (qos === 0) await qos0Done();
 		else await signal.until(() => completed === count, ms, "raw publisher");
 	}
