@@ -205,12 +205,16 @@ export function encodeConnect(buffer: Uint8Array, offset: number, packet: Connec
 	if (!(keepAlive >= 0 && keepAlive <= 65_535) || (keepAlive | 0) !== keepAlive)
 		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `keep alive must be 0..65,535 seconds, not ${keepAlive}`);
 	const idBytes = stringLength(packet.clientId, "the client identifier");
-	// MQTT 5.0 (level 5) carries properties, and lets the broker assign an identifier to any client (5.0 §3.1.3.1).
-	const v5 = level === PROTOCOL_LEVEL_5;
+	// The MQTT 5.0 layout (with `properties`, even empty) carries property blocks, and lets the broker
+	// assign an identifier to any client (5.0 §3.1.3.1). Without them the layout is 3.1.1's, whatever
+	// protocol level byte is asked for.
+	const v5 = packet.properties !== undefined;
+	if (v5 && level !== PROTOCOL_LEVEL_5)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "properties need MQTT 5.0 (protocol level 5)");
+	if (!v5 && packet.will?.properties !== undefined)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "will properties need MQTT 5.0 (CONNECT properties, protocol level 5)");
 	if (idBytes === 0 && !packet.cleanSession && !v5)
 		throw new MqttError(ErrorCode.EMPTY_CLIENT_ID, "an empty client identifier needs clean session 1");
-	if (!v5 && (packet.properties !== undefined || packet.will?.properties !== undefined))
-		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "properties need MQTT 5.0 (protocol level 5)");
 	const props = v5 ? propertiesLength(packet.properties, CONNECT) : 0;
 	let remaining = 10 + (v5 ? propertiesSize(props) : 0) + 2 + idBytes;
 	let flags = packet.cleanSession ? CLEAN_SESSION : 0;

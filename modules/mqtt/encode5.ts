@@ -50,7 +50,7 @@ function checkReason(type: number, code: number, what: string): void {
 export function encodeConnect5(buffer: Uint8Array, offset: number, packet: Connect5): number {
 	return encodeConnect(buffer, offset, {
 		type: CONNECT, protocolLevel: PROTOCOL_LEVEL_5, clientId: packet.clientId, cleanSession: packet.cleanStart,
-		keepAlive: packet.keepAlive, properties: packet.properties, will: packet.will, username: packet.username, password: packet.password,
+		keepAlive: packet.keepAlive, properties: packet.properties ?? {}, will: packet.will, username: packet.username, password: packet.password,
 	});
 }
 

@@ -25,7 +25,10 @@ export interface ConnectPacket {
 	type: typeof CONNECT;
 	/** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. */
 	protocolLevel?: number;
-	/** MQTT 5.0 CONNECT properties (5.0 §3.1.2.11); only with protocol level 5. */
+	/**
+	 * MQTT 5.0 CONNECT properties (5.0 §3.1.2.11), with protocol level 5: given (even `{}`), the packet
+	 * has the 5.0 layout; absent, the 3.1.1 layout with whatever level byte is asked for.
+	 */
 	properties?: PropertyValues;
 	clientId: string;
 	cleanSession: boolean;

@@ -5,6 +5,7 @@
 import * as assert from "node:assert/strict";
 import { generate } from "mqtt-packet";
 import { AUTH, DISCONNECT, PUBACK, PUBCOMP, PUBREC, PUBREL } from "../../modules/mqtt/constants.js";
+import { encodeConnect } from "../../modules/mqtt/encode.js";
 import { encodeAck5, encodeConnect5, encodePublish5, encodeReasonPacket, encodeSubscribe5, encodeUnsubscribe5 } from "../../modules/mqtt/encode5.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import { reasonAllowed, ReasonCode } from "../../modules/mqtt/reason-codes.js";
@@ -60,6 +61,15 @@ describe("MQTT 5.0 encoders against mqtt-packet (protocolVersion 5)", () => {
 		assert.equal(p.clean, false);
 		assert.deepEqual([...(p.password as Buffer)], [1, 2]);
 		assert.equal(p.username, undefined);
+	});
+
+	it("encodeConnect: the 5.0 layout comes with properties (even none); without them the 3.1.1 layout with the level byte asked for (a test broker re-encodes what it parsed so)", () => {
+		const plain = ours((b) => encodeConnect(b, 0, { type: 1, protocolLevel: 5, clientId: "c", cleanSession: true, keepAlive: 10 }));
+		const v5 = ours((b) => encodeConnect(b, 0, { type: 1, protocolLevel: 5, clientId: "c", cleanSession: true, keepAlive: 10, properties: {} }));
+		assert.equal(v5.length, plain.length + 1, "one byte more: the empty property block");
+		assert.equal(plain[8], 5);
+		assert.equal(parse(v5).protocolVersion, 5);
+		assert.throws(() => encodeConnect(new Uint8Array(64), 0, { type: 1, clientId: "c", cleanSession: true, keepAlive: 10, properties: {} }), (e: MqttError) => e.code === "INVALID_ARGUMENT", "properties at level 4");
 	});
 
 	for (const qos of [0, 1, 2] as const) {
