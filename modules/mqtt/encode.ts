@@ -152,14 +152,6 @@ export function writePublish(buffer: Uint8Array, offset: number, topic: string, 
 	return writePayload(payload, buffer, offset);
 }
 
-/** The bytes of a PUBLISH: its whole length in bytes (fixed header included), validated. */
-export function measurePublish(topic: string, payload: Payload, qos: number): number {
-	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");
-	const topicBytes = topicNameBytes(topic, "the PUBLISH topic name");
-	const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
-	return packetSize(publishRemaining(topicBytes, payloadBytes, qos));
-}
-
 /** Encodes a PUBLISH at `offset`; returns the bytes written. `packetId` is used only when qos > 0. */
 export function encodePublish(buffer: Uint8Array, offset: number, topic: string, payload: Payload, qos: number, retain: boolean, dup: boolean, packetId: number): number {
 	if (qos !== 0 && qos !== 1 && qos !== 2) checkQoS(qos, "PUBLISH");

@@ -3,7 +3,7 @@
 // no store: every protocol path is testable.
 
 import { PacketView, parsePacket } from "./decode.js";
-import { encodeConnect, encodeSubscribe, encodeUnsubscribe, packetSize, payloadLength, publishRemaining, TopicCache, writePublish } from "./encode.js";
+import { encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, packetSize, payloadLength, publishRemaining, TopicCache, writePublish } from "./encode.js";
 import { connackError, ErrorCode, MqttError } from "./errors.js";
 import {
 	CONNACK, DISCONNECT, DUP_FLAG, MAX_PACKET_SIZE, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
@@ -484,10 +484,7 @@ export class Session<H = unknown> {
 	/** PINGREQ or DISCONNECT (after `tx.room(2)`). */
 	private sendEmpty(type: number): void {
 		const tx = this.tx;
-		const at = tx.claim(2);
-		tx.mem[at] = type << TYPE_SHIFT;
-		tx.mem[at + 1] = 0;
-		tx.commit(2);
+		tx.commit(encodeEmpty(tx.mem, tx.claim(2), type));
 	}
 
 	// ---- time ----------------------------------------------------------------------------
@@ -708,7 +705,10 @@ export class Session<H = unknown> {
 		if (this.state === CONNECTED) this.pump();
 	}
 
-	/** PUBACK, PUBREC, PUBREL or PUBCOMP for `id`. */
+	/**
+	 * PUBACK, PUBREC, PUBREL or PUBCOMP for `id`, written in place: the type and identifier are known
+	 * good here, so encodeAck's checks (for the codec's callers) are not paid on every message.
+	 */
 	private ack(type: number, id: number): void {
 		const tx = this.tx;
 		if (!tx.room(ACK_SIZE)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));

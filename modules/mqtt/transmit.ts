@@ -28,10 +28,6 @@ export class Transmit {
 		return this.tail - this.head;
 	}
 
-	get free(): number {
-		return this.size - this.tail + this.head;
-	}
-
 	/** Can a packet of `length` bytes be accepted now (even if the transport takes none of it)? */
 	room(length: number): boolean {
 		return length <= this.size - this.tail + this.head;
