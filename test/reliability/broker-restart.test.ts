@@ -11,7 +11,12 @@ import { Signal, sleep } from "../lib/signal.js";
 
 /** Commands in the stream, one every GAP ms; the broker dies once KILL_AFTER of them are answered. */
 const COMMANDS = 60;
-const GAP = 50;
+/**
+ * The device answers a burst of at most maxMessages (32) in-flight responses plus its backlog (8); the
+ * rest it drops (it has no read-side backpressure yet). The commands queued for it while it is away
+ * (the outage and its reconnect backoff, about 2 s) must stay below that: one every 100 ms.
+ */
+const GAP = 100;
 const KILL_AFTER = 20;
 /** How long the broker stays dead. */
 const DOWN = 1000;
