@@ -2,23 +2,29 @@
 // buffer, sends through the one transmit buffer, saves snapshots to the Store, dispatches messages
 // to subscriptions, and reconnects.
 
-import type { PacketView } from "./decode.js";
+import { parseBody, PacketView } from "./decode.js";
+import { PacketView5, parseBody5 } from "./decode5.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import type { Clock, Store, TlsOptions, Transport, TransportHandler } from "./host.js";
 import type { Payload, QoS } from "./packet.js";
 import { PacketReader } from "./reader.js";
+import { Property } from "./properties.js";
+import type { Properties, PropertyValues } from "./properties.js";
 import { checkInteger, CONNECTED, MAX_BUFFER, MIN_TX_BUFFER, Session } from "./session.js";
-import type { RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
+import type { BrokerInfo, RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
+import type { SubscribeOptions } from "./subscriptions.js";
 import { checkStore, Persistence } from "./snapshot.js";
 import { Transmit } from "./transmit.js";
 
 /**
  * A received message: a read-only view over the receive buffer, valid during the handler call only.
- * `topic()`, `payloadText()` and `payloadBytes()` make copies; `buffer`, `topicStart`/`topicEnd` and
- * `payloadStart`/`payloadEnd` read the bytes in place, without allocating.
+ * `topic()`, `payloadText()` and `payloadBytes()` make copies; `topicBuffer[topicStart, topicEnd)`
+ * and `buffer[payloadStart, payloadEnd)` read the bytes in place, without allocating.
  */
 export interface Message {
 	readonly buffer: Uint8Array;
+	/** Where the topic's bytes are: `buffer`, or (MQTT 5.0, a topic alias) the client's alias table. */
+	readonly topicBuffer: Uint8Array;
 	readonly topicStart: number;
 	readonly topicEnd: number;
 	readonly payloadStart: number;
@@ -39,6 +45,12 @@ export interface Message {
 	payloadBytes(): Uint8Array;
 	/** Does the topic equal `topic` (compared as UTF-8 bytes, without making a string)? */
 	topicEquals(topic: string): boolean;
+	/**
+	 * MQTT 5.0: the message's properties, read in place (undefined with 3.1.1): `string(id)`,
+	 * `number(id, otherwise)`, `bytes(id)`, `userPairs()`, with ids from `Property` (properties.js):
+	 * RESPONSE_TOPIC, CORRELATION_DATA, CONTENT_TYPE, MESSAGE_EXPIRY_INTERVAL, SUBSCRIPTION_IDENTIFIER, ...
+	 */
+	readonly properties?: Properties;
 }
 
 export type MessageHandler = (this: Client, message: Message) => void;
@@ -71,6 +83,12 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapsh
 	/** Uniform random numbers in [0, 1) for client ids and jitter (default Math.random). */
 	random?: () => number;
 	/**
+	 * MQTT 5.0: when the broker names another server (Server Reference with CONNACK or DISCONNECT
+	 * 0x9C Use another server or 0x9D Server moved, 5.0 §4.11), connect there next, after the usual
+	 * backoff (default false: the error is reported and the same server tried again).
+	 */
+	followServerReference?: boolean;
+	/**
 	 * Where unacknowledged QoS 1/2 messages and inbound QoS 2 identifiers outlive a restart: restored
 	 * from `load()` at construction, saved on each change a power cut must not lose (see snapshot.ts).
 	 */
@@ -88,7 +106,7 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapsh
 	 * An outbound QoS 1/2 message completed its exchange, at `qos`: 2 for QoS 2, 1 for QoS 1, and
 	 * 1 for a QoS 2 message the broker completed with PUBACK (it grants at most QoS 1: RabbitMQ).
 	 */
-	onDelivered?: (this: Client, packetId: number, qos: QoS) => void;
+	onDelivered?: (this: Client, packetId: number, qos: QoS, reasonCode: number) => void;
 	/**
 	 * SUBACK: the granted QoS (0..2), or a refusal: 0x80 (or another code of 0x80 and above that a
 	 * broker sent), also when the subscription was set aside (REJECTED_BY_BROKER).
@@ -100,7 +118,14 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapsh
 	 * of its topic and payload, to log or store. `onError` gets the same REJECTED_BY_BROKER error.
 	 */
 	onRejected?: (this: Client, error: MqttError, message: RejectedMessage) => void;
-	onUnsubscribe?: (this: Client, filter: string) => void;
+	/** UNSUBACK; MQTT 5.0: its reason code (0, 0x11 No subscription existed, or a refusal from 0x80). */
+	onUnsubscribe?: (this: Client, filter: string, reasonCode: number) => void;
+	/**
+	 * MQTT 5.0 enhanced authentication (5.0 §4.12, with `authenticationMethod`): the broker's AUTH
+	 * (0x18 Continue authentication) with its Authentication Data; return the data to answer with,
+	 * or undefined to give up (AUTHENTICATION_FAILED).
+	 */
+	onAuth?: (this: Client, reasonCode: number, data: Uint8Array | undefined) => Uint8Array | undefined;
 	/** A publish that returned -1 may now succeed. */
 	onWritable?: (this: Client) => void;
 	/** A PUBLISH larger than the receive buffer arrived: drained, acknowledged, not delivered. */
@@ -129,9 +154,22 @@ export class Client {
 			const c = this.c;
 			if (c.callbacks.onOversize) c.call(c.callbacks.onOversize, message);
 		}
-		delivered(packetId: number, qos: QoS): void { this.c.callbacks.onDelivered?.call(this.c, packetId, qos); }
+		delivered(packetId: number, qos: QoS, reasonCode: number): void { this.c.callbacks.onDelivered?.call(this.c, packetId, qos, reasonCode); }
 		subscribed(filter: string, returnCode: number): void { this.c.callbacks.onSubscribe?.call(this.c, filter, returnCode); }
-		unsubscribed(filter: string): void { this.c.callbacks.onUnsubscribe?.call(this.c, filter); }
+		unsubscribed(filter: string, reasonCode: number): void { this.c.callbacks.onUnsubscribe?.call(this.c, filter, reasonCode); }
+		auth(reasonCode: number, properties: Properties): Uint8Array | undefined {
+			const c = this.c;
+			const handler = c.callbacks.onAuth;
+			if (handler === undefined) return undefined;
+			try {
+				return handler.call(c, reasonCode, properties.bytes(Property.AUTHENTICATION_DATA));
+			}
+			catch (error) {
+				c.callbacks.onError?.call(c, error as Error);
+				return undefined;
+			}
+		}
+		problem(error: MqttError): void { this.c.callbacks.onError?.call(this.c, error); }
 		writable(): void { this.c.callbacks.onWritable?.call(this.c); }
 		rejected(error: MqttError, message: RejectedMessage | undefined): void {
 			const c = this.c;
@@ -157,8 +195,8 @@ export class Client {
 	private readonly clock: Clock;
 	private readonly handler: TransportHandler;
 	private readonly onTimer: () => void;
-	private readonly host: string;
-	private readonly port: number;
+	private host: string;
+	private port: number;
 	private readonly tls: TlsOptions | undefined;
 	private readonly reconnect: Required<ReconnectOptions> | false;
 	private readonly random: () => number;
@@ -179,8 +217,11 @@ export class Client {
 		this.callbacks = callbacks;
 		this.random = options.random ?? Math.random;
 		const cleanSession = options.cleanSession ?? true;
+		const version = options.protocolVersion ?? 4;
 		let clientId = options.clientId;
-		if (clientId === undefined || clientId === "") {
+		// MQTT 5.0: an empty client id is the broker's to assign (5.0 §3.1.3.1), then used from then on.
+		if (version === 5 && clientId === "") { /* kept empty */ }
+		else if (clientId === undefined || clientId === "") {
 			if (!cleanSession)
 				throw new MqttError(ErrorCode.EMPTY_CLIENT_ID, "a persistent session (cleanSession false) needs a stable clientId");
 			clientId = "xs-";
@@ -193,9 +234,11 @@ export class Client {
 		this.persistence = store === undefined ? undefined : new Persistence(store);
 		this.tx = new Transmit(new Uint8Array(txBufferSize));
 		const { store: _store, ...sessionOptions } = options;
-		this.session = new Session<MessageHandler>({ ...sessionOptions, clientId, cleanSession, snapshots: store !== undefined }, new Client.SessionRelay(this), this.tx);
+		const rxBufferSize = options.rxBufferSize ?? 1024;
+		this.session = new Session<MessageHandler>({ ...sessionOptions, clientId, cleanSession, snapshots: store !== undefined, rxBufferSize: version === 5 ? rxBufferSize : undefined }, new Client.SessionRelay(this), this.tx);
 		const restoreError = this.persistence?.restore(this.session);
-		this.reader = new PacketReader(options.rxBufferSize ?? 1024);
+		// MQTT 5.0: the receive buffer is the Maximum Packet Size announced; every packet is framed whole.
+		this.reader = version === 5 ? new PacketReader(rxBufferSize, parseBody5, new PacketView5(), 5) : new PacketReader(rxBufferSize, parseBody, new PacketView(), 4);
 		this.transport = options.transport;
 		this.clock = options.clock;
 		this.host = options.host;
@@ -225,14 +268,22 @@ export class Client {
 	 * no room now (onWritable fires when a retry may succeed; offline QoS 0 is dropped and counted
 	 * unless `qos0WhileOffline` is "queue"). QoS 1/2 messages published offline wait in the pool.
 	 */
-	publish(topic: string, payload: Payload, qos?: QoS, retain?: boolean): number {
+	publish(topic: string, payload: Payload, qos?: QoS, retain?: boolean, properties?: PropertyValues): number {
 		// No default parameters: in XS they cost more than the rest of this test.
-		return this.session.publish(topic, payload, qos === undefined ? 0 : qos, retain === true);
+		return this.session.publish(topic, payload, qos === undefined ? 0 : qos, retain === true, properties);
 	}
 
-	/** Subscribes; `handler` receives the messages whose topic matches `filter` (else onMessage). */
-	subscribe(filter: string, qos: QoS = 0, handler?: MessageHandler): void {
-		this.session.subscribe(filter, qos, handler);
+	/**
+	 * Subscribes; `handler` receives the messages whose topic matches `filter` (else onMessage).
+	 * MQTT 5.0: `options` (noLocal, retainAsPublished, retainHandling, subscriptionIdentifier).
+	 */
+	subscribe(filter: string, qos: QoS = 0, handler?: MessageHandler, options?: SubscribeOptions): void {
+		this.session.subscribe(filter, qos, handler, options);
+	}
+
+	/** MQTT 5.0: starts re-authentication (AUTH 0x19) with `data`; onAuth answers the broker's steps. */
+	reauthenticate(data?: Uint8Array): void {
+		this.session.reauthenticate(data);
 	}
 
 	unsubscribe(filter: string): void {
@@ -266,6 +317,21 @@ export class Client {
 
 	get stats(): SessionStats {
 		return this.session.stats;
+	}
+
+	/** The client identifier in use: the one given or generated, or (MQTT 5.0) the one the broker assigned. */
+	get clientId(): string {
+		return this.session.clientId;
+	}
+
+	/** MQTT 5.0: what the broker said in its last CONNACK (its limits; 3.1.1: the defaults). */
+	get broker(): BrokerInfo {
+		return this.session.broker;
+	}
+
+	/** The server connected to, or to be tried next: "host:port". */
+	get server(): string {
+		return `${this.host}:${this.port}`;
 	}
 
 	/** Bytes of packets the transport has not taken yet (waiting in the transmit buffer). */
@@ -320,8 +386,22 @@ export class Client {
 	}
 
 	private report(error: MqttError, wasConnected: boolean): void {
+		const reference = error.serverReference;
+		if (reference !== undefined && this.callbacks.followServerReference) this.moveTo(reference);
 		if (wasConnected) this.callbacks.onClose?.call(this, error);
 		else this.callbacks.onError?.call(this, error);
+	}
+
+	/**
+	 * Takes the first server of a Server Reference (5.0 §4.11: "host", "host:port", "[v6]:port";
+	 * several are separated by spaces) as where to connect next.
+	 */
+	private moveTo(reference: string): void {
+		const first = reference.trim().split(" ")[0]!;
+		const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
+		if (match === null) return;
+		this.host = match[1]!.replace(/^\[|\]$/g, "");
+		if (match[2] !== undefined) this.port = Number(match[2]);
 	}
 
 	private scheduleReconnect(): void {
@@ -420,7 +500,7 @@ export class Client {
 	private dispatch(message: PacketView): void {
 		const subs = this.session.subscriptions;
 		const entries = subs.entries;
-		const buffer = message.buffer;
+		const buffer = message.topicBuffer;
 		const start = message.topicStart;
 		const end = message.topicEnd;
 		let taken = false;

@@ -31,6 +31,11 @@ export class PacketView {
 	dup = false;
 	qos: QoS = 0;
 	retain = false;
+	/**
+	 * Where the topic's bytes are: [topicStart, topicEnd) of `topicBuffer`, which is `buffer` unless an
+	 * MQTT 5.0 PUBLISH named its topic by a topic alias (then it is the client's alias table).
+	 */
+	topicBuffer: Uint8Array = EMPTY;
 	topicStart = 0;
 	topicEnd = 0;
 	payloadStart = 0;
@@ -48,7 +53,7 @@ export class PacketView {
 
 	/** The PUBLISH topic name as a string (allocates it). */
 	topic(): string {
-		return decodeUtf8(this.buffer, this.topicStart, this.topicEnd);
+		return decodeUtf8(this.topicBuffer, this.topicStart, this.topicEnd);
 	}
 	/** The payload as a UTF-8 string (allocates it). */
 	payloadText(): string {
@@ -66,7 +71,7 @@ export class PacketView {
 			const c = charCode.call(topic, i);
 			if (c !== c) return at === end;
 			if (c >= 0x80) return this.topic() === topic;
-			if (at >= end || this.buffer[at++] !== c) return false;
+			if (at >= end || this.topicBuffer[at++] !== c) return false;
 		}
 	}
 }
@@ -219,6 +224,7 @@ export function parseBody(view: PacketView, firstByte: number, buffer: Uint8Arra
 				throw malformed(ErrorCode.LENGTH_MISMATCH, `PUBLISH topic name of ${topicLength} bytes${qos > 0 ? " and packet identifier" : ""} run past the remaining length`);
 			checkPublishTopic(buffer, topicStart, topicEnd);
 			if (qos > 0) readId(view, buffer, topicEnd, type);
+			view.topicBuffer = buffer;
 			view.topicStart = topicStart;
 			view.topicEnd = topicEnd;
 			view.payloadStart = at;

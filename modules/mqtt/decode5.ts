@@ -98,6 +98,7 @@ export function parseBody5(view: PacketView, firstByte: number, buffer: Uint8Arr
 			}
 			else if (!v.properties.has(Property.TOPIC_ALIAS))
 				throw malformed5(ErrorCode.EMPTY_TOPIC, "PUBLISH has an empty topic name and no topic alias", PROTOCOL_ERROR);
+			v.topicBuffer = buffer;
 			v.topicStart = topicStart;
 			v.topicEnd = topicEnd;
 			v.payloadStart = at;
@@ -118,6 +119,14 @@ export function parseBody5(view: PacketView, firstByte: number, buffer: Uint8Arr
 			return;
 		}
 		case CONNACK: {
+			// A 3.1.1 broker refuses a 5.0 CONNECT with its own CONNACK, return code 1 and no properties
+			// (3.1.1 §3.2.2.3; mosquitto 1.x, brokers without 5.0): read as 0x84 Unsupported Protocol Version (5.0 §3.1.2.2).
+			if (length === 2 && buffer[start] === 0 && buffer[start + 1] === 1) {
+				v.sessionPresent = false;
+				v.returnCode = v.reasonCode = 0x84;
+				v.properties.clear(buffer);
+				return;
+			}
 			if (length < 3) throw malformed5(ErrorCode.LENGTH_MISMATCH, "CONNACK cannot hold its flags, reason code and property length");
 			const ack = buffer[start]!;
 			if (ack & ~SESSION_PRESENT & 0xFF)

@@ -11,7 +11,7 @@ import {
 	AUTH, CONNECT, DISCONNECT, DUP_FLAG, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_SHIFT, REQUIRED_FLAGS, RETAIN_FLAG, TYPE_SHIFT,
 } from "./constants.js";
 import type { Payload, QoS, Subscription } from "./packet.js";
-import { propertiesLength, propertiesSize, writeProperties } from "./properties.js";
+import { Property, propertiesLength, propertiesSize, writeProperties, writePropertyValues } from "./properties.js";
 import type { PropertyValues } from "./properties.js";
 import { reasonAllowed, reasonName } from "./reason-codes.js";
 import { remainingLengthSize, writeRemainingLength } from "./remaining-length.js";
@@ -83,6 +83,34 @@ export function encodePublish5(buffer: Uint8Array, offset: number, topic: string
 	at = writeProperties(properties, props, buffer, at);
 	writePayload(payload, buffer, at);
 	return total;
+}
+
+/**
+ * Writes a PUBLISH whose parts are checked and measured already (the session's path): `topicBytes`
+ * of topic (0: named by `alias` alone), `propsLength` bytes of `properties` (propertiesLength), and a
+ * Topic Alias property when `alias` > 0. `remaining` counts all of it. Returns the offset after it.
+ */
+export function writePublish5(buffer: Uint8Array, offset: number, topic: string, topicBytes: number, payload: Payload, qos: number, retain: boolean, packetId: number, remaining: number, properties: PropertyValues | undefined, propsLength: number, alias: number): number {
+	let at = offset;
+	buffer[at++] = (PUBLISH << TYPE_SHIFT) | (qos << QOS_SHIFT) | (retain ? RETAIN_FLAG : 0);
+	at = writeRemainingLength(remaining, buffer, at);
+	if (topicBytes > 0) at = writeString(topic, topicBytes, buffer, at);
+	else {
+		buffer[at++] = 0;
+		buffer[at++] = 0;
+	}
+	if (qos > 0) {
+		buffer[at++] = packetId >> 8;
+		buffer[at++] = packetId & 0xFF;
+	}
+	at = writeRemainingLength(propsLength + (alias > 0 ? 3 : 0), buffer, at);
+	if (alias > 0) {
+		buffer[at++] = Property.TOPIC_ALIAS;
+		buffer[at++] = alias >> 8;
+		buffer[at++] = alias & 0xFF;
+	}
+	if (properties !== undefined) at = writePropertyValues(properties, buffer, at);
+	return writePayload(payload, buffer, at);
 }
 
 /**

@@ -1,6 +1,8 @@
 // Every failure of the library, named: callers switch on `error.code`, never on the message.
 // Protocol errors come from bytes off the network; usage errors from the API, before a byte is sent.
 
+import { reasonName } from "./reason-codes.js";
+
 export const ErrorCode = {
 	// Malformed input from the network (MQTT 3.1.1 §4.8: the receiver closes the connection).
 	RESERVED_PACKET_TYPE: "RESERVED_PACKET_TYPE",
@@ -48,6 +50,18 @@ export const ErrorCode = {
 	 * topic, cloud brokers on what they do not support.
 	 */
 	REJECTED_BY_BROKER: "REJECTED_BY_BROKER",
+	/** MQTT 5.0: a PUBLISH names a topic alias of 0, above the Topic Alias Maximum we announced, or never set (5.0 §3.3.2.3.4). */
+	TOPIC_ALIAS_INVALID: "TOPIC_ALIAS_INVALID",
+	/** MQTT 5.0: a message marked UTF-8 (Payload Format Indicator 1) whose payload is not (5.0 §3.3.2.3.2). */
+	PAYLOAD_FORMAT_INVALID: "PAYLOAD_FORMAT_INVALID",
+	/** MQTT 5.0: the broker sent DISCONNECT; `reasonCode` and the message say why, `serverReference` where to go. */
+	DISCONNECTED_BY_BROKER: "DISCONNECTED_BY_BROKER",
+	/** MQTT 5.0: the broker refused the connection (CONNACK reason code 0x80 and above, other than those named below). */
+	CONNECTION_REFUSED_BY_BROKER: "CONNECTION_REFUSED_BY_BROKER",
+	/** MQTT 5.0: the broker refused the connection and names another server (0x9C Use another server, 0x9D Server moved). */
+	USE_ANOTHER_SERVER: "USE_ANOTHER_SERVER",
+	/** MQTT 5.0: enhanced authentication (AUTH) failed or has no handler (5.0 §4.12). */
+	AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED",
 
 	// CONNACK return codes 1..5.
 	UNACCEPTABLE_PROTOCOL_VERSION: "UNACCEPTABLE_PROTOCOL_VERSION",
@@ -71,6 +85,12 @@ export const ErrorCode = {
 	INVALID_ARGUMENT: "INVALID_ARGUMENT",
 	CLIENT_CLOSED: "CLIENT_CLOSED",
 	QUEUE_FULL: "QUEUE_FULL",
+	// MQTT 5.0: what the broker said at CONNACK it does not support, refused before a byte is sent.
+	QOS_NOT_SUPPORTED: "QOS_NOT_SUPPORTED",
+	RETAIN_NOT_SUPPORTED: "RETAIN_NOT_SUPPORTED",
+	WILDCARD_NOT_SUPPORTED: "WILDCARD_NOT_SUPPORTED",
+	SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: "SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED",
+	SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: "SHARED_SUBSCRIPTIONS_NOT_SUPPORTED",
 
 	// The persistent store (options.store): a snapshot that was ignored, a load or save that threw.
 	STORE_CORRUPT: "STORE_CORRUPT",
@@ -87,6 +107,8 @@ export class MqttError extends Error {
 	packetId?: number;
 	/** MQTT 5.0: the reason code a receiver sends for this error (0x81 Malformed Packet, 0x82 Protocol Error), where it is one. */
 	reasonCode?: number;
+	/** MQTT 5.0: the server the broker named (Server Reference, 5.0 §4.11), with USE_ANOTHER_SERVER or DISCONNECTED_BY_BROKER. */
+	serverReference?: string;
 	constructor(code: ErrorCode, message: string) {
 		super(`${code}: ${message}`);
 		this.code = code;
@@ -106,4 +128,23 @@ export function connackError(returnCode: number): MqttError {
 		case 4: return new MqttError(ErrorCode.BAD_USERNAME_OR_PASSWORD, "CONNACK return code 4: bad user name or password");
 		default: return new MqttError(ErrorCode.NOT_AUTHORIZED, "CONNACK return code 5: not authorized to connect");
 	}
+}
+
+/**
+ * An MQTT 5.0 CONNACK refusal (reason code 0x80 and above, 5.0 §3.2.2.2) as an error: the codes that
+ * mean what a 3.1.1 return code meant keep its error code; `reasonCode` holds the broker's code.
+ */
+export function connackError5(code: number, reasonString: string | undefined, serverReference: string | undefined): MqttError {
+	const name =
+		code === 0x84 ? ErrorCode.UNACCEPTABLE_PROTOCOL_VERSION :
+		code === 0x85 ? ErrorCode.IDENTIFIER_REJECTED :
+		code === 0x86 || code === 0x8C ? ErrorCode.BAD_USERNAME_OR_PASSWORD :
+		code === 0x87 || code === 0x8A ? ErrorCode.NOT_AUTHORIZED :
+		code === 0x88 || code === 0x89 ? ErrorCode.SERVER_UNAVAILABLE :
+		code === 0x9C || code === 0x9D ? ErrorCode.USE_ANOTHER_SERVER :
+		ErrorCode.CONNECTION_REFUSED_BY_BROKER;
+	const error = new MqttError(name, `CONNACK ${reasonName(code)}${reasonString ? `: ${reasonString}` : ""}${serverReference ? ` (server reference ${serverReference})` : ""}`);
+	error.reasonCode = code;
+	if (serverReference !== undefined) error.serverReference = serverReference;
+	return error;
 }

@@ -11,5 +11,11 @@ export { PacketView, parsePacket } from "./decode.js";
 export { PacketReader } from "./reader.js";
 export { topicMatches, validateTopicFilter, validateTopicName } from "./topic.js";
 export { Session } from "./session.js";
-export type { SubscriptionEntry } from "./subscriptions.js";
-export type { RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
+export type { SubscribeOptions, SubscriptionEntry } from "./subscriptions.js";
+export type { BrokerInfo, RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
+// MQTT 5.0.
+export { Properties, Property } from "./properties.js";
+export type { PropertyValues } from "./properties.js";
+export { ReasonCode, reasonName } from "./reason-codes.js";
+export { encodeAck5, encodeConnect5, encodePublish5, encodeReasonPacket, encodeSubscribe5, encodeUnsubscribe5 } from "./encode5.js";
+export { PacketView5, parsePacket5 } from "./decode5.js";

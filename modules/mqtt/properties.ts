@@ -457,8 +457,13 @@ export function propertiesSize(length: number): number {
  * `propertiesLength` as `length`, at `offset`; returns the offset after it.
  */
 export function writeProperties(values: PropertyValues | undefined, length: number, buffer: Uint8Array, offset: number): number {
-	let at = writeRemainingLength(length, buffer, offset);
-	if (values === undefined) return at;
+	const at = writeRemainingLength(length, buffer, offset);
+	return values === undefined ? at : writePropertyValues(values, buffer, at);
+}
+
+/** Writes the properties of `values` (checked by `propertiesLength`), without the block's length, at `offset`; returns the offset after them. */
+export function writePropertyValues(values: PropertyValues, buffer: Uint8Array, offset: number): number {
+	let at = offset;
 	const record = values as Record<string, unknown>;
 	for (let k = 0; k < ORDER.length; k++) {
 		const id = ORDER[k]!;

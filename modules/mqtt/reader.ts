@@ -272,7 +272,7 @@ export class PacketReader {
 function fillOversize(view: PacketView, first: number, buffer: Uint8Array): void {
 	view.type = PUBLISH;
 	view.flags = first & FLAGS_MASK;
-	view.buffer = buffer;
+	view.buffer = view.topicBuffer = buffer;
 	view.qos = ((first >> QOS_SHIFT) & QOS_BITS) as QoS;
 	view.dup = (first & DUP_FLAG) !== 0;
 	view.retain = (first & RETAIN_FLAG) !== 0;

@@ -1,23 +1,29 @@
-// The MQTT 3.1.1 session as a pure state machine: decoded packets, clock ticks and API calls in;
+// The MQTT session (3.1.1, or 5.0 with `protocolVersion: 5`) as a pure state machine: decoded packets, clock ticks and API calls in;
 // packets to send (through a Transmit), events and snapshots to persist out. No sockets, no timers,
 // no store: every protocol path is testable.
 
 import { PacketView, parsePacket } from "./decode.js";
-import { encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, packetSize, payloadLength, publishRemaining, TopicCache, writePublish } from "./encode.js";
-import { connackError, ErrorCode, MqttError } from "./errors.js";
+import { PacketView5, parsePacket5 } from "./decode5.js";
+import { checkRemaining, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, packetSize, payloadLength, PROTOCOL_LEVEL_5, publishRemaining, TopicCache, writePublish } from "./encode.js";
+import { encodeReasonPacket, writePublish5 } from "./encode5.js";
+import { connackError, connackError5, ErrorCode, MqttError } from "./errors.js";
 import {
-	CONNACK, DISCONNECT, DUP_FLAG, MAX_PACKET_SIZE, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
-	PUBLISH_HEADER, PUBREC, PUBREL, REQUIRED_FLAGS, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, TYPE_SHIFT, UNSUBACK,
+	AUTH, CONNACK, DISCONNECT, DUP_FLAG, MAX_PACKET_SIZE, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
+	PUBLISH_HEADER, PUBREC, PUBREL, REQUIRED_FLAGS, RETAIN_FLAG, SUBACK, SUBACK_FAILURE, SUBSCRIBE, TYPE_SHIFT, UNSUBACK,
 } from "./constants.js";
 import type { Payload, QoS, Will } from "./packet.js";
+import { Properties, Property, propertiesLength, propertiesSize } from "./properties.js";
+import type { PropertyValues } from "./properties.js";
+import { ReasonCode, reasonAllowed, reasonName } from "./reason-codes.js";
 import { FREE, MessagePool, QUEUED, RELEASE, RELEASING, RESEND, SENT } from "./pool.js";
 import { checkSnapshot, fnv1a, forEachEntry, inboundId, SnapshotInfo, snapshotCapacity, writeSnapshot } from "./snapshot.js";
 import type { Transmit } from "./transmit.js";
 import { Subscriptions } from "./subscriptions.js";
-import type { Request, SubscriptionEntry } from "./subscriptions.js";
+import { sharedFilterStart } from "./subscriptions.js";
+import type { Request, SubscribeOptions, SubscriptionEntry } from "./subscriptions.js";
 import { validateTopicFilter } from "./topic.js";
 import { writeRemainingLength } from "./remaining-length.js";
-import { utf8Length, writeUtf8 } from "./utf8.js";
+import { checkUtf8, utf8Length, writeUtf8 } from "./utf8.js";
 
 export interface SessionOptions {
 	clientId: string;
@@ -65,6 +71,88 @@ export interface SessionOptions {
 	 * lose, and `restore` takes one back (see snapshot.ts). Default false.
 	 */
 	snapshots?: boolean;
+
+	// ---- MQTT 5.0 ----
+	/** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. */
+	protocolVersion?: 4 | 5;
+	/**
+	 * MQTT 5.0: seconds the broker keeps the session after the connection ends (5.0 §3.1.2.11.2);
+	 * 0 ends it with the connection, 4,294,967,295 never. Default: 0 with `cleanSession`, else never
+	 * (what a 3.1.1 persistent session is). `cleanSession` is the Clean Start flag.
+	 */
+	sessionExpiry?: number;
+	/**
+	 * MQTT 5.0: the most topic aliases this client sets for the QoS 0 messages it sends at once, up to
+	 * the broker's Topic Alias Maximum (default 16). A topic sent again goes as its two-byte alias.
+	 */
+	topicAliases?: number;
+	/**
+	 * MQTT 5.0: the Topic Alias Maximum announced: how many aliases the broker may set on the messages
+	 * it sends us (default 0, none). Each is kept in a fixed slot of ALIAS_TOPIC_BYTES bytes.
+	 */
+	inboundTopicAliases?: number;
+	/** MQTT 5.0: the receive buffer's size, announced as our Maximum Packet Size (the client sets it). */
+	rxBufferSize?: number;
+	/** MQTT 5.0: ask for Response Information in CONNACK (5.0 §3.1.2.11.6, default false). */
+	requestResponseInformation?: boolean;
+	/** MQTT 5.0: false asks the broker to leave reason strings and user properties out of failures (default true). */
+	requestProblemInformation?: boolean;
+	/** MQTT 5.0: user properties sent in CONNECT. */
+	userProperties?: ReadonlyArray<readonly [string, string]>;
+	/** MQTT 5.0 enhanced authentication (5.0 §4.12): the method, and the data CONNECT carries. */
+	authenticationMethod?: string;
+	authenticationData?: Uint8Array;
+}
+
+/** Bytes kept per inbound topic alias (MQTT 5.0): a broker's alias for a longer topic is refused (TOPIC_ALIAS_INVALID). */
+export const ALIAS_TOPIC_BYTES = 128;
+
+/**
+ * What the broker said in its CONNACK (MQTT 5.0 §3.2.2.3), for the connection in progress; with
+ * MQTT 3.1.1, and before the first CONNACK, the values 5.0 gives when a property is absent.
+ */
+export class BrokerInfo {
+	/** QoS 1/2 messages it takes in flight at once (Receive Maximum). */
+	receiveMaximum = 65_535;
+	/** The largest packet it takes, in bytes (Maximum Packet Size). */
+	maximumPacketSize = MAX_PACKET_SIZE;
+	maximumQoS: QoS = 2;
+	retainAvailable = true;
+	wildcardSubscriptionAvailable = true;
+	subscriptionIdentifiersAvailable = true;
+	sharedSubscriptionAvailable = true;
+	/** Aliases we may set on the topics we send (Topic Alias Maximum). */
+	topicAliasMaximum = 0;
+	/** Keep alive it imposes in seconds (Server Keep Alive), or -1. */
+	serverKeepAlive = -1;
+	/** The Session Expiry Interval in force (ours, unless it answered with its own), seconds. */
+	sessionExpiry = 0;
+	/** The client identifier it assigned (to an empty one), when it did. */
+	assignedClientIdentifier: string | undefined = undefined;
+	responseInformation: string | undefined = undefined;
+	serverReference: string | undefined = undefined;
+	reasonString: string | undefined = undefined;
+	/** Its user properties, as [name, value] pairs. */
+	userProperties: Array<[string, string]> = [];
+
+	/** Reads a CONNACK's properties (allocates only for the strings it holds). */
+	read(p: Properties, sessionExpiry: number): void {
+		this.receiveMaximum = p.number(Property.RECEIVE_MAXIMUM, 65_535);
+		this.maximumPacketSize = p.number(Property.MAXIMUM_PACKET_SIZE, MAX_PACKET_SIZE);
+		this.maximumQoS = p.number(Property.MAXIMUM_QOS, 2) as QoS;
+		this.retainAvailable = p.number(Property.RETAIN_AVAILABLE, 1) === 1;
+		this.wildcardSubscriptionAvailable = p.number(Property.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) === 1;
+		this.subscriptionIdentifiersAvailable = p.number(Property.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) === 1;
+		this.sharedSubscriptionAvailable = p.number(Property.SHARED_SUBSCRIPTION_AVAILABLE, 1) === 1;
+		this.topicAliasMaximum = p.number(Property.TOPIC_ALIAS_MAXIMUM, 0);
+		this.serverKeepAlive = p.number(Property.SERVER_KEEP_ALIVE, -1);
+		this.sessionExpiry = p.number(Property.SESSION_EXPIRY_INTERVAL, sessionExpiry);
+		this.assignedClientIdentifier = p.string(Property.ASSIGNED_CLIENT_IDENTIFIER);
+		this.responseInformation = p.string(Property.RESPONSE_INFORMATION);
+		this.serverReference = p.string(Property.SERVER_REFERENCE);
+		this.reasonString = p.string(Property.REASON_STRING);
+		this.userProperties = p.has(Property.USER_PROPERTY) ? p.userPairs() : [];
+	}
 }
 
 /** What the session tells its owner (the client). */
@@ -78,12 +166,21 @@ export interface SessionEvents {
 	oversize(message: PacketView): void;
 	/**
 	 * An outbound QoS 1 or 2 message completed its exchange, at `qos`: 1 for a QoS 2 message that
-	 * the broker completed with PUBACK (it grants at most QoS 1).
+	 * the broker completed with PUBACK (it grants at most QoS 1). MQTT 5.0: `reasonCode` is the
+	 * broker's (below 0x80, taken; from 0x80 on, refused: 0x87 Not authorized, 0x97 Quota exceeded, ...).
 	 */
-	delivered(packetId: number, qos: QoS): void;
+	delivered(packetId: number, qos: QoS, reasonCode: number): void;
 	/** SUBACK for `filter`: the granted QoS (0..2) or 0x80 for a refusal. */
 	subscribed(filter: string, returnCode: number): void;
-	unsubscribed(filter: string): void;
+	/** UNSUBACK for `filter`; MQTT 5.0: its reason code (0, 0x11 No subscription existed, or a refusal). */
+	unsubscribed(filter: string, reasonCode: number): void;
+	/**
+	 * MQTT 5.0: the broker continues enhanced authentication (AUTH 0x18, 5.0 §4.12). Returns the data
+	 * to answer with, or undefined to give up (the connection fails with AUTHENTICATION_FAILED).
+	 */
+	auth(reasonCode: number, properties: Properties): Uint8Array | undefined;
+	/** Something went wrong that does not end the connection (MQTT 5.0: a subscription or message refused locally, a payload not UTF-8). */
+	problem(error: MqttError): void;
 	/** A publish refused for want of room may now be accepted. */
 	writable(): void;
 	/**
@@ -129,6 +226,12 @@ export class SessionStats {
 	qos2AckedAsQos1 = 0;
 	/** Requests set aside after the broker closed the connection on them (REJECTED_BY_BROKER). */
 	rejected = 0;
+	/** MQTT 5.0: outbound messages the broker answered with a reason code of 0x80 or more. */
+	refusedByBroker = 0;
+	/** MQTT 5.0: inbound messages marked UTF-8 whose payload was not (refused with 0x99). */
+	payloadFormatInvalid = 0;
+	/** MQTT 5.0: QoS 0 messages sent with a topic alias instead of their topic. */
+	aliased = 0;
 }
 
 const ACK_SIZE = 4;
@@ -150,7 +253,8 @@ export class Session<H = unknown> {
 	private readonly inboundIds: Uint16Array;
 	private inboundCount = 0;
 	private nextId = 1;
-	private readonly keepAliveMs: number;
+	/** Keep alive in ms: ours, or the broker's Server Keep Alive (MQTT 5.0) on this connection. */
+	private keepAliveMs: number;
 	private connectDeadline = 0;
 	private lastSent = 0;
 	/**
@@ -166,7 +270,26 @@ export class Session<H = unknown> {
 	private blockedOnTransmit = 0;
 	/** A refused publish waits for room in the pool. */
 	private blockedOnPool = false;
-	private readonly options: Required<Omit<SessionOptions, "username" | "password" | "will">> & Omit<SessionOptions, "password">;
+	private readonly options: Required<Omit<SessionOptions, OptionalOptions>> & Omit<SessionOptions, "password">;
+	/** 4 (MQTT 3.1.1) or 5 (MQTT 5.0). */
+	readonly version: 4 | 5;
+	/** The client identifier CONNECT carries: the one given, or the one the broker assigned (MQTT 5.0). */
+	clientId: string;
+	/** What the broker said in its CONNACK (MQTT 5.0; the defaults with 3.1.1). */
+	readonly broker = new BrokerInfo();
+	/** MQTT 5.0 CONNECT properties, made once. */
+	private readonly connectProperties: PropertyValues | undefined;
+	/** QoS 1/2 messages in flight at once on this connection: maxInflight, or less when the broker's Receive Maximum says so. */
+	private inflightLimit: number;
+	/** Bytes an acknowledgement may take: 4, or 5 with an MQTT 5.0 reason code. */
+	private readonly ackRoom: number;
+	/** MQTT 5.0 outbound topic aliases: alias n names aliasTopics[n - 1], set on this connection. */
+	private readonly aliasTopics: Array<string | undefined>;
+	private aliasLimit = 0;
+	private aliasCount = 0;
+	/** MQTT 5.0 inbound topic aliases: alias n's topic is aliasIn[(n - 1) * ALIAS_TOPIC_BYTES, + aliasInLengths[n - 1]). */
+	private readonly aliasIn: Uint8Array;
+	private readonly aliasInLengths: Uint8Array;
 	/** Held apart from the options, in a private field: inspecting or serialising the session never shows it. */
 	readonly #password: Payload | undefined;
 	/** FNV-1a of the client identifier's UTF-8, written into snapshots and checked on restore. */
@@ -200,9 +323,31 @@ export class Session<H = unknown> {
 			cleanSession: true, keepAlive: 60, txBufferSize: tx.size, queueBytes: 4096, maxMessages: 32,
 			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
 			maxPacketSize: MAX_PACKET_SIZE, maxAttempts: 3, stableAfter: 10_000, snapshots: false,
+			protocolVersion: 4 as const, topicAliases: 16, inboundTopicAliases: 0, requestResponseInformation: false, requestProblemInformation: true,
 			...given,
 		};
 		this.#password = password;
+		const version = o.protocolVersion;
+		if (version !== 4 && version !== 5)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `protocolVersion must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not ${String(version)}`);
+		this.version = version;
+		if (version === 4) {
+			for (const name of ["sessionExpiry", "userProperties", "authenticationMethod", "authenticationData"] as const)
+				if (o[name] !== undefined) throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${name} needs MQTT 5.0 (protocolVersion 5)`);
+			if (o.inboundTopicAliases !== 0) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "inboundTopicAliases needs MQTT 5.0 (protocolVersion 5)");
+			if (o.requestResponseInformation || !o.requestProblemInformation)
+				throw new MqttError(ErrorCode.INVALID_ARGUMENT, "requestResponseInformation and requestProblemInformation need MQTT 5.0 (protocolVersion 5)");
+		}
+		checkInteger("topicAliases", o.topicAliases, 0, 65_535);
+		checkInteger("inboundTopicAliases", o.inboundTopicAliases, 0, 65_535);
+		if (o.sessionExpiry !== undefined) checkInteger("sessionExpiry", o.sessionExpiry, 0, 4_294_967_295);
+		if (o.rxBufferSize !== undefined) checkInteger("rxBufferSize", o.rxBufferSize, 16, MAX_BUFFER);
+		this.clientId = o.clientId;
+		this.connectProperties = version === 5 ? connectProperties(o) : undefined;
+		this.ackRoom = version === 5 ? ACK_SIZE + 1 : ACK_SIZE;
+		this.aliasTopics = version === 5 ? new Array<string | undefined>(o.topicAliases).fill(undefined) : [];
+		this.aliasIn = new Uint8Array(o.inboundTopicAliases * ALIAS_TOPIC_BYTES);
+		this.aliasInLengths = new Uint8Array(o.inboundTopicAliases);
 		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
 		checkInteger("txBufferSize", o.txBufferSize, MIN_TX_BUFFER, MAX_BUFFER);
 		if (o.txBufferSize !== tx.size)
@@ -218,10 +363,12 @@ export class Session<H = unknown> {
 		this.options = o;
 		this.maxPacketSize = o.maxPacketSize;
 		this.sendLimit = Math.min(o.txBufferSize, o.maxPacketSize);
+		this.inflightLimit = o.maxInflight;
 		const snapshotBytes = o.snapshots ? snapshotCapacity(o.maxMessages, o.queueBytes, o.maxInboundQos2) : 0;
 		const id = new Uint8Array(utf8Length(o.clientId, true));
 		writeUtf8(o.clientId, id, 0);
-		this.owner = fnv1a(id, 0, id.length);
+		// A snapshot holds packets as encoded for one protocol version: its owner is the client id and the version.
+		this.owner = (fnv1a(id, 0, id.length) ^ (version === 5 ? 0x5005 : 0)) >>> 0;
 		// Validate CONNECT now, so that a bad client id, will or password throws before any byte:
 		// encoded where it will be sent from (nothing is there yet), then zeroed (it may hold the password).
 		let connectSize: number;
@@ -286,7 +433,10 @@ export class Session<H = unknown> {
 
 	private connectPacket() {
 		const o = this.options;
-		return { type: 1 as const, clientId: o.clientId, cleanSession: o.cleanSession, keepAlive: o.keepAlive, will: o.will, username: o.username, password: this.#password };
+		return {
+			type: 1 as const, protocolLevel: this.version === 5 ? PROTOCOL_LEVEL_5 : 4, properties: this.connectProperties, clientId: this.clientId,
+			cleanSession: o.cleanSession, keepAlive: o.keepAlive, will: o.will, username: o.username, password: this.#password,
+		};
 	}
 
 	// ---- the connection ------------------------------------------------------------------
@@ -422,20 +572,26 @@ export class Session<H = unknown> {
 		this.events.rejected(error, undefined);
 	}
 
-	/** Sets aside pool entry `i`, a QoS 1/2 PUBLISH the broker closed the connection on, maxAttempts times. */
-	private rejectMessage(i: number): void {
+	/**
+	 * Sets aside pool entry `i`: a QoS 1/2 PUBLISH the broker closed the connection on, maxAttempts
+	 * times (REJECTED_BY_BROKER), or, given `code` and `why`, one it said (MQTT 5.0 CONNACK) it does not take.
+	 */
+	private rejectMessage(i: number, code: ErrorCode = ErrorCode.REJECTED_BY_BROKER, why = ""): void {
 		const pool = this.pool;
 		const id = pool.ids[i]!;
-		const view = new PacketView();
+		const view = this.version === 5 ? new PacketView5() : new PacketView();
 		const offset = pool.offsets[i]!;
-		parsePacket(view, pool.mem, offset, offset + pool.lengths[i]!);
+		if (this.version === 5) parsePacket5(view as PacketView5, pool.mem, offset, offset + pool.lengths[i]!);
+		else parsePacket(view, pool.mem, offset, offset + pool.lengths[i]!);
 		const message: RejectedMessage = { packetId: id, topic: view.topic(), payload: view.payloadBytes(), qos: view.qos, retain: view.retain };
 		const strikes = pool.strikes[i]!;
 		this.probeDone(i === this.suspectEntry);
 		pool.remove(i);
 		if (this.snapshot !== undefined) this.persist();
 		this.stats.rejected++;
-		const error = new MqttError(ErrorCode.REJECTED_BY_BROKER, `the broker closed the connection each of the ${strikes} times PUBLISH ${id} (QoS ${message.qos}) to ${message.topic} was sent alone: set aside, not sent again`);
+		const error = new MqttError(code, code === ErrorCode.REJECTED_BY_BROKER
+			? `the broker closed the connection each of the ${strikes} times PUBLISH ${id} (QoS ${message.qos}) to ${message.topic} was sent alone: set aside, not sent again`
+			: `PUBLISH ${id} (QoS ${message.qos}) to ${message.topic}: ${why}: set aside, not sent`);
 		error.topic = message.topic;
 		error.packetId = id;
 		this.events.rejected(error, message);
@@ -451,10 +607,19 @@ export class Session<H = unknown> {
 		this.subscriptions.disconnected();
 	}
 
-	/** Fails the connection: the owner closes the transport. */
-	fail(error: MqttError): void {
+	/**
+	 * Fails the connection: the owner closes the transport. With MQTT 5.0, an error that names a
+	 * reason code (a malformed or illegal packet from the broker) is first said in a DISCONNECT
+	 * (5.0 §4.13), unless `answer` is false (the broker's own DISCONNECT, a refused CONNACK).
+	 */
+	fail(error: MqttError, answer = true): void {
 		if (this.state !== CONNECTING && this.state !== CONNECTED) return;
 		const wasConnected = this.state === CONNECTED;
+		const code = error.reasonCode;
+		if (answer && this.version === 5 && code !== undefined && reasonAllowed(DISCONNECT, code) && this.tx.room(3)) {
+			const tx = this.tx;
+			tx.commit(encodeReasonPacket(tx.mem, tx.claim(3), DISCONNECT, code));
+		}
 		this.state = DISCONNECTED;
 		this.disconnectBookkeeping();
 		this.clearProbe();
@@ -478,7 +643,7 @@ export class Session<H = unknown> {
 	/** Is there room to answer one more inbound packet? (The owner reads only while there is.) */
 	canReceive(): boolean {
 		const tx = this.tx;
-		return tx.size - tx.tail + tx.head >= ACK_SIZE;
+		return tx.size - tx.tail + tx.head >= this.ackRoom;
 	}
 
 	/** PINGREQ or DISCONNECT (after `tx.room(2)`). */
@@ -528,37 +693,91 @@ export class Session<H = unknown> {
 
 	// ---- inbound packets -----------------------------------------------------------------
 
-	/** Handles one decoded packet. Call only while `canReceive()`. */
+	/** Handles one decoded packet (a PacketView5 with MQTT 5.0). Call only while `canReceive()`. */
 	receive(p: PacketView, now: number): void {
 		this.lastReceived = now;
 		if (this.state === CONNECTING) {
+			if (this.version === 5) {
+				if (p.type === AUTH) return this.auth(p as PacketView5);
+				if (p.type === CONNACK) return this.connack5(p as PacketView5);
+			}
 			if (p.type !== CONNACK)
-				return this.fail(new MqttError(ErrorCode.UNEXPECTED_PACKET, `${PACKET_NAMES[p.type]} before CONNACK (the first packet from a broker must be CONNACK)`));
+				return this.fail(protocolError(ErrorCode.UNEXPECTED_PACKET, `${packetName(p.type)} before CONNACK (the first packet from a broker must be CONNACK)`));
 			return this.connack(p.sessionPresent, p.returnCode);
 		}
 		if (this.state !== CONNECTED) return;
+		if (this.version === 5) return this.receive5(p as PacketView5);
 		switch (p.type) {
 			case PUBLISH: return this.inboundPublish(p);
-			case PUBACK: return this.puback(p.packetId);
-			case PUBREC: return this.pubrec(p.packetId);
-			case PUBREL: return this.pubrel(p.packetId);
-			case PUBCOMP: return this.pubcomp(p.packetId);
+			case PUBACK: return this.puback(p.packetId, 0);
+			case PUBREC: return this.pubrec(p.packetId, 0);
+			case PUBREL: return this.pubrel(p.packetId, 0);
+			case PUBCOMP: return this.pubcomp(p.packetId, 0);
 			case SUBACK: return this.suback(p);
-			case UNSUBACK: return this.unsuback(p.packetId);
-			case PINGRESP:
-				this.pingOutstanding = false;
-				this.progress = true;
-				this.probePassed = true;
-				return;
+			case UNSUBACK: return this.unsuback(p.packetId, 0);
+			case PINGRESP: return this.pingresp();
 			default:
 				return this.fail(new MqttError(ErrorCode.UNEXPECTED_PACKET, `a broker must not send ${PACKET_NAMES[p.type]}`));
 		}
 	}
 
+	/** `receive` for MQTT 5.0, connected: acknowledgements carry reason codes; DISCONNECT and AUTH may come. */
+	private receive5(p: PacketView5): void {
+		switch (p.type) {
+			case PUBLISH: return this.inboundPublish(p);
+			case PUBACK: return this.puback(p.packetId, p.reasonCode);
+			case PUBREC: return this.pubrec(p.packetId, p.reasonCode);
+			case PUBREL: return this.pubrel(p.packetId, p.reasonCode);
+			case PUBCOMP: return this.pubcomp(p.packetId, p.reasonCode);
+			case SUBACK: return this.suback(p);
+			case UNSUBACK: return this.unsuback(p.packetId, p.payloadEnd > p.payloadStart ? p.buffer[p.payloadStart]! : 0, p.payloadEnd - p.payloadStart);
+			case PINGRESP: return this.pingresp();
+			case DISCONNECT: {
+				// The broker ends the connection and says why (5.0 §3.14); no DISCONNECT goes back.
+				const props = p.properties;
+				const reason = props.string(Property.REASON_STRING);
+				const reference = props.string(Property.SERVER_REFERENCE);
+				const error = new MqttError(ErrorCode.DISCONNECTED_BY_BROKER, `the broker sent DISCONNECT ${reasonName(p.reasonCode)}${reason ? `: ${reason}` : ""}${reference ? ` (server reference ${reference})` : ""}`);
+				error.reasonCode = p.reasonCode;
+				if (reference !== undefined) error.serverReference = reference;
+				return this.fail(error, false);
+			}
+			case AUTH: return this.auth(p);
+			default:
+				return this.fail(protocolError(ErrorCode.UNEXPECTED_PACKET, `a broker must not send ${packetName(p.type)}`));
+		}
+	}
+
+	private pingresp(): void {
+		this.pingOutstanding = false;
+		this.progress = true;
+		this.probePassed = true;
+	}
+
+	/** MQTT 5.0 CONNACK: a refusal with its reason, or the broker's limits for this connection (5.0 §3.2.2.3). */
+	private connack5(p: PacketView5): void {
+		const props = p.properties;
+		const code = p.reasonCode;
+		if (code >= 0x80) return this.fail(connackError5(code, props.string(Property.REASON_STRING), props.string(Property.SERVER_REFERENCE)), false);
+		const b = this.broker;
+		const o = this.options;
+		b.read(props, this.connectProperties!.sessionExpiryInterval ?? 0);
+		if (b.assignedClientIdentifier !== undefined) this.clientId = b.assignedClientIdentifier;
+		this.keepAliveMs = (b.serverKeepAlive >= 0 ? b.serverKeepAlive : o.keepAlive) * 1000;
+		this.inflightLimit = Math.min(o.maxInflight, b.receiveMaximum);
+		this.sendLimit = Math.min(o.txBufferSize, o.maxPacketSize, b.maximumPacketSize);
+		// Topic aliases last one connection, both ways (5.0 §3.3.2.3.4).
+		this.aliasLimit = Math.min(this.aliasTopics.length, b.topicAliasMaximum);
+		this.aliasCount = 0;
+		this.aliasTopics.fill(undefined);
+		this.aliasInLengths.fill(0);
+		this.connack(p.sessionPresent, 0);
+	}
+
 	private connack(sessionPresent: boolean, returnCode: number): void {
 		if (returnCode !== 0) return this.fail(connackError(returnCode));
 		if (sessionPresent && this.options.cleanSession)
-			return this.fail(new MqttError(ErrorCode.SESSION_PRESENT_WITH_CLEAN_SESSION, "CONNACK says session present, but clean session was requested"));
+			return this.fail(protocolError(ErrorCode.SESSION_PRESENT_WITH_CLEAN_SESSION, "CONNACK says session present, but clean session was requested"));
 		this.state = CONNECTED;
 		this.stats.connects++;
 		this.pingOutstanding = false;
@@ -584,6 +803,22 @@ export class Session<H = unknown> {
 
 	private inboundPublish(p: PacketView): void {
 		const qos = p.qos;
+		if (this.version === 5) {
+			const props = (p as PacketView5).properties;
+			if (props.at[Property.TOPIC_ALIAS]! >= 0 && !this.inboundAlias(p, props.number(Property.TOPIC_ALIAS, 0))) return;
+			// Marked UTF-8 and not: refused with 0x99 (5.0 §3.3.2.3.2), not delivered; the broker does not re-send it.
+			if (props.at[Property.PAYLOAD_FORMAT_INDICATOR]! >= 0 && props.number(Property.PAYLOAD_FORMAT_INDICATOR, 0) === 1 && !p.oversize
+				&& checkUtf8(p.buffer, p.payloadStart, p.payloadEnd, true) !== 0) {
+				this.stats.payloadFormatInvalid++;
+				const error = new MqttError(ErrorCode.PAYLOAD_FORMAT_INVALID, `a message to ${p.topic()} is marked UTF-8 (payload format indicator 1) but its payload is not: refused (0x99), not delivered`);
+				error.topic = p.topic();
+				this.events.problem(error);
+				if (this.state !== CONNECTED) return;
+				if (qos === 1) this.ack(PUBACK, p.packetId, ReasonCode.PAYLOAD_FORMAT_INVALID);
+				else if (qos === 2) this.ack(PUBREC, p.packetId, ReasonCode.PAYLOAD_FORMAT_INVALID);
+				return;
+			}
+		}
 		if (qos === 2) {
 			const id = p.packetId;
 			if (this.inboundIndex(id) >= 0) {
@@ -592,7 +827,7 @@ export class Session<H = unknown> {
 				return this.ack(PUBREC, id);
 			}
 			if (this.inboundCount === this.inboundIds.length)
-				return this.fail(new MqttError(ErrorCode.INBOUND_QOS2_FULL, `more than ${this.inboundIds.length} inbound QoS 2 messages await PUBREL (maxInboundQos2)`));
+				return this.fail(protocolError(ErrorCode.INBOUND_QOS2_FULL, `more than ${this.inboundIds.length} inbound QoS 2 messages await PUBREL (maxInboundQos2${this.version === 5 ? ", our Receive Maximum" : ""})`, ReasonCode.RECEIVE_MAXIMUM_EXCEEDED));
 			this.inboundIds[this.inboundCount++] = id;
 		}
 		if (p.oversize) {
@@ -610,21 +845,57 @@ export class Session<H = unknown> {
 		else if (qos === 2) this.ack(PUBREC, p.packetId);
 	}
 
+	/**
+	 * MQTT 5.0: a PUBLISH with a Topic Alias (5.0 §3.3.2.3.4). With a topic, the alias is set to it;
+	 * without, the view's topic becomes the one the alias holds. False when the connection failed.
+	 */
+	private inboundAlias(p: PacketView, alias: number): boolean {
+		const max = this.aliasInLengths.length;
+		if (alias > max) {
+			this.fail(protocolError(ErrorCode.TOPIC_ALIAS_INVALID, `the broker used topic alias ${alias}; the most we announced is ${max} (inboundTopicAliases)`, ReasonCode.TOPIC_ALIAS_INVALID));
+			return false;
+		}
+		const slot = (alias - 1) * ALIAS_TOPIC_BYTES;
+		const table = this.aliasIn;
+		const n = p.topicEnd - p.topicStart;
+		if (n > 0) {
+			if (n > ALIAS_TOPIC_BYTES) {
+				this.fail(protocolError(ErrorCode.TOPIC_ALIAS_INVALID, `the broker set topic alias ${alias} to a ${n}-byte topic; an alias slot holds ${ALIAS_TOPIC_BYTES} bytes`, ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR));
+				return false;
+			}
+			const buffer = p.buffer;
+			const from = p.topicStart;
+			for (let i = 0; i < n; i++) table[slot + i] = buffer[from + i]!;
+			this.aliasInLengths[alias - 1] = n;
+			return true;
+		}
+		const length = this.aliasInLengths[alias - 1]!;
+		if (length === 0) {
+			this.fail(protocolError(ErrorCode.TOPIC_ALIAS_INVALID, `the broker used topic alias ${alias} without a topic before setting it on this connection`, ReasonCode.PROTOCOL_ERROR));
+			return false;
+		}
+		p.topicBuffer = table;
+		p.topicStart = slot;
+		p.topicEnd = slot + length;
+		return true;
+	}
+
 	private inboundIndex(id: number): number {
 		for (let i = 0; i < this.inboundCount; i++) if (this.inboundIds[i] === id) return i;
 		return -1;
 	}
 
-	private pubrel(id: number): void {
+	private pubrel(id: number, _reasonCode: number): void {
 		const i = this.inboundIndex(id);
 		if (i >= 0) {
 			this.inboundIds[i] = this.inboundIds[--this.inboundCount]!;
 			if (this.snapshot !== undefined) this.persist();
 		}
-		this.ack(PUBCOMP, id); // also for an unknown identifier (§4.3.3)
+		// Also for an unknown identifier (§4.3.3); MQTT 5.0 says it was not found (0x92, 5.0 §4.3.3).
+		this.ack(PUBCOMP, id, i < 0 && this.version === 5 ? ReasonCode.PACKET_IDENTIFIER_NOT_FOUND : 0);
 	}
 
-	private puback(id: number): void {
+	private puback(id: number, reasonCode: number): void {
 		const pool = this.pool;
 		const i = pool.find(id);
 		if (i < 0 || (pool.states[i] !== SENT && pool.states[i] !== RESEND))
@@ -632,14 +903,19 @@ export class Session<H = unknown> {
 		// PUBACK for a QoS 2 PUBLISH still awaiting PUBREC: the broker took it at QoS 1, and the
 		// exchange is over (RabbitMQ grants at most QoS 1 and answers QoS 2 so; MQTT.js accepts it).
 		if (pool.qos[i] === 2) this.stats.qos2AckedAsQos1++;
-		this.complete(i, id, 1);
+		this.complete(i, id, 1, reasonCode);
 	}
 
-	private pubrec(id: number): void {
+	private pubrec(id: number, reasonCode: number): void {
 		const pool = this.pool;
 		const i = pool.find(id);
 		if (i < 0 || pool.qos[i] !== 2)
 			return this.fail(unknownId("PUBREC", id));
+		// MQTT 5.0: a PUBREC of 0x80 or more refuses the message and ends the exchange: no PUBREL (5.0 §4.3.3).
+		if (reasonCode >= 0x80) {
+			if (pool.states[i] !== SENT && pool.states[i] !== RESEND) return this.fail(unknownId("PUBREC", id));
+			return this.complete(i, id, 2, reasonCode);
+		}
 		// Forget the message, keep the identifier, send PUBREL; never re-send the PUBLISH now.
 		const was = pool.states[i];
 		this.progress = true;
@@ -653,19 +929,20 @@ export class Session<H = unknown> {
 		this.pump();
 	}
 
-	private pubcomp(id: number): void {
+	private pubcomp(id: number, reasonCode: number): void {
 		const i = this.pool.find(id);
 		if (i < 0 || (this.pool.states[i] !== RELEASING && this.pool.states[i] !== RELEASE))
 			return this.fail(unknownId("PUBCOMP", id));
-		this.complete(i, id, 2);
+		this.complete(i, id, 2, reasonCode);
 	}
 
-	private complete(i: number, id: number, qos: QoS): void {
+	private complete(i: number, id: number, qos: QoS, reasonCode: number): void {
 		this.progress = true;
 		if (i === this.probeEntry) this.probeDone(i === this.suspectEntry);
 		this.pool.remove(i);
 		if (this.snapshot !== undefined) this.persist();
-		this.events.delivered(id, qos);
+		if (reasonCode >= 0x80) this.stats.refusedByBroker++;
+		this.events.delivered(id, qos, reasonCode);
 		if (this.blockedOnPool) {
 			this.blockedOnPool = false;
 			this.events.writable();
@@ -681,7 +958,7 @@ export class Session<H = unknown> {
 		const count = p.payloadEnd - p.payloadStart;
 		// A malformed SUBACK acknowledges nothing: the request stays, and is sent again after the reconnect.
 		if (count !== 1)
-			return this.fail(new MqttError(ErrorCode.SUBACK_COUNT_MISMATCH, `SUBACK ${id} has ${count} return codes for 1 topic filter`));
+			return this.fail(protocolError(ErrorCode.SUBACK_COUNT_MISMATCH, `SUBACK ${id} has ${count} return codes for 1 topic filter`));
 		const request = subscriptions.requests[at]!;
 		subscriptions.requests.splice(at, 1);
 		this.progress = true;
@@ -693,33 +970,76 @@ export class Session<H = unknown> {
 		if (this.state === CONNECTED) this.pump();
 	}
 
-	private unsuback(id: number): void {
+	private unsuback(id: number, reasonCode: number, count = 1): void {
 		const requests = this.subscriptions.requests;
 		const at = this.subscriptions.findSent(id, "unsubscribe");
 		if (at < 0) return this.fail(unknownId("UNSUBACK", id));
+		if (count !== 1)
+			return this.fail(protocolError(ErrorCode.SUBACK_COUNT_MISMATCH, `UNSUBACK ${id} has ${count} reason codes for 1 topic filter`));
 		const request = requests[at]!;
 		requests.splice(at, 1);
 		this.progress = true;
 		if (request === this.probeRequest) this.probeDone(request === this.suspectRequest);
-		this.events.unsubscribed(request.filter);
+		this.events.unsubscribed(request.filter, reasonCode);
 		if (this.state === CONNECTED) this.pump();
 	}
 
 	/**
 	 * PUBACK, PUBREC, PUBREL or PUBCOMP for `id`, written in place: the type and identifier are known
-	 * good here, so encodeAck's checks (for the codec's callers) are not paid on every message.
+	 * good here, so encodeAck's checks (for the codec's callers) are not paid on every message. An
+	 * MQTT 5.0 reason code other than success makes it 5 bytes (5.0 §3.4.2.1).
 	 */
-	private ack(type: number, id: number): void {
+	private ack(type: number, id: number, reasonCode = 0): void {
 		const tx = this.tx;
-		if (!tx.room(ACK_SIZE)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));
-		const at = tx.claim(ACK_SIZE);
+		const size = reasonCode === 0 ? ACK_SIZE : ACK_SIZE + 1;
+		if (!tx.room(size)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));
+		const at = tx.claim(size);
 		const mem = tx.mem;
 		mem[at] = type === PUBREL ? (PUBREL << TYPE_SHIFT) | REQUIRED_FLAGS : type << TYPE_SHIFT;
-		mem[at + 1] = 2;
+		mem[at + 1] = size - 2;
 		mem[at + 2] = id >> 8;
 		mem[at + 3] = id & 0xFF;
-		tx.commit(ACK_SIZE);
+		if (reasonCode !== 0) mem[at + 4] = reasonCode;
+		tx.commit(size);
 		this.sentSinceTick = true;
+	}
+
+	/**
+	 * MQTT 5.0 enhanced authentication (5.0 §4.12): the broker's AUTH. 0x18 asks for the next step,
+	 * which the owner's handler answers; 0x00 ends a re-authentication.
+	 */
+	private auth(p: PacketView5): void {
+		const method = this.options.authenticationMethod;
+		const props = p.properties;
+		if (method === undefined || p.reasonCode === ReasonCode.RE_AUTHENTICATE
+			|| (p.reasonCode === ReasonCode.SUCCESS && this.state !== CONNECTED)
+			|| props.string(Property.AUTHENTICATION_METHOD) !== method)
+			return this.fail(protocolError(ErrorCode.AUTHENTICATION_FAILED, method === undefined ? "the broker sent AUTH, but no authenticationMethod was given" : `the broker sent AUTH ${reasonName(p.reasonCode)} for method ${props.string(Property.AUTHENTICATION_METHOD)}, not ${method}`));
+		if (p.reasonCode === ReasonCode.SUCCESS) return;
+		const data = this.events.auth(p.reasonCode, props);
+		if (this.state !== CONNECTING && this.state !== CONNECTED) return;
+		if (data === undefined)
+			return this.fail(protocolError(ErrorCode.AUTHENTICATION_FAILED, `authentication by ${method} given up: the handler had no answer to the broker's AUTH`, ReasonCode.UNSPECIFIED_ERROR));
+		this.sendAuth(ReasonCode.CONTINUE_AUTHENTICATION, data);
+	}
+
+	private sendAuth(reasonCode: number, data: Uint8Array | undefined): void {
+		const tx = this.tx;
+		const properties: PropertyValues = { authenticationMethod: this.options.authenticationMethod, authenticationData: data };
+		const size = 2 + 4 + 1 + propertiesSize(propertiesLength(properties, AUTH));
+		if (!tx.room(size)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for AUTH"));
+		const at = tx.claim(size);
+		tx.commit(encodeReasonPacket(tx.mem, at, AUTH, reasonCode, properties));
+		this.sentSinceTick = true;
+	}
+
+	/** MQTT 5.0: starts re-authentication (AUTH 0x19, 5.0 §4.12.1) with `data`; the broker's AUTH steps follow. */
+	reauthenticate(data: Uint8Array | undefined): void {
+		this.checkOpen();
+		if (this.version !== 5 || this.options.authenticationMethod === undefined)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "re-authentication needs MQTT 5.0 and an authenticationMethod");
+		if (this.state !== CONNECTED) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "re-authentication needs a connection");
+		this.sendAuth(ReasonCode.RE_AUTHENTICATE, data);
 	}
 
 	// ---- the API -------------------------------------------------------------------------
@@ -730,7 +1050,8 @@ export class Session<H = unknown> {
 	 * "drop" policy): `writable` fires when a retry may succeed. Throws on a message that can never
 	 * be sent (bad topic, QoS, or larger than the buffers), and after `disconnect()`.
 	 */
-	publish(topic: string, payload: Payload, qos: QoS, retain: boolean): number {
+	publish(topic: string, payload: Payload, qos: QoS, retain: boolean, properties?: PropertyValues): number {
+		if (this.version === 5 || properties !== undefined) return this.publish5(topic, payload, qos, retain, properties);
 		const cache = this.topicCache;
 		if (qos === 0 && this.state === CONNECTED && payload instanceof Uint8Array) {
 			// QoS 0 with bytes, the usual telemetry: validated and encoded into the topic cache once
@@ -799,13 +1120,8 @@ export class Session<H = unknown> {
 				return -1;
 			}
 		}
-		if (total > this.options.queueBytes)
-			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.queueBytes}-byte message pool (queueBytes)`);
-		const offset = pool.allocate(total);
-		if (offset < 0) {
-			this.blockedOnPool = true;
-			return -1;
-		}
+		const offset = this.poolRoom(total);
+		if (offset < 0) return -1;
 		const id = qos > 0 ? this.allocateId() : 0;
 		writePublish(pool.mem, offset, topic, topicBytes, payload, qos, retain, false, id, remaining, cache);
 		const i = pool.add(id, qos, offset, total, QUEUED);
@@ -816,7 +1132,7 @@ export class Session<H = unknown> {
 		// The usual case: nothing waits before it, the window is open, no probe: it goes now, from
 		// the pool (what pump would do, without looking for anything else to send).
 		if (qos > 0 && pool.scan === pool.count - 1 && this.subscriptions.requests.length === 0 && !this.probing
-			&& pool.inflight < this.options.maxInflight && total <= tx.size - tx.tail + tx.head) {
+			&& pool.inflight < this.inflightLimit && total <= tx.size - tx.tail + tx.head) {
 			tx.send(pool.mem, offset, total);
 			pool.set(i, SENT);
 			pool.scan = pool.count;
@@ -827,12 +1143,115 @@ export class Session<H = unknown> {
 		return id;
 	}
 
+	/**
+	 * An MQTT 5.0 publish: with `properties` (message expiry, content type, response topic, ...), a
+	 * topic alias for QoS 0 sent at once, and what the broker said it takes (Maximum QoS, Retain
+	 * Available, Maximum Packet Size) enforced before a byte is written.
+	 */
+	private publish5(topic: string, payload: Payload, qos: QoS, retain: boolean, properties: PropertyValues | undefined): number {
+		this.checkOpen();
+		if (this.version !== 5) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "message properties need MQTT 5.0 (protocolVersion 5)");
+		if (qos !== 0 && qos !== 1 && qos !== 2)
+			throw new MqttError(ErrorCode.INVALID_QOS, `PUBLISH QoS must be 0, 1 or 2, not ${qos}`);
+		const b = this.broker;
+		if (qos > b.maximumQoS)
+			throw new MqttError(ErrorCode.QOS_NOT_SUPPORTED, `the broker takes QoS ${b.maximumQoS} at most (Maximum QoS in its CONNACK), not ${qos}`);
+		if (retain && !b.retainAvailable)
+			throw new MqttError(ErrorCode.RETAIN_NOT_SUPPORTED, "the broker does not keep retained messages (Retain Available 0 in its CONNACK)");
+		let props = 0;
+		if (properties !== undefined) {
+			if (properties.topicAlias !== undefined)
+				throw new MqttError(ErrorCode.INVALID_ARGUMENT, "topic aliases are set by the client itself (option topicAliases), not given");
+			if (properties.subscriptionIdentifier !== undefined)
+				throw new MqttError(ErrorCode.INVALID_ARGUMENT, "a PUBLISH from a client carries no subscription identifier (5.0 §3.3.4)");
+			props = propertiesLength(properties, PUBLISH);
+			const format = properties.payloadFormatIndicator;
+			if ((format === 1 || format === true) && typeof payload !== "string") {
+				const bytes = payload instanceof Uint8Array ? payload : new Uint8Array(payload);
+				if (checkUtf8(bytes, 0, bytes.length, true) !== 0)
+					throw new MqttError(ErrorCode.PAYLOAD_FORMAT_INVALID, "the payload is marked UTF-8 (payloadFormatIndicator 1) but is not well-formed UTF-8");
+			}
+		}
+		const cache = this.topicCache;
+		const topicBytes = topic === cache.topic ? cache.bytes : cache.lookup(topic);
+		const payloadBytes = payload instanceof Uint8Array ? payload.length : payloadLength(payload);
+		const pool = this.pool;
+		const tx = this.tx;
+		if (qos === 0 && this.state === CONNECTED && pool.waiting0 === 0) {
+			// Sent now: as its alias when this connection has one for the topic, else with the topic
+			// and a new alias while there are aliases left (set once the packet is written).
+			let alias = 0;
+			let fresh = false;
+			if (this.aliasLimit > 0) {
+				alias = this.aliasOf(topic);
+				if (alias === 0 && this.aliasCount < this.aliasLimit) {
+					alias = this.aliasCount + 1;
+					fresh = true;
+				}
+			}
+			const wireTopic = alias > 0 && !fresh ? 0 : topicBytes;
+			const remaining = 2 + wireTopic + propertiesSize(props + (alias > 0 ? 3 : 0)) + payloadBytes;
+			checkRemaining("PUBLISH", remaining);
+			const total = packetSize(remaining);
+			if (total > this.sendLimit) this.tooLarge(total);
+			if (total > tx.size - tx.tail + tx.head) {
+				this.blockedOnTransmit = total;
+				return -1;
+			}
+			const at = tx.claim(total);
+			writePublish5(tx.mem, at, topic, wireTopic, payload, 0, retain, 0, remaining, properties, props, alias);
+			tx.commit(total);
+			if (fresh) this.aliasTopics[this.aliasCount++] = topic;
+			else if (alias > 0) this.stats.aliased++;
+			this.stats.messagesSent++;
+			this.sentSinceTick = true;
+			return 0;
+		}
+		if (qos === 0 && this.state !== CONNECTED && this.options.qos0WhileOffline === "drop") {
+			this.stats.qos0Dropped++;
+			return -1;
+		}
+		// Into the pool (QoS 1/2, or QoS 0 behind others): with its topic, never an alias, as it may
+		// be sent again on another connection, where aliases start over.
+		const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + propertiesSize(props) + payloadBytes;
+		checkRemaining("PUBLISH", remaining);
+		const total = packetSize(remaining);
+		if (total > this.sendLimit) this.tooLarge(total);
+		const offset = this.poolRoom(total);
+		if (offset < 0) return -1;
+		const id = qos > 0 ? this.allocateId() : 0;
+		writePublish5(pool.mem, offset, topic, topicBytes, payload, qos, retain, id, remaining, properties, props, 0);
+		pool.add(id, qos, offset, total, QUEUED);
+		if (qos > 0 && this.snapshot !== undefined) this.persist();
+		if (this.state === CONNECTED) this.pump();
+		return id;
+	}
+
+	/** Where a `total`-byte message goes in the pool, or -1 when it is full now (`writable` follows). */
+	private poolRoom(total: number): number {
+		if (total > this.options.queueBytes)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.queueBytes}-byte message pool (queueBytes)`);
+		const offset = this.pool.allocate(total);
+		if (offset < 0) this.blockedOnPool = true;
+		return offset;
+	}
+
+	/** The alias set for `topic` on this connection, or 0. */
+	private aliasOf(topic: string): number {
+		const topics = this.aliasTopics;
+		const n = this.aliasCount;
+		for (let i = 0; i < n; i++) if (topics[i] === topic) return i + 1;
+		return 0;
+	}
+
 	/** options.maxPacketSize, read on every publish. */
 	private readonly maxPacketSize: number;
-	/** The largest packet that can be sent: the transmit buffer or the broker's limit. */
-	private readonly sendLimit: number;
+	/** The largest packet that can be sent: the transmit buffer, or the broker's limit (given, or said in its MQTT 5.0 CONNACK). */
+	private sendLimit: number;
 
 	private tooLarge(total: number): never {
+		if (total > this.broker.maximumPacketSize)
+			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's Maximum Packet Size of ${this.broker.maximumPacketSize} bytes (in its CONNACK)`);
 		if (total > this.maxPacketSize)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH is larger than the broker's maximum packet size of ${this.maxPacketSize} bytes (maxPacketSize)`);
 		throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a ${total}-byte PUBLISH cannot fit the ${this.options.txBufferSize}-byte transmit buffer (txBufferSize)`);
@@ -842,13 +1261,32 @@ export class Session<H = unknown> {
 	 * Subscribes (or changes the QoS of an existing subscription). The SUBSCRIBE goes out now when
 	 * connected, else on connect; it is sent again after a reconnect without a session.
 	 */
-	subscribe(filter: string, qos: QoS, handler?: H): SubscriptionEntry<H> {
+	subscribe(filter: string, qos: QoS, handler?: H, options?: SubscribeOptions): SubscriptionEntry<H> {
 		this.checkOpen();
 		validateTopicFilter(filter);
 		if (qos !== 0 && qos !== 1 && qos !== 2)
 			throw new MqttError(ErrorCode.INVALID_QOS, `requested QoS must be 0, 1 or 2, not ${qos}`);
-		this.checkRequestSize(filter);
-		const entry = this.subscriptions.subscribe(filter, qos, handler);
+		if (options !== undefined) {
+			if (this.version !== 5) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "subscription options need MQTT 5.0 (protocolVersion 5)");
+			const h = options.retainHandling ?? 0;
+			if (h !== 0 && h !== 1 && h !== 2) throw new MqttError(ErrorCode.INVALID_ARGUMENT, `retainHandling must be 0, 1 or 2, not ${String(h)}`);
+			propertiesLength(requestProperties(options), SUBSCRIBE);
+		}
+		if (filter.startsWith("$share/")) {
+			// $share/<name>/<filter> (5.0 §4.8.2): a name without wildcards or "/", then a filter.
+			const start = sharedFilterStart(filter);
+			const name = start > 0 ? filter.slice(7, start - 1) : "";
+			if (start === 0 || name === "" || name.includes("+") || name.includes("#") || start === filter.length)
+				throw new MqttError(ErrorCode.INVALID_TOPIC_FILTER, `a shared subscription is $share/<name>/<filter>, not ${filter}`);
+			if (options?.noLocal) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "a shared subscription cannot have noLocal (5.0 §3.8.3.1)");
+		}
+		// What the broker said it does not support is refused now (and at connect, for what waits).
+		if (this.state === CONNECTED) {
+			const refusal = this.unsupported(filter, options);
+			if (refusal !== undefined) throw refusal;
+		}
+		this.checkRequestSize(filter, options);
+		const entry = this.subscriptions.subscribe(filter, qos, handler, options);
 		if (this.state === CONNECTED) this.pump();
 		return entry;
 	}
@@ -857,17 +1295,40 @@ export class Session<H = unknown> {
 	unsubscribe(filter: string): void {
 		this.checkOpen();
 		validateTopicFilter(filter);
-		this.checkRequestSize(filter);
+		this.checkRequestSize(filter, undefined);
 		this.subscriptions.unsubscribe(filter);
 		if (this.state === CONNECTED) this.pump();
 	}
 
 	/** A SUBSCRIBE or UNSUBSCRIBE for `filter` must fit the transmit buffer and the broker's limit. */
-	private checkRequestSize(filter: string): void {
-		const size = requestSize(filter);
+	private checkRequestSize(filter: string, options: SubscribeOptions | undefined): void {
+		const size = requestSize(filter, this.version, options);
 		const limit = this.sendLimit;
 		if (size > limit)
 			throw new MqttError(ErrorCode.PACKET_TOO_LARGE, `a SUBSCRIBE or UNSUBSCRIBE for this ${size - 10}-byte filter is larger than ${limit === this.options.txBufferSize ? `the ${limit}-byte transmit buffer (txBufferSize)` : `the broker's maximum packet size of ${limit} bytes (maxPacketSize)`}`);
+	}
+
+	/**
+	 * MQTT 5.0: a subscription the broker said it does not take (5.0 §3.2.2.3.11-13), as the error to
+	 * report, with the SUBACK reason code it would have sent; undefined when it may be sent.
+	 */
+	private unsupported(filter: string, options: SubscribeOptions | undefined): MqttError | undefined {
+		const b = this.broker;
+		let error: MqttError | undefined;
+		if (!b.sharedSubscriptionAvailable && filter.startsWith("$share/")) {
+			error = new MqttError(ErrorCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, `the broker takes no shared subscriptions (Shared Subscription Available 0): ${filter}`);
+			error.reasonCode = ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+		}
+		else if (!b.wildcardSubscriptionAvailable && (filter.includes("+") || filter.includes("#"))) {
+			error = new MqttError(ErrorCode.WILDCARD_NOT_SUPPORTED, `the broker takes no wildcard subscriptions (Wildcard Subscription Available 0): ${filter}`);
+			error.reasonCode = ReasonCode.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
+		}
+		else if (!b.subscriptionIdentifiersAvailable && options?.subscriptionIdentifier !== undefined) {
+			error = new MqttError(ErrorCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, `the broker takes no subscription identifiers (Subscription Identifiers Available 0): ${filter}`);
+			error.reasonCode = ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED;
+		}
+		if (error !== undefined) error.topic = filter;
+		return error;
 	}
 
 	private checkOpen(): void {
@@ -907,9 +1368,24 @@ export class Session<H = unknown> {
 		const tx = this.tx;
 		// Probing: one request in flight at a time, whatever it is, until one is acknowledged.
 		const probing = this.probing;
+		const v5 = this.version === 5;
 		for (let i = 0; i < requests.length; i++) {
 			const r = requests[i]!;
 			if (r.sent) continue;
+			if (v5 && r.kind === "subscribe") {
+				// Asked for before the broker said it does not support it: refused here, never sent.
+				const refusal = this.unsupported(r.filter, r.options);
+				if (refusal !== undefined) {
+					this.subscriptions.drop(r);
+					this.subscriptions.forget(r.filter);
+					if (r === this.suspectRequest) this.probeDone(true);
+					this.events.subscribed(r.filter, refusal.reasonCode!);
+					this.events.problem(refusal);
+					if (this.state !== CONNECTED) return;
+					i--;
+					continue;
+				}
+			}
 			if (probing && this.probeInFlight()) break;
 			const id = this.allocateId();
 			if (!this.sendRequest(id, r)) break;
@@ -921,7 +1397,7 @@ export class Session<H = unknown> {
 			}
 		}
 		const mem = pool.mem;
-		const maxInflight = this.options.maxInflight;
+		const maxInflight = this.inflightLimit;
 		// Entries before pool.scan have nothing to send; it is left where sending stopped.
 		let k = pool.scan;
 		for (; k < pool.count; k++) {
@@ -942,6 +1418,13 @@ export class Session<H = unknown> {
 			}
 			if (state === QUEUED && qos !== 0 && pool.inflight >= maxInflight) break;
 			const length = pool.lengths[i]!;
+			// MQTT 5.0: published before this connection's CONNACK, and beyond what the broker takes
+			// (Maximum Packet Size, Maximum QoS, Retain Available): set aside, never sent.
+			if (v5 && this.beyondBroker(i, length)) {
+				k--;
+				if (this.state !== CONNECTED) return;
+				continue;
+			}
 			if (!tx.room(length)) break;
 			const offset = pool.offsets[i]!;
 			// Sent before, on an earlier connection: DUP 1 from now on (§3.3.1.1).
@@ -965,15 +1448,35 @@ export class Session<H = unknown> {
 		pool.scan = k < pool.count ? k : pool.count;
 	}
 
+	/**
+	 * MQTT 5.0: is pool entry `i` (of `length` bytes) beyond what the broker said it takes? Then it is
+	 * set aside (reported like a message the broker rejected, with the reason) and true returned.
+	 */
+	private beyondBroker(i: number, length: number): boolean {
+		const pool = this.pool;
+		const b = this.broker;
+		const qos = pool.qos[i]!;
+		const retain = (pool.mem[pool.offsets[i]!]! & RETAIN_FLAG) !== 0;
+		if (length <= this.sendLimit && qos <= b.maximumQoS && (!retain || b.retainAvailable)) return false;
+		const why = length > this.sendLimit
+			? [ErrorCode.PACKET_TOO_LARGE, `${length} bytes, above the ${this.sendLimit} that can be sent (the broker's Maximum Packet Size or the buffers)`] as const
+			: qos > b.maximumQoS ? [ErrorCode.QOS_NOT_SUPPORTED, `QoS ${qos}, above the broker's Maximum QoS of ${b.maximumQoS}`] as const
+			: [ErrorCode.RETAIN_NOT_SUPPORTED, "retained, and the broker keeps no retained messages (Retain Available 0)"] as const;
+		this.rejectMessage(i, why[0], why[1]);
+		return true;
+	}
+
 	/** Sends the SUBSCRIBE or UNSUBSCRIBE of `r` with identifier `id`; false when there is no room. */
 	private sendRequest(id: number, r: Request): boolean {
 		const tx = this.tx;
-		const size = requestSize(r.filter);
+		const size = requestSize(r.filter, this.version, r.options);
 		if (!tx.room(size)) return false;
 		const at = tx.claim(size);
+		const o = r.options;
 		tx.commit(r.kind === "subscribe"
-			? encodeSubscribe(tx.mem, at, id, [{ filter: r.filter, qos: r.qos }])
-			: encodeUnsubscribe(tx.mem, at, id, [r.filter]));
+			? encodeSubscribe(tx.mem, at, id, [o === undefined ? { filter: r.filter, qos: r.qos }
+				: { filter: r.filter, qos: r.qos, noLocal: o.noLocal, retainAsPublished: o.retainAsPublished, retainHandling: o.retainHandling }], this.version, requestProperties(o))
+			: encodeUnsubscribe(tx.mem, at, id, [r.filter], this.version));
 		this.sentSinceTick = true;
 		return true;
 	}
@@ -993,13 +1496,55 @@ export class Session<H = unknown> {
 	}
 }
 
-/** At most the bytes of a SUBSCRIBE or UNSUBSCRIBE for `filter`: header (5), identifier, filter, QoS. */
-function requestSize(filter: string): number {
-	return 1 + 4 + 2 + 2 + utf8Length(filter, true) + 1;
+/**
+ * At most the bytes of a SUBSCRIBE or UNSUBSCRIBE for `filter`: header (5), identifier, filter, QoS;
+ * with MQTT 5.0, the properties too (their length, a subscription identifier, user properties).
+ */
+function requestSize(filter: string, version: 4 | 5, options: SubscribeOptions | undefined): number {
+	const size = 1 + 4 + 2 + 2 + utf8Length(filter, true) + 1;
+	if (version === 4) return size;
+	return size + propertiesSize(options === undefined ? 0 : propertiesLength(requestProperties(options), SUBSCRIBE));
+}
+
+/** The SUBSCRIBE properties of `options` (a subscription identifier, user properties), or undefined. */
+function requestProperties(options: SubscribeOptions | undefined): PropertyValues | undefined {
+	if (options === undefined || (options.subscriptionIdentifier === undefined && options.userProperties === undefined)) return undefined;
+	return { subscriptionIdentifier: options.subscriptionIdentifier, userProperties: options.userProperties };
+}
+
+/** Options with no default: absent unless given. */
+type OptionalOptions = "username" | "password" | "will" | "rxBufferSize" | "userProperties" | "authenticationMethod" | "authenticationData" | "sessionExpiry";
+
+/** The MQTT 5.0 CONNECT properties the options ask for (5.0 §3.1.2.11). */
+function connectProperties(o: Required<Omit<SessionOptions, OptionalOptions>> & Omit<SessionOptions, "password">): PropertyValues {
+	const p: PropertyValues = {};
+	const expiry = o.sessionExpiry ?? (o.cleanSession ? 0 : 4_294_967_295);
+	if (expiry > 0) p.sessionExpiryInterval = expiry;
+	// Inbound QoS 1 is acknowledged as it is handled; QoS 2 waits in maxInboundQos2 slots.
+	if (o.maxInboundQos2 < 65_535) p.receiveMaximum = o.maxInboundQos2;
+	if (o.rxBufferSize !== undefined) p.maximumPacketSize = o.rxBufferSize;
+	if (o.inboundTopicAliases > 0) p.topicAliasMaximum = o.inboundTopicAliases;
+	if (o.requestResponseInformation) p.requestResponseInformation = 1;
+	if (!o.requestProblemInformation) p.requestProblemInformation = 0;
+	if (o.userProperties !== undefined) p.userProperties = o.userProperties;
+	if (o.authenticationMethod !== undefined) p.authenticationMethod = o.authenticationMethod;
+	if (o.authenticationData !== undefined) p.authenticationData = o.authenticationData;
+	return p;
 }
 
 function unknownId(type: string, id: number): MqttError {
-	return new MqttError(ErrorCode.UNKNOWN_PACKET_ID, `${type} for packet identifier ${id}, which has no exchange in progress`);
+	return protocolError(ErrorCode.UNKNOWN_PACKET_ID, `${type} for packet identifier ${id}, which has no exchange in progress`);
+}
+
+/** A violation by the broker; MQTT 5.0 names it in the DISCONNECT that closes the connection (0x82 Protocol Error unless said). */
+function protocolError(code: ErrorCode, message: string, reasonCode: number = ReasonCode.PROTOCOL_ERROR): MqttError {
+	const error = new MqttError(code, message);
+	error.reasonCode = reasonCode;
+	return error;
+}
+
+function packetName(type: number): string {
+	return type === AUTH ? "AUTH" : PACKET_NAMES[type]!;
 }
 
 export function checkInteger(name: string, value: number, min: number, max: number): void {

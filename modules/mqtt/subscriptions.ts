@@ -6,11 +6,37 @@ import type { QoS } from "./packet.js";
 import { topicMatchesBytes } from "./topic.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
+/**
+ * MQTT 5.0 subscription options (5.0 §3.8.3.1) and SUBSCRIBE properties (§3.8.2.1): `noLocal`, not to
+ * be sent one's own messages; `retainAsPublished`, forwarded with the retain flag they were published
+ * with; `retainHandling` 0, retained messages at subscribe, 1, only for a new subscription, 2, never;
+ * `subscriptionIdentifier`, a number (1..268,435,455) the broker puts in each message it forwards
+ * for this subscription (`message.properties`).
+ */
+export interface SubscribeOptions {
+	noLocal?: boolean;
+	retainAsPublished?: boolean;
+	retainHandling?: 0 | 1 | 2;
+	subscriptionIdentifier?: number;
+	userProperties?: ReadonlyArray<readonly [string, string]>;
+}
+
 /** One subscription: the filter (as string and UTF-8), its QoS, and what the client hangs on it. */
 export class SubscriptionEntry<H> {
 	/** The latest SUBACK return code for it, or -1 before one came. */
 	granted = -1;
-	constructor(readonly filter: string, readonly bytes: Uint8Array, public qos: QoS, public handler: H | undefined) {}
+	/**
+	 * `bytes`: what a topic is matched against, the UTF-8 of the filter; for a shared subscription
+	 * (`$share/<name>/<filter>`, MQTT 5.0 §4.8.2, also mosquitto's in 3.1.1), of `<filter>` alone.
+	 */
+	constructor(readonly filter: string, readonly bytes: Uint8Array, public qos: QoS, public handler: H | undefined, public options: SubscribeOptions | undefined) {}
+}
+
+/** Where the filter proper starts in a shared subscription's `$share/<name>/<filter>`, else 0. */
+export function sharedFilterStart(filter: string): number {
+	if (!filter.startsWith("$share/")) return 0;
+	const slash = filter.indexOf("/", 7);
+	return slash < 0 ? 0 : slash + 1;
 }
 
 /** A SUBSCRIBE or an UNSUBSCRIBE for one filter, until its acknowledgement. */
@@ -19,6 +45,8 @@ export interface Request {
 	readonly filter: string;
 	/** The QoS asked for (a subscribe; 0 for an unsubscribe). */
 	readonly qos: QoS;
+	/** MQTT 5.0 options of a subscribe. */
+	readonly options: SubscribeOptions | undefined;
 	/** The packet identifier it was last sent with (0: never sent). */
 	packetId: number;
 	/** Sent on this connection, awaiting SUBACK or UNSUBACK. */
@@ -33,28 +61,30 @@ export class Subscriptions<H> {
 	readonly requests: Request[] = [];
 
 	/** Subscribes to `filter` (or changes its QoS and handler) and queues the SUBSCRIBE. */
-	subscribe(filter: string, qos: QoS, handler: H | undefined): SubscriptionEntry<H> {
+	subscribe(filter: string, qos: QoS, handler: H | undefined, options: SubscribeOptions | undefined = undefined): SubscriptionEntry<H> {
 		let entry: SubscriptionEntry<H> | undefined;
 		const entries = this.entries;
 		for (let i = 0; i < entries.length; i++) if (entries[i]!.filter === filter) entry = entries[i];
 		if (entry) {
 			entry.qos = qos;
 			entry.handler = handler;
+			entry.options = options;
 		}
 		else {
-			const bytes = new Uint8Array(utf8Length(filter, true));
-			writeUtf8(filter, bytes, 0);
-			entry = new SubscriptionEntry<H>(filter, bytes, qos, handler);
+			const matched = filter.slice(sharedFilterStart(filter));
+			const bytes = new Uint8Array(utf8Length(matched, true));
+			writeUtf8(matched, bytes, 0);
+			entry = new SubscriptionEntry<H>(filter, bytes, qos, handler, options);
 			entries.push(entry);
 		}
-		this.requests.push({ kind: "subscribe", filter, qos, packetId: 0, sent: false, strikes: 0 });
+		this.requests.push({ kind: "subscribe", filter, qos, options, packetId: 0, sent: false, strikes: 0 });
 		return entry;
 	}
 
 	/** Removes the subscription now (its handler is not called again) and queues the UNSUBSCRIBE. */
 	unsubscribe(filter: string): void {
 		this.forget(filter);
-		this.requests.push({ kind: "unsubscribe", filter, qos: 0, packetId: 0, sent: false, strikes: 0 });
+		this.requests.push({ kind: "unsubscribe", filter, qos: 0, options: undefined, packetId: 0, sent: false, strikes: 0 });
 	}
 
 	/** Removes the subscription to `filter`, without telling the broker. */
@@ -109,7 +139,7 @@ export class Subscriptions<H> {
 		const entries = this.entries;
 		for (let i = 0; i < entries.length; i++) {
 			const filter = entries[i]!.filter;
-			const request: Request = { kind: "subscribe", filter, qos: entries[i]!.qos, packetId: 0, sent: false, strikes: 0 };
+			const request: Request = { kind: "subscribe", filter, qos: entries[i]!.qos, options: entries[i]!.options, packetId: 0, sent: false, strikes: 0 };
 			for (let j = 0; j < old.length; j++) {
 				if (old[j]!.kind !== "subscribe" || old[j]!.filter !== filter) continue;
 				request.strikes = old[j]!.strikes;

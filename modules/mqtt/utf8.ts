@@ -83,15 +83,16 @@ export function writeUtf8(text: string, buffer: Uint8Array, offset: number): num
 }
 
 /**
- * Checks bytes [start, end) against MQTT's string rules. Returns 0 when they are well formed,
+ * Checks bytes [start, end) against MQTT's string rules (`allowNull`: U+0000 too, as in a payload
+ * marked UTF-8, which is character data, not an MQTT string: 5.0 §3.3.2.3.2). Returns 0 when they are well formed,
  * otherwise the error code of the first rule broken (no exception, no allocation).
  */
-export function checkUtf8(buffer: Uint8Array, start: number, end: number): 0 | ErrorCode {
+export function checkUtf8(buffer: Uint8Array, start: number, end: number, allowNull = false): 0 | ErrorCode {
 	let i = start;
 	while (i < end) {
 		const b = buffer[i]!;
 		if (b < 0x80) {
-			if (b === 0) return ErrorCode.UTF8_NULL_CHARACTER;
+			if (b === 0 && !allowNull) return ErrorCode.UTF8_NULL_CHARACTER;
 			i++;
 			continue;
 		}

@@ -89,7 +89,7 @@ function restored(store: Store, clientId: string): { pending: number; errors: st
 	const session = new Session({ clientId, cleanSession: false, snapshots: true }, {
 		failed: () => {}, connected: () => {}, message: () => {}, oversize: () => {},
 		delivered: () => {}, subscribed: () => {}, unsubscribed: () => {}, writable: () => {}, rejected: () => {},
-		persist: () => {},
+		persist: () => {}, auth: () => undefined, problem: () => {},
 	}, new Transmit(new Uint8Array(1024)));
 	const error = new Persistence(store).restore(session);
 	if (error) errors.push(error.code);

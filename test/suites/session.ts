@@ -13,6 +13,9 @@ import {
 } from "../../modules/mqtt/packet.js";
 import type { Packet, QoS } from "../../modules/mqtt/packet.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
+import { PacketView5, parseBody5 } from "../../modules/mqtt/decode5.js";
+import { Property } from "../../modules/mqtt/properties.js";
+import type { Properties } from "../../modules/mqtt/properties.js";
 import { CONNECTED, Session } from "../../modules/mqtt/session.js";
 import type { RejectedMessage, SessionOptions } from "../../modules/mqtt/session.js";
 import { decodeUtf8 } from "../../modules/mqtt/utf8.js";
@@ -55,11 +58,14 @@ export class Harness {
 	readonly events: string[] = [];
 	/** The QoS each `delivered` event gave, in order. */
 	readonly deliveredQos: number[] = [];
-	readonly reader = new PacketReader(2048);
+	readonly reader: PacketReader;
+	/** What the AUTH handler answers (MQTT 5.0). */
+	authAnswer: Uint8Array | undefined = undefined;
 	now = 1_000;
 	constructor(options: Partial<SessionOptions> & { store?: Store } = {}) {
 		const { store, ...given } = options;
 		checkStore(store);
+		this.reader = options.protocolVersion === 5 ? new PacketReader(2048, parseBody5, new PacketView5(), 5) : new PacketReader(2048);
 		const persistence = store === undefined ? undefined : new Persistence(store);
 		this.tx = new Transmit(new Uint8Array(options.txBufferSize ?? 1024));
 		this.tx.attach(this.wire);
@@ -69,12 +75,18 @@ export class Harness {
 			connected: (present: boolean) => this.events.push(`connected ${present}`),
 			message: (m) => this.events.push(`message ${m.topic()} ${m.payloadText()} q${m.qos}${m.dup ? " dup" : ""}${m.retain ? " retain" : ""}`),
 			oversize: (m) => this.events.push(`oversize ${m.topic()} ${m.payloadLength} q${m.qos}`),
-			delivered: (id: number, qos: QoS) => {
-				this.events.push(`delivered ${id}`);
+			delivered: (id: number, qos: QoS, reasonCode: number) => {
+				this.events.push(`delivered ${id}${reasonCode !== 0 ? ` 0x${reasonCode.toString(16)}` : ""}`);
 				this.deliveredQos.push(qos);
 			},
 			subscribed: (filter: string, code: number) => this.events.push(`subscribed ${filter} ${code}`),
-			unsubscribed: (filter: string) => this.events.push(`unsubscribed ${filter}`),
+			unsubscribed: (filter: string, code: number) => this.events.push(`unsubscribed ${filter}${code !== 0 ? ` 0x${code.toString(16)}` : ""}`),
+			auth: (code: number, properties: Properties) => {
+				const data = properties.bytes(Property.AUTHENTICATION_DATA);
+				this.events.push(`auth 0x${code.toString(16)} ${data ? decodeUtf8(data, 0, data.length) : "-"}`);
+				return this.authAnswer;
+			},
+			problem: (error: MqttError) => this.events.push(`problem ${error.code}${error.topic !== undefined ? ` ${error.topic}` : ""}`),
 			writable: () => this.events.push("writable"),
 			persist: (data: Uint8Array, length: number) => {
 				const error = persistence!.save(data, length);

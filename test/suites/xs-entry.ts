@@ -7,8 +7,9 @@ import { codecCases } from "./codec.js";
 import { deviceCases } from "./device.js";
 import { propertyCases } from "./properties.js";
 import { sessionCases } from "./session.js";
+import { session5Cases } from "./session5.js";
 
-const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases, properties: propertyCases };
+const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases, properties: propertyCases, session5: session5Cases };
 
 interface Result { name: string; ok: boolean; error?: string }
 

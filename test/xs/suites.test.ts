@@ -10,6 +10,7 @@ import { codecCases } from "../suites/codec.js";
 import { deviceCases } from "../suites/device.js";
 import { propertyCases } from "../suites/properties.js";
 import { sessionCases } from "../suites/session.js";
+import { session5Cases } from "../suites/session5.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -69,5 +70,6 @@ suiteOnXs("session", sessionCases.map((c) => c.name));
 suiteOnXs("client", clientCases.map((c) => c.name));
 suiteOnXs("device", deviceCases.map((c) => c.name));
 suiteOnXs("properties", propertyCases.map((c) => c.name));
+suiteOnXs("session5", session5Cases.map((c) => c.name));
 for (const [suite, cases] of [["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases]] as const)
 	suiteOnXs(suite, cases.map((c) => c.name), true);
