@@ -89,6 +89,11 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapsh
 	 */
 	followServerReference?: boolean;
 	/**
+	 * With `protocolVersion: 5`: when the broker refuses MQTT 5.0 (UNACCEPTABLE_PROTOCOL_VERSION), speak
+	 * 3.1.1 from the next attempt on, for good (default false). Queued messages lose their properties.
+	 */
+	fallbackTo311?: boolean;
+	/**
 	 * Where unacknowledged QoS 1/2 messages and inbound QoS 2 identifiers outlive a restart: restored
 	 * from `load()` at construction, saved on each change a power cut must not lose (see snapshot.ts).
 	 */
@@ -481,6 +486,10 @@ export class Client {
 	// ---- session events ------------------------------------------------------------------
 
 	private sessionFailed(error: MqttError, wasConnected: boolean): void {
+		if (error.code === ErrorCode.UNACCEPTABLE_PROTOCOL_VERSION && this.callbacks.fallbackTo311 && this.session.version === 5) {
+			this.session.fallBack();
+			this.reader.use(4, parseBody, new PacketView());
+		}
 		if (wasConnected && this.session.proven(this.clock.now())) this.attempt = 0;
 		this.tx.attach(undefined);
 		this.transport.close();

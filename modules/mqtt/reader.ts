@@ -28,8 +28,8 @@ export class PacketReader {
 	/** The receive buffer; bytes are written at [writeOffset, writeOffset + space()). */
 	readonly buffer: Uint8Array;
 	/** The packet most recently returned by `next()`. */
-	readonly view: PacketView;
-	private readonly parse: BodyParser;
+	view: PacketView;
+	private parse: BodyParser;
 	private start = 0;
 	private end = 0;
 	/** Body bytes of an oversize PUBLISH still to discard. */
@@ -47,12 +47,20 @@ export class PacketReader {
 	 * packet, acknowledgements vary in length, and no packet may exceed the buffer (the client tells
 	 * the broker its Maximum Packet Size).
 	 */
-	constructor(size: number, parse: BodyParser = parseBody, view: PacketView = new PacketView(), readonly version: 4 | 5 = 4) {
+	constructor(size: number, parse: BodyParser = parseBody, view: PacketView = new PacketView(), public version: 4 | 5 = 4) {
 		if (!(size >= MIN_RECEIVE_BUFFER))
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `the receive buffer must be at least ${MIN_RECEIVE_BUFFER} bytes`);
 		this.buffer = new Uint8Array(size);
 		this.parse = parse;
 		this.view = view;
+	}
+
+	/** Frames `version` from now on, with `parse` and `view` (a client that fell back from 5.0 to 3.1.1). */
+	use(version: 4 | 5, parse: BodyParser, view: PacketView): void {
+		this.version = version;
+		this.parse = parse;
+		this.view = view;
+		this.reset();
 	}
 
 	/** Forgets everything buffered (a new connection starts from a clean frame boundary). */

@@ -22,7 +22,7 @@ import { Subscriptions } from "./subscriptions.js";
 import { sharedFilterStart } from "./subscriptions.js";
 import type { Request, SubscribeOptions, SubscriptionEntry } from "./subscriptions.js";
 import { validateTopicFilter } from "./topic.js";
-import { writeRemainingLength } from "./remaining-length.js";
+import { LENGTH_SIZE_SHIFT, LENGTH_VALUE_MASK, readRemainingLength, writeRemainingLength } from "./remaining-length.js";
 import { checkUtf8, utf8Length, writeUtf8 } from "./utf8.js";
 
 export interface SessionOptions {
@@ -271,8 +271,8 @@ export class Session<H = unknown> {
 	/** A refused publish waits for room in the pool. */
 	private blockedOnPool = false;
 	private readonly options: Required<Omit<SessionOptions, OptionalOptions>> & Omit<SessionOptions, "password">;
-	/** 4 (MQTT 3.1.1) or 5 (MQTT 5.0). */
-	readonly version: 4 | 5;
+	/** 4 (MQTT 3.1.1) or 5 (MQTT 5.0; 4 after `fallBack`). */
+	version: 4 | 5;
 	/** The client identifier CONNECT carries: the one given, or the one the broker assigned (MQTT 5.0). */
 	clientId: string;
 	/** What the broker said in its CONNACK (MQTT 5.0; the defaults with 3.1.1). */
@@ -282,7 +282,7 @@ export class Session<H = unknown> {
 	/** QoS 1/2 messages in flight at once on this connection: maxInflight, or less when the broker's Receive Maximum says so. */
 	private inflightLimit: number;
 	/** Bytes an acknowledgement may take: 4, or 5 with an MQTT 5.0 reason code. */
-	private readonly ackRoom: number;
+	private ackRoom: number;
 	/** MQTT 5.0 outbound topic aliases: alias n names aliasTopics[n - 1], set on this connection. */
 	private readonly aliasTopics: Array<string | undefined>;
 	private aliasLimit = 0;
@@ -293,7 +293,7 @@ export class Session<H = unknown> {
 	/** Held apart from the options, in a private field: inspecting or serialising the session never shows it. */
 	readonly #password: Payload | undefined;
 	/** FNV-1a of the client identifier's UTF-8, written into snapshots and checked on restore. */
-	private readonly owner: number;
+	private owner: number;
 	/** The snapshot's region, after everything else in the pool's memory (empty without `snapshots`). */
 	private readonly snapshotAt: number = 0;
 	private readonly snapshot: Uint8Array | undefined;
@@ -433,10 +433,42 @@ export class Session<H = unknown> {
 
 	private connectPacket() {
 		const o = this.options;
+		const v5 = this.version === 5;
+		const will = o.will;
 		return {
-			type: 1 as const, protocolLevel: this.version === 5 ? PROTOCOL_LEVEL_5 : 4, properties: this.connectProperties, clientId: this.clientId,
-			cleanSession: o.cleanSession, keepAlive: o.keepAlive, will: o.will, username: o.username, password: this.#password,
+			type: 1 as const, protocolLevel: v5 ? PROTOCOL_LEVEL_5 : 4, properties: v5 ? this.connectProperties : undefined, clientId: this.clientId,
+			cleanSession: o.cleanSession, keepAlive: o.keepAlive, username: o.username, password: this.#password,
+			// After a fall back to 3.1.1, the will goes without its 5.0 properties.
+			will: v5 || will?.properties === undefined ? will : { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain },
 		};
+	}
+
+	/**
+	 * MQTT 5.0 → 3.1.1, between connections, once the broker refused 5.0 (UNACCEPTABLE_PROTOCOL_VERSION):
+	 * from the next CONNECT on the session speaks 3.1.1. Messages waiting in the pool lose their
+	 * properties (re-encoded in place: they only shrink), subscriptions their 5.0 options; a will its
+	 * properties. The owner must frame 3.1.1 from then on too.
+	 */
+	fallBack(): void {
+		if (this.version === 4 || this.state !== DISCONNECTED) return;
+		this.version = 4;
+		this.ackRoom = ACK_SIZE;
+		this.aliasLimit = 0;
+		const o = this.options;
+		this.keepAliveMs = o.keepAlive * 1000;
+		this.inflightLimit = o.maxInflight;
+		this.sendLimit = Math.min(o.txBufferSize, o.maxPacketSize);
+		this.owner = (this.owner ^ 0x5005) >>> 0;
+		const pool = this.pool;
+		for (let k = 0; k < pool.count; k++) {
+			const i = pool.at(k);
+			const state = pool.states[i];
+			if (state === QUEUED || state === SENT || state === RESEND) pool.lengths[i] = stripProperties(pool.mem, pool.offsets[i]!, pool.lengths[i]!);
+		}
+		const subscriptions = this.subscriptions;
+		for (const entry of subscriptions.entries) entry.options = undefined;
+		for (const request of subscriptions.requests) request.options = undefined;
+		if (this.snapshot !== undefined) this.persist();
 	}
 
 	// ---- the connection ------------------------------------------------------------------
@@ -669,7 +701,7 @@ export class Session<H = unknown> {
 		if (this.state !== CONNECTED || this.keepAliveMs === 0) return;
 		const k = this.keepAliveMs;
 		if (now - this.lastReceived >= k + (k >> 1)) {
-			this.fail(new MqttError(ErrorCode.KEEPALIVE_TIMEOUT, `nothing received for ${now - this.lastReceived} ms (1.5 × keep alive of ${this.options.keepAlive} s)`));
+			this.fail(new MqttError(ErrorCode.KEEPALIVE_TIMEOUT, `nothing received for ${now - this.lastReceived} ms (1.5 × keep alive of ${k / 1000} s)`));
 			return;
 		}
 		if (!this.pingOutstanding && (now - this.lastSent >= k || now - this.lastReceived >= k) && this.tx.room(2)) {
@@ -1510,6 +1542,28 @@ function requestSize(filter: string, version: 4 | 5, options: SubscribeOptions |
 function requestProperties(options: SubscribeOptions | undefined): PropertyValues | undefined {
 	if (options === undefined || (options.subscriptionIdentifier === undefined && options.userProperties === undefined)) return undefined;
 	return { subscriptionIdentifier: options.subscriptionIdentifier, userProperties: options.userProperties };
+}
+
+/**
+ * Re-encodes the MQTT 5.0 PUBLISH at mem[offset, offset + length) as 3.1.1, in place: the same
+ * header flags, topic, identifier and payload, without the properties. Returns its new length.
+ */
+function stripProperties(mem: Uint8Array, offset: number, length: number): number {
+	const first = mem[offset]!;
+	const packed = readRemainingLength(mem, offset + 1, offset + length);
+	const header = 1 + (packed >>> LENGTH_SIZE_SHIFT);
+	const topicEnd = offset + header + 2 + ((mem[offset + header]! << 8) | mem[offset + header + 1]!);
+	const idEnd = topicEnd + (((first >> 1) & 3) > 0 ? 2 : 0);
+	const props = readRemainingLength(mem, idEnd, offset + length);
+	const payload = idEnd + (props >>> LENGTH_SIZE_SHIFT) + (props & LENGTH_VALUE_MASK);
+	const end = offset + length;
+	const remaining = (idEnd - offset - header) + (end - payload);
+	// The variable header moves to just after the new (never longer) remaining length, then the payload after it.
+	const at = writeRemainingLength(remaining, mem, offset + 1);
+	mem.copyWithin(at, offset + header, idEnd);
+	const payloadAt = at + (idEnd - offset - header);
+	mem.copyWithin(payloadAt, payload, end);
+	return payloadAt + (end - payload) - offset;
 }
 
 /** Options with no default: absent unless given. */

@@ -16,7 +16,7 @@ import type { Store } from "./host.js";
  *   4  2  next packet identifier, 1..65,535
  *   6  2  entries, n (at most maxMessages)
  *   8  2  inbound QoS 2 identifiers, m (at most maxInboundQos2)
- *  10  4  owner: FNV-1a (32-bit) of the client identifier's UTF-8; another client's snapshot is not restored
+ *  10  4  owner: FNV-1a (32-bit) of the client identifier's UTF-8 (XOR 0x5005 for MQTT 5.0, whose packets differ); another client's snapshot is not restored
  *  14     n entries, oldest first, each:
  *           2  packet identifier, 1..65,535, unique among the entries
  *           1  QoS << 4 | state: QoS 1 or 2; state 1 (not yet sent), 3 (sent: re-send with DUP) or
@@ -162,7 +162,7 @@ export function checkSnapshot(bytes: Uint8Array, limits: SnapshotLimits, out: Sn
 	const sum = ((bytes[end]! << 24) | (bytes[end + 1]! << 16) | (bytes[end + 2]! << 8) | bytes[end + 3]!) >>> 0;
 	if (fnv1a(bytes, 0, end) !== sum) return "checksum mismatch";
 	const owner = ((bytes[10]! << 24) | (bytes[11]! << 16) | (bytes[12]! << 8) | bytes[13]!) >>> 0;
-	if (owner !== limits.owner) return "it belongs to another client identifier";
+	if (owner !== limits.owner) return "it belongs to another client identifier (or protocol version)";
 	const nextId = u16(bytes, 4);
 	const n = u16(bytes, 6);
 	const m = u16(bytes, 8);

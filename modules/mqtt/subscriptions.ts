@@ -45,8 +45,8 @@ export interface Request {
 	readonly filter: string;
 	/** The QoS asked for (a subscribe; 0 for an unsubscribe). */
 	readonly qos: QoS;
-	/** MQTT 5.0 options of a subscribe. */
-	readonly options: SubscribeOptions | undefined;
+	/** MQTT 5.0 options of a subscribe (dropped if the session falls back to 3.1.1). */
+	options: SubscribeOptions | undefined;
 	/** The packet identifier it was last sent with (0: never sent). */
 	packetId: number;
 	/** Sent on this connection, awaiting SUBACK or UNSUBACK. */

@@ -14,7 +14,9 @@ import { CONNECTED } from "../../modules/mqtt/session.js";
 import type { SessionOptions } from "../../modules/mqtt/session.js";
 import { deepEqual, equal, fail, hex, throwsCode } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
-import { Harness } from "./session.js";
+import { bytesOf, Harness, pub } from "./session.js";
+import { parseBody, PacketView } from "../../modules/mqtt/decode.js";
+import { CONNECT, PUBACK as PUBACK4, SUBSCRIBE } from "../../modules/mqtt/packet.js";
 
 const scratch = new Uint8Array(4096);
 
@@ -473,5 +475,28 @@ add("3.1.1 acknowledgements decode as success on a 5.0 connection: a PUBACK of r
 	const id = h.session.publish("t", "x", 1, false);
 	h.sent();
 	h.receiveHex(`4002${(id >> 8).toString(16).padStart(2, "0")}${(id & 0xFF).toString(16).padStart(2, "0")}`);
+	deepEqual(h.take(), [`delivered ${id}`]);
+});
+
+add("falling back to 3.1.1 after a refusal of 5.0: the next CONNECT is level 4, queued messages lose their properties in place, subscriptions their options", () => {
+	const h = new Harness({ protocolVersion: 5, clientId: "dev", cleanSession: false, will: { topic: "w", payload: "bye", qos: 1, retain: true, properties: { willDelayInterval: 5 } } });
+	const id = h.session.publish("t/1", "payload", 1, false, { contentType: "text/plain", userProperties: [["a", "b"]] });
+	h.session.publish("t/0", "zero", 0, false);
+	h.session.subscribe("s/#", 1, "handler", { noLocal: true, subscriptionIdentifier: 3 });
+	h.session.opening(h.now);
+	h.session.opened(h.now);
+	h.sent();
+	h.receiveHex("20020001");
+	deepEqual(h.take(), ["failed UNACCEPTABLE_PROTOCOL_VERSION (connecting)"]);
+	h.session.fallBack();
+	h.reader.use(4, parseBody, new PacketView());
+	equal(h.session.version, 4);
+	h.session.opening(h.now);
+	h.session.opened(h.now);
+	sent(h, bytesOf({ type: CONNECT, clientId: "dev", cleanSession: false, keepAlive: 0, will: { topic: "w", payload: "bye", qos: 1, retain: true } }));
+	h.receive({ type: CONNACK, sessionPresent: false, returnCode: 0 });
+	deepEqual(h.take(), ["connected false"]);
+	sent(h, bytesOf({ type: SUBSCRIBE, packetId: id + 1, subscriptions: [{ filter: "s/#", qos: 1 }] }, pub("t/1", "payload", 1, id)));
+	h.receive({ type: PUBACK4, packetId: id });
 	deepEqual(h.take(), [`delivered ${id}`]);
 });
