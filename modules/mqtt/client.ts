@@ -402,11 +402,35 @@ export class Client {
 	 * several are separated by spaces) as where to connect next.
 	 */
 	private moveTo(reference: string): void {
-		const first = reference.trim().split(" ")[0]!;
-		const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
-		if (match === null) return;
-		this.host = match[1]!.replace(/^\[|\]$/g, "");
-		if (match[2] !== undefined) this.port = Number(match[2]);
+		let first = reference.trim();
+		const space = first.indexOf(" ");
+		if (space >= 0) first = first.slice(0, space);
+		let host = first;
+		let port = this.port;
+		let portText: string | undefined;
+		if (first.startsWith("[")) {
+			const close = first.indexOf("]");
+			if (close < 0) return;
+			host = first.slice(1, close);
+			const rest = first.slice(close + 1);
+			if (rest.startsWith(":")) portText = rest.slice(1);
+			else if (rest !== "") return;
+		}
+		else {
+			const colon = first.indexOf(":");
+			// One colon: host:port; more is an IPv6 address without brackets (no port).
+			if (colon >= 0 && colon === first.lastIndexOf(":")) {
+				host = first.slice(0, colon);
+				portText = first.slice(colon + 1);
+			}
+		}
+		if (portText !== undefined) {
+			port = Number(portText);
+			if (!(Number.isInteger(port) && port > 0 && port < 65_536)) return;
+		}
+		if (host === "") return;
+		this.host = host;
+		this.port = port;
 	}
 
 	private scheduleReconnect(): void {

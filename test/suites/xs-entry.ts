@@ -8,8 +8,9 @@ import { deviceCases } from "./device.js";
 import { propertyCases } from "./properties.js";
 import { sessionCases } from "./session.js";
 import { session5Cases } from "./session5.js";
+import { client5Cases } from "./client5.js";
 
-const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases, properties: propertyCases, session5: session5Cases };
+const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases, properties: propertyCases, session5: session5Cases, client5: client5Cases };
 
 interface Result { name: string; ok: boolean; error?: string }
 

@@ -11,6 +11,7 @@ import { deviceCases } from "../suites/device.js";
 import { propertyCases } from "../suites/properties.js";
 import { sessionCases } from "../suites/session.js";
 import { session5Cases } from "../suites/session5.js";
+import { client5Cases } from "../suites/client5.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -71,5 +72,6 @@ suiteOnXs("client", clientCases.map((c) => c.name));
 suiteOnXs("device", deviceCases.map((c) => c.name));
 suiteOnXs("properties", propertyCases.map((c) => c.name));
 suiteOnXs("session5", session5Cases.map((c) => c.name));
+suiteOnXs("client5", client5Cases.map((c) => c.name));
 for (const [suite, cases] of [["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases]] as const)
 	suiteOnXs(suite, cases.map((c) => c.name), true);
