@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { answererSection } from "./node-answerer.js";
 import { throughputSection } from "./node-throughput.js";
+import { mqtt5Lines } from "./mqtt5.js";
 import { footprintSection, sdkSection } from "./xs-comparison.js";
 import { transportSection } from "./xs-transport.js";
 import { measure, startWorkloads } from "../test/lib/xs-meter.js";
@@ -50,6 +51,10 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 			["qos2With1000InFlight", "client: the same, 1,000 others in flight"],
 			["qos2Pipeline10", "client: a QoS 2 pipeline 10 deep, one step (PUBCOMP for the oldest, a publish, PUBREC for the middle one)"],
 			["qos2Pipeline1000", "client: the same, 1,000 deep (500 awaiting PUBCOMP at the old end, 500 awaiting PUBREC)"],
+			["client5PublishQos0Alias", "client, MQTT 5.0: publish QoS 0 as the topic's alias, with content type, payload format, message expiry (one object reused)"],
+			["client5PublishQos1", "client, MQTT 5.0: publish QoS 1 with those properties → PUBACK with reason code 0x10 → delivered"],
+			["client5ReceiveQos1", "client, MQTT 5.0: inbound QoS 1 with user property, response topic, correlation data, expiry → handler reads them in place → PUBACK"],
+			["client5ReceiveAlias", "client, MQTT 5.0: inbound QoS 0 named by a topic alias the broker set before → handler"],
 		] as const) {
 			const f = await measure(worker, name, count);
 			figures[name] = f.computePerOp;
@@ -89,12 +94,16 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 			["countingPublishQos0Topics", "publish QoS 0, a different topic each time", 3306, 1370, undefined],
 		] as const) {
 			const f = await measure(worker, name, count, prepare);
+			figures[name] = f.computePerOp;
 			const ok = f.computePerOp <= target && f.allocatedSlots === 0 && f.heapGrowth === 0;
 			lines.push(`| ${label} | ${before.toLocaleString("en")} | ${Math.round(f.computePerOp).toLocaleString("en")} | ${f.allocatedSlots} | ${f.heapGrowth} | ≤ ${target.toLocaleString("en")} | ${ok ? "yes" : "**no**"} |`);
 			if (!ok) failures.push(`${label}: ${Math.round(f.computePerOp)} units (target ≤ ${target}), ${f.allocatedSlots} slots allocated, growth ${f.heapGrowth}`);
 		}
 		lines.push(`| QoS 2 with 1,000 in flight / with 10 | 10.4× | ${scaling.toFixed(2)}× | | | ≤ 1.10× | ${met ? "yes" : "**no**"} |`);
 		lines.push(`| QoS 2 pipeline 1,000 deep / 10 deep, per step | 13.1× | ${pipeline.toFixed(2)}× | | | ≤ 1.10× | ${pipelineMet ? "yes" : "**no**"} |`);
+		const v5 = await mqtt5Lines(worker, count, { qos0: figures.countingPublishQos0!, qos1: figures.countingPublishQos1! });
+		lines.push(...v5.lines);
+		failures.push(...v5.failures);
 	}
 	finally {
 		await worker.close();

@@ -21,6 +21,7 @@ describe("benchmarks", function () {
 			const text = readFileSync(out, "utf8");
 			assert.match(text, /## Codec and client in the XS engine/);
 			assert.match(text, /\| encode a QoS 0 PUBLISH \| \d+/);
+			assert.match(text, /\| 5\.0, topic alias \| \d+ \| \*\*\d+\*\* \|/);
 		}
 		finally {
 			rmSync(dir, { recursive: true, force: true });

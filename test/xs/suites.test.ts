@@ -73,5 +73,8 @@ suiteOnXs("device", deviceCases.map((c) => c.name));
 suiteOnXs("properties", propertyCases.map((c) => c.name));
 suiteOnXs("session5", session5Cases.map((c) => c.name));
 suiteOnXs("client5", client5Cases.map((c) => c.name));
-for (const [suite, cases] of [["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases]] as const)
+for (const [suite, cases] of [
+	["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases],
+	["properties", propertyCases], ["session5", session5Cases], ["client5", client5Cases],
+] as const)
 	suiteOnXs(suite, cases.map((c) => c.name), true);

@@ -2,12 +2,13 @@
 // PUBLISH it is given with PUBACK, and can replay one inbound frame as often as asked.
 
 import type { TlsOptions, Transport, TransportHandler } from "../../../modules/mqtt/host.js";
+import { Property } from "../../../modules/mqtt/properties.js";
 
 export class LoopbackBroker implements Transport {
 	handler: TransportHandler | undefined;
-	private readonly incoming = new Uint8Array(4096);
+	protected readonly incoming = new Uint8Array(4096);
 	private readHead = 0;
-	private readTail = 0;
+	protected readTail = 0;
 	bytesWritten = 0;
 	acksQueued = 0;
 	/** Answer each QoS 1 PUBLISH with PUBACK (default); off, the messages stay in flight. */
@@ -60,7 +61,7 @@ export class LoopbackBroker implements Transport {
 				multiplier *= 128;
 			}
 			const type = first >> 4;
-			if (type === 1) this.queue(0x20, 0, 0);
+			if (type === 1) this.connack();
 			else if (type === 3 && ((first >> 1) & 3) === 1 && this.acking) {
 				const topicLength = (buffer[k]! << 8) | buffer[k + 1]!;
 				const id = k + 2 + topicLength;
@@ -79,7 +80,12 @@ export class LoopbackBroker implements Transport {
 	close(): void {
 		this.handler = undefined;
 	}
-	private queue(first: number, a: number, b: number): void {
+	/** Queues CONNACK (3.1.1: session not present, accepted). */
+	protected connack(): void {
+		this.queue(0x20, 0, 0);
+	}
+	/** Queues a four-byte packet: CONNACK, or PUBACK for identifier (a << 8) | b. */
+	protected queue(first: number, a: number, b: number): void {
 		const q = this.incoming;
 		q[this.readTail] = first;
 		q[this.readTail + 1] = 2;
@@ -113,6 +119,33 @@ export class LoopbackBroker implements Transport {
 	/** Hands what is queued to the client. */
 	deliver(): void {
 		if (this.frame !== undefined || this.readTail > this.readHead) this.handler!.onReadable();
+	}
+}
+
+/**
+ * The same for an MQTT 5.0 client: CONNACK with a property block (Topic Alias Maximum
+ * `topicAliasMaximum`), and PUBACKs with `pubackReason` (5 bytes) unless it is 0 (success, 4 bytes).
+ */
+export class LoopbackBroker5 extends LoopbackBroker {
+	private readonly connack5: Uint8Array;
+	constructor(topicAliasMaximum: number, readonly pubackReason: number) {
+		super();
+		this.connack5 = Uint8Array.of(0x20, 6, 0, 0, 3, Property.TOPIC_ALIAS_MAXIMUM, topicAliasMaximum >> 8, topicAliasMaximum & 0xFF);
+	}
+	protected override connack(): void {
+		this.inject(this.connack5, this.connack5.length);
+	}
+	protected override queue(first: number, a: number, b: number): void {
+		if (this.pubackReason === 0) return super.queue(first, a, b);
+		const q = this.incoming;
+		const at = this.readTail;
+		q[at] = first;
+		q[at + 1] = 3;
+		q[at + 2] = a;
+		q[at + 3] = b;
+		q[at + 4] = this.pubackReason;
+		this.readTail = at + 5;
+		this.acksQueued++;
 	}
 }
 

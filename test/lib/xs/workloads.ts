@@ -5,12 +5,13 @@ import { Client } from "../../../modules/mqtt/client.js";
 import type { Message } from "../../../modules/mqtt/client.js";
 import { PacketView, parsePacket } from "../../../modules/mqtt/decode.js";
 import { encodePublish } from "../../../modules/mqtt/encode.js";
+import { encodePublish5 } from "../../../modules/mqtt/encode5.js";
 import type { Store } from "../../../modules/mqtt/host.js";
 import { PUBLISH } from "../../../modules/mqtt/constants.js";
 import { Properties, propertiesLength, Property, readProperties, writeProperties } from "../../../modules/mqtt/properties.js";
 import type { PropertyValues } from "../../../modules/mqtt/properties.js";
 import { PacketReader } from "../../../modules/mqtt/reader.js";
-import { CountingTransport, LoopbackBroker } from "./loopback.js";
+import { CountingTransport, LoopbackBroker, LoopbackBroker5 } from "./loopback.js";
 import { ManualClock } from "../manual-clock.js";
 
 /** The benchmark message: a 24-byte topic and a 64-byte payload. */
@@ -249,6 +250,100 @@ propertiesBuffer[0] += 4;
 const propertiesEnd = propertiesBytes + 4;
 const properties = new Properties();
 
+// ---- MQTT 5.0 ----
+
+/** The properties a device's telemetry carries (as bench/mqtt5.ts), one object reused for every publish. */
+const TELEMETRY_PROPERTIES: PropertyValues = { contentType: "application/json", payloadFormatIndicator: 1, messageExpiryInterval: 20 };
+/** The broker's reason code on PUBACKs to the 5.0 client: 0x10 No matching subscribers (taken). */
+const PUBACK_REASON = 0x10;
+
+/** An MQTT 5.0 client over the loopback broker (Topic Alias Maximum 16, PUBACKs with PUBACK_REASON), with 4 inbound topic aliases. */
+const broker5 = new LoopbackBroker5(16, PUBACK_REASON);
+let delivered5 = 0;
+let reasons5 = 0;
+let handled5 = 0;
+let aliasedIn5 = 0;
+const client5 = new Client({
+	host: "loopback", clientId: "bench5", keepAlive: 0, transport: broker5, clock: new ManualClock(), protocolVersion: 5, inboundTopicAliases: 4,
+	onDelivered(_id: number, _qos: number, reasonCode: number): void {
+		delivered5++;
+		if (reasonCode === PUBACK_REASON) reasons5++;
+	},
+	onMessage(message: Message): void {
+		handled5++;
+		// Read in place: a number, where a string starts, how many user properties.
+		const p = message.properties!;
+		sink ^= p.number(Property.MESSAGE_EXPIRY_INTERVAL, 0) ^ p.valueStart(Property.RESPONSE_TOPIC) ^ p.userProperties ^ message.buffer[message.payloadStart]!;
+		if (message.topicBuffer !== message.buffer) aliasedIn5++;
+	},
+});
+broker5.handler!.onOpen();
+broker5.deliver();
+if (!client5.connected) throw new Error("the MQTT 5.0 client did not connect");
+
+/** A frame of exactly its length, encoded once by `encode` into a scratch buffer. */
+function frameOf(encode: (buffer: Uint8Array) => number): Uint8Array {
+	const buffer = new Uint8Array(512);
+	return buffer.slice(0, encode(buffer));
+}
+/** An inbound QoS 1 PUBLISH as a command arrives: user property, response topic, correlation data, message expiry. */
+const inbound5 = frameOf((b) => encodePublish5(b, 0, TOPIC, PAYLOAD, 1, false, false, 11, {
+	messageExpiryInterval: 30, responseTopic: "devices/abcdef/responses", correlationData: Uint8Array.of(1, 2, 3, 4), userProperties: [["origin", "console"]],
+}));
+/** The broker sets inbound topic alias 1 (QoS 0), then names the topic by it alone. */
+const aliasSet5 = frameOf((b) => encodePublish5(b, 0, TOPIC, PAYLOAD, 0, false, false, 0, { topicAlias: 1 }));
+const aliasUse5 = frameOf((b) => encodePublish5(b, 0, "", PAYLOAD, 0, false, false, 0, { topicAlias: 1 }));
+broker5.inject(aliasSet5, aliasSet5.length);
+broker5.deliver();
+if (aliasedIn5 !== 0 || handled5 !== 1) throw new Error("the inbound alias was not set");
+// The first telemetry message sets the outbound alias; those measured go as the alias alone.
+client5.publish(TOPIC, PAYLOAD, 0, false, TELEMETRY_PROPERTIES);
+
+/** Did the client write `perMessage` bytes for each of n messages since `before`? */
+function checkBytes(transport: { bytesWritten: number }, before: number, n: number, perMessage: number): void {
+	if (transport.bytesWritten - before !== n * perMessage) throw new Error(`wrote ${(transport.bytesWritten - before) / n} bytes a message, not ${perMessage}`);
+}
+/** Publishes the bench message at QoS 0 n times with `properties`, sent as the topic's alias. */
+function publish5Qos0(c: Client, transport: { bytesWritten: number }, n: number, properties: PropertyValues | undefined, perMessage: number): void {
+	const before = transport.bytesWritten;
+	const aliased = c.stats.aliased;
+	for (let i = 0; i < n; i++) if (c.publish(TOPIC, PAYLOAD, 0, false, properties) < 0) throw new Error("publish refused");
+	checkBytes(transport, before, n, perMessage);
+	if (c.stats.aliased - aliased !== n) throw new Error("not sent as the alias");
+}
+/** Bytes of the bench message as a 5.0 QoS 0 PUBLISH named by its alias: header 2, empty topic 2, property length 1, alias 3, payload 64. */
+const ALIASED5 = 2 + 2 + 1 + 3 + 64;
+/** The telemetry properties: content type 1 + 2 + 16, payload format 2, message expiry 5. */
+const TELEMETRY_PROPERTY_BYTES = 19 + 2 + 5;
+/** A 5.0 QoS 1 PUBLISH of the bench message with the telemetry properties. */
+const QOS1_5 = 2 + 2 + 24 + 2 + 1 + TELEMETRY_PROPERTY_BYTES + 64;
+
+/** The same over a transport that only counts bytes (as the 3.1.1 counting client above), for the client's own cost. */
+const counting5 = new CountingTransport();
+let counting5Delivered = 0;
+const counting5Client = new Client({
+	host: "counting", clientId: "bench5-counting", keepAlive: 0, transport: counting5, clock: new ManualClock(), protocolVersion: 5,
+	onDelivered(): void { counting5Delivered++; },
+});
+counting5.handler!.onOpen();
+counting5.receive(Uint8Array.of(0x20, 6, 0, 0, 3, Property.TOPIC_ALIAS_MAXIMUM, 0, 16));
+if (!counting5Client.connected) throw new Error("the MQTT 5.0 counting client did not connect");
+counting5Client.publish(TOPIC, PAYLOAD, 0, false);
+/** PUBACK for the 5.0 counting client: success (4 bytes), or with PUBACK_REASON (5 bytes). */
+const counting5Puback = new Uint8Array([0x40, 2, 0, 0]);
+const counting5PubackReason = new Uint8Array([0x40, 3, 0, 0, PUBACK_REASON]);
+/** n QoS 1 publishes of the bench message with `properties` to the 5.0 counting client, each answered by `puback`. */
+function counting5RoundTrips(n: number, properties: PropertyValues | undefined, puback: Uint8Array): void {
+	const before = counting5Delivered;
+	for (let i = 0; i < n; i++) {
+		const id = counting5Client.publish(TOPIC, PAYLOAD, 1, false, properties);
+		puback[2] = id >> 8;
+		puback[3] = id & 0xFF;
+		counting5.receive(puback);
+	}
+	if (counting5Delivered - before !== n) throw new Error(`counting 5.0: delivered ${counting5Delivered - before} of ${n}`);
+}
+
 const crowded10 = new Crowded(10);
 const pipeline10 = new Pipeline(10);
 const pipeline1000 = new Pipeline(1000);
@@ -387,6 +482,58 @@ export const workloads: Record<string, (n: number) => void> = {
 	/** Measures and writes the same properties from the caller's values. */
 	writeProperties(n: number): void {
 		for (let i = 0; i < n; i++) sink ^= writeProperties(publishProperties, propertiesLength(publishProperties, PUBLISH), tx, 0);
+	},
+	/** MQTT 5.0 QoS 0 telemetry: the topic as its alias, the same properties object each time. */
+	client5PublishQos0Alias(n: number): void {
+		publish5Qos0(client5, broker5, n, TELEMETRY_PROPERTIES, ALIASED5 + TELEMETRY_PROPERTY_BYTES);
+	},
+	/** MQTT 5.0 QoS 1 with properties; the broker's PUBACK carries a reason code, which onDelivered gets. */
+	client5PublishQos1(n: number): void {
+		const before = delivered5;
+		const reasons = reasons5;
+		const written = broker5.bytesWritten;
+		for (let i = 0; i < n; i++) {
+			if (client5.publish(TOPIC, PAYLOAD, 1, false, TELEMETRY_PROPERTIES) <= 0) throw new Error("publish refused");
+			broker5.deliver();
+		}
+		checkBytes(broker5, written, n, QOS1_5);
+		if (delivered5 - before !== n || reasons5 - reasons !== n) throw new Error(`delivered ${delivered5 - before} of ${n}, ${reasons5 - reasons} with the reason code`);
+	},
+	/** An inbound MQTT 5.0 QoS 1 PUBLISH with properties: the handler reads them in place; PUBACK. */
+	client5ReceiveQos1(n: number): void {
+		const before = handled5;
+		const written = broker5.bytesWritten;
+		for (let i = 0; i < n; i++) {
+			broker5.inject(inbound5, inbound5.length);
+			broker5.deliver();
+		}
+		if (handled5 - before !== n) throw new Error(`handled ${handled5 - before} of ${n}`);
+		if (broker5.bytesWritten - written !== 4 * n) throw new Error("PUBACKs missing");
+	},
+	/** An inbound MQTT 5.0 PUBLISH naming its topic by an alias the broker set before. */
+	client5ReceiveAlias(n: number): void {
+		const before = aliasedIn5;
+		for (let i = 0; i < n; i++) {
+			broker5.inject(aliasUse5, aliasUse5.length);
+			broker5.deliver();
+		}
+		if (aliasedIn5 - before !== n) throw new Error(`${aliasedIn5 - before} of ${n} read through the alias`);
+	},
+	/** MQTT 5.0 QoS 0 to a transport that counts bytes, as the topic's alias, without properties. */
+	counting5PublishQos0Alias(n: number): void {
+		publish5Qos0(counting5Client, counting5, n, undefined, ALIASED5);
+	},
+	/** The same with the telemetry properties (content type, payload format, message expiry). */
+	counting5PublishQos0AliasProperties(n: number): void {
+		publish5Qos0(counting5Client, counting5, n, TELEMETRY_PROPERTIES, ALIASED5 + TELEMETRY_PROPERTY_BYTES);
+	},
+	/** MQTT 5.0 QoS 1 to a transport that counts bytes, without properties; a success PUBACK completes it. */
+	counting5PublishQos1(n: number): void {
+		counting5RoundTrips(n, undefined, counting5Puback);
+	},
+	/** The same with the telemetry properties, and a PUBACK with a reason code. */
+	counting5PublishQos1Properties(n: number): void {
+		counting5RoundTrips(n, TELEMETRY_PROPERTIES, counting5PubackReason);
 	},
 	/** One step of a QoS 2 pipeline 10 deep (PUBCOMP for the oldest, a publish, PUBREC for the middle one). */
 	qos2Pipeline10(n: number): void {
