@@ -5,7 +5,7 @@
 import { PacketView, parsePacket } from "./decode.js";
 import { PacketView5, parsePacket5 } from "./decode5.js";
 import { checkRemaining, encodeConnect, encodeEmpty, encodeSubscribe, encodeUnsubscribe, packetSize, payloadLength, PROTOCOL_LEVEL_5, publishRemaining, TopicCache, writePublish } from "./encode.js";
-import { encodeReasonPacket, writePublish5 } from "./encode5.js";
+import { encodeAck5, encodeReasonPacket, writePublish5 } from "./encode5.js";
 import { connackError, connackError5, ErrorCode, MqttError } from "./errors.js";
 import {
 	AUTH, CONNACK, DISCONNECT, DUP_FLAG, MAX_PACKET_SIZE, PACKET_NAMES, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH,
@@ -104,6 +104,9 @@ export interface SessionOptions {
 	authenticationData?: Uint8Array;
 }
 
+const NO_TOPICS: Array<string | undefined> = [];
+const NO_BYTES = new Uint8Array(0);
+
 /** Bytes kept per inbound topic alias (MQTT 5.0): a broker's alias for a longer topic is refused (TOPIC_ALIAS_INVALID). */
 export const ALIAS_TOPIC_BYTES = 128;
 
@@ -154,6 +157,9 @@ export class BrokerInfo {
 		this.userProperties = p.has(Property.USER_PROPERTY) ? p.userPairs() : [];
 	}
 }
+
+/** What a 3.1.1 broker is taken to accept: MQTT 5.0's defaults (never changed: 3.1.1 has no CONNACK properties). */
+const DEFAULTS_311 = new BrokerInfo();
 
 /** What the session tells its owner (the client). */
 export interface SessionEvents {
@@ -275,8 +281,8 @@ export class Session<H = unknown> {
 	version: 4 | 5;
 	/** The client identifier CONNECT carries: the one given, or the one the broker assigned (MQTT 5.0). */
 	clientId: string;
-	/** What the broker said in its CONNACK (MQTT 5.0; the defaults with 3.1.1). */
-	readonly broker = new BrokerInfo();
+	/** What the broker said in its CONNACK (MQTT 5.0; with 3.1.1, the defaults, shared by all 3.1.1 sessions). */
+	broker: BrokerInfo;
 	/** MQTT 5.0 CONNECT properties, made once. */
 	private readonly connectProperties: PropertyValues | undefined;
 	/** QoS 1/2 messages in flight at once on this connection: maxInflight, or less when the broker's Receive Maximum says so. */
@@ -323,31 +329,41 @@ export class Session<H = unknown> {
 			cleanSession: true, keepAlive: 60, txBufferSize: tx.size, queueBytes: 4096, maxMessages: 32,
 			maxInflight: 8, maxInboundQos2: 64, connectTimeout: 10_000, qos0WhileOffline: "drop" as const,
 			maxPacketSize: MAX_PACKET_SIZE, maxAttempts: 3, stableAfter: 10_000, snapshots: false,
-			protocolVersion: 4 as const, topicAliases: 16, inboundTopicAliases: 0, requestResponseInformation: false, requestProblemInformation: true,
 			...given,
 		};
 		this.#password = password;
-		const version = o.protocolVersion;
+		// The 5.0 options are read here once, not kept with defaults: each kept field is a heap slot in XS.
+		const version = o.protocolVersion ?? 4;
+		const topicAliases = o.topicAliases ?? 16;
+		const inboundTopicAliases = o.inboundTopicAliases ?? 0;
 		if (version !== 4 && version !== 5)
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `protocolVersion must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not ${String(version)}`);
 		this.version = version;
 		if (version === 4) {
 			for (const name of ["sessionExpiry", "userProperties", "authenticationMethod", "authenticationData"] as const)
 				if (o[name] !== undefined) throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${name} needs MQTT 5.0 (protocolVersion 5)`);
-			if (o.inboundTopicAliases !== 0) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "inboundTopicAliases needs MQTT 5.0 (protocolVersion 5)");
-			if (o.requestResponseInformation || !o.requestProblemInformation)
+			if (inboundTopicAliases !== 0) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "inboundTopicAliases needs MQTT 5.0 (protocolVersion 5)");
+			if (o.requestResponseInformation !== undefined || o.requestProblemInformation !== undefined)
 				throw new MqttError(ErrorCode.INVALID_ARGUMENT, "requestResponseInformation and requestProblemInformation need MQTT 5.0 (protocolVersion 5)");
 		}
-		checkInteger("topicAliases", o.topicAliases, 0, 65_535);
-		checkInteger("inboundTopicAliases", o.inboundTopicAliases, 0, 65_535);
+		checkInteger("topicAliases", topicAliases, 0, 65_535);
+		checkInteger("inboundTopicAliases", inboundTopicAliases, 0, 65_535);
 		if (o.sessionExpiry !== undefined) checkInteger("sessionExpiry", o.sessionExpiry, 0, 4_294_967_295);
 		if (o.rxBufferSize !== undefined) checkInteger("rxBufferSize", o.rxBufferSize, 16, MAX_BUFFER);
 		this.clientId = o.clientId;
 		this.connectProperties = version === 5 ? connectProperties(o) : undefined;
 		this.ackRoom = version === 5 ? ACK_SIZE + 1 : ACK_SIZE;
-		this.aliasTopics = version === 5 ? new Array<string | undefined>(o.topicAliases).fill(undefined) : [];
-		this.aliasIn = new Uint8Array(o.inboundTopicAliases * ALIAS_TOPIC_BYTES);
-		this.aliasInLengths = new Uint8Array(o.inboundTopicAliases);
+		// A 5.0 session takes packets and publishes through the 5.0 paths as its own methods: the
+		// 3.1.1 paths then carry no test of the version (in XS each costs on every message).
+		if (version === 5) {
+			this.receive = this.receive5 as (p: PacketView, now: number) => void;
+			this.publish = this.publish5;
+		}
+		// A 3.1.1 session shares what it does not use: every field and object costs heap slots in XS.
+		this.broker = version === 5 ? new BrokerInfo() : DEFAULTS_311;
+		this.aliasTopics = version === 5 && topicAliases > 0 ? new Array<string | undefined>(topicAliases).fill(undefined) : NO_TOPICS;
+		this.aliasIn = inboundTopicAliases > 0 ? new Uint8Array(inboundTopicAliases * ALIAS_TOPIC_BYTES) : NO_BYTES;
+		this.aliasInLengths = inboundTopicAliases > 0 ? new Uint8Array(inboundTopicAliases) : NO_BYTES;
 		checkInteger("keepAlive", o.keepAlive, 0, 65_535);
 		checkInteger("txBufferSize", o.txBufferSize, MIN_TX_BUFFER, MAX_BUFFER);
 		if (o.txBufferSize !== tx.size)
@@ -452,6 +468,9 @@ export class Session<H = unknown> {
 	fallBack(): void {
 		if (this.version === 4 || this.state !== DISCONNECTED) return;
 		this.version = 4;
+		this.receive = Session.prototype.receive;
+		this.publish = Session.prototype.publish;
+		this.broker = DEFAULTS_311;
 		this.ackRoom = ACK_SIZE;
 		this.aliasLimit = 0;
 		const o = this.options;
@@ -729,16 +748,11 @@ export class Session<H = unknown> {
 	receive(p: PacketView, now: number): void {
 		this.lastReceived = now;
 		if (this.state === CONNECTING) {
-			if (this.version === 5) {
-				if (p.type === AUTH) return this.auth(p as PacketView5);
-				if (p.type === CONNACK) return this.connack5(p as PacketView5);
-			}
 			if (p.type !== CONNACK)
 				return this.fail(protocolError(ErrorCode.UNEXPECTED_PACKET, `${packetName(p.type)} before CONNACK (the first packet from a broker must be CONNACK)`));
 			return this.connack(p.sessionPresent, p.returnCode);
 		}
 		if (this.state !== CONNECTED) return;
-		if (this.version === 5) return this.receive5(p as PacketView5);
 		switch (p.type) {
 			case PUBLISH: return this.inboundPublish(p);
 			case PUBACK: return this.puback(p.packetId, 0);
@@ -753,10 +767,22 @@ export class Session<H = unknown> {
 		}
 	}
 
-	/** `receive` for MQTT 5.0, connected: acknowledgements carry reason codes; DISCONNECT and AUTH may come. */
-	private receive5(p: PacketView5): void {
+	/**
+	 * `receive` for MQTT 5.0 (a 5.0 session's own `receive`, see the constructor): AUTH may come
+	 * before CONNACK; acknowledgements carry reason codes; DISCONNECT and AUTH may come.
+	 */
+	private receive5(p: PacketView5, now: number): void {
+		this.lastReceived = now;
+		if (this.state === CONNECTING) {
+			if (p.type === AUTH) return this.auth(p);
+			if (p.type === CONNACK) return this.connack5(p);
+			return this.fail(protocolError(ErrorCode.UNEXPECTED_PACKET, `${packetName(p.type)} before CONNACK (the first packet from a broker must be CONNACK)`));
+		}
+		if (this.state !== CONNECTED) return;
 		switch (p.type) {
-			case PUBLISH: return this.inboundPublish(p);
+			case PUBLISH:
+				if (!this.accept5(p)) return;
+				return this.inboundPublish(p);
 			case PUBACK: return this.puback(p.packetId, p.reasonCode);
 			case PUBREC: return this.pubrec(p.packetId, p.reasonCode);
 			case PUBREL: return this.pubrel(p.packetId, p.reasonCode);
@@ -833,24 +859,28 @@ export class Session<H = unknown> {
 		if (this.state === CONNECTED) this.pump();
 	}
 
+	/**
+	 * MQTT 5.0, before an inbound PUBLISH is handled: its topic alias resolved, and a payload marked
+	 * UTF-8 that is not refused with 0x99 (5.0 §3.3.2.3.2): not delivered, and the broker does not
+	 * send it again. False when the message goes no further.
+	 */
+	private accept5(p: PacketView5): boolean {
+		const props = p.properties;
+		if (props.at[Property.TOPIC_ALIAS]! >= 0 && !this.inboundAlias(p, props.number(Property.TOPIC_ALIAS, 0))) return false;
+		if (props.at[Property.PAYLOAD_FORMAT_INDICATOR]! < 0 || props.number(Property.PAYLOAD_FORMAT_INDICATOR, 0) !== 1 || p.oversize
+			|| checkUtf8(p.buffer, p.payloadStart, p.payloadEnd, true) === 0) return true;
+		this.stats.payloadFormatInvalid++;
+		const error = new MqttError(ErrorCode.PAYLOAD_FORMAT_INVALID, `a message to ${p.topic()} is marked UTF-8 (payload format indicator 1) but its payload is not: refused (0x99), not delivered`);
+		error.topic = p.topic();
+		this.events.problem(error);
+		if (this.state !== CONNECTED) return false;
+		if (p.qos === 1) this.ackReason(PUBACK, p.packetId, ReasonCode.PAYLOAD_FORMAT_INVALID);
+		else if (p.qos === 2) this.ackReason(PUBREC, p.packetId, ReasonCode.PAYLOAD_FORMAT_INVALID);
+		return false;
+	}
+
 	private inboundPublish(p: PacketView): void {
 		const qos = p.qos;
-		if (this.version === 5) {
-			const props = (p as PacketView5).properties;
-			if (props.at[Property.TOPIC_ALIAS]! >= 0 && !this.inboundAlias(p, props.number(Property.TOPIC_ALIAS, 0))) return;
-			// Marked UTF-8 and not: refused with 0x99 (5.0 §3.3.2.3.2), not delivered; the broker does not re-send it.
-			if (props.at[Property.PAYLOAD_FORMAT_INDICATOR]! >= 0 && props.number(Property.PAYLOAD_FORMAT_INDICATOR, 0) === 1 && !p.oversize
-				&& checkUtf8(p.buffer, p.payloadStart, p.payloadEnd, true) !== 0) {
-				this.stats.payloadFormatInvalid++;
-				const error = new MqttError(ErrorCode.PAYLOAD_FORMAT_INVALID, `a message to ${p.topic()} is marked UTF-8 (payload format indicator 1) but its payload is not: refused (0x99), not delivered`);
-				error.topic = p.topic();
-				this.events.problem(error);
-				if (this.state !== CONNECTED) return;
-				if (qos === 1) this.ack(PUBACK, p.packetId, ReasonCode.PAYLOAD_FORMAT_INVALID);
-				else if (qos === 2) this.ack(PUBREC, p.packetId, ReasonCode.PAYLOAD_FORMAT_INVALID);
-				return;
-			}
-		}
 		if (qos === 2) {
 			const id = p.packetId;
 			if (this.inboundIndex(id) >= 0) {
@@ -924,7 +954,8 @@ export class Session<H = unknown> {
 			if (this.snapshot !== undefined) this.persist();
 		}
 		// Also for an unknown identifier (§4.3.3); MQTT 5.0 says it was not found (0x92, 5.0 §4.3.3).
-		this.ack(PUBCOMP, id, i < 0 && this.version === 5 ? ReasonCode.PACKET_IDENTIFIER_NOT_FOUND : 0);
+		if (i < 0 && this.version === 5) this.ackReason(PUBCOMP, id, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND);
+		else this.ack(PUBCOMP, id);
 	}
 
 	private puback(id: number, reasonCode: number): void {
@@ -1018,21 +1049,27 @@ export class Session<H = unknown> {
 
 	/**
 	 * PUBACK, PUBREC, PUBREL or PUBCOMP for `id`, written in place: the type and identifier are known
-	 * good here, so encodeAck's checks (for the codec's callers) are not paid on every message. An
-	 * MQTT 5.0 reason code other than success makes it 5 bytes (5.0 §3.4.2.1).
+	 * good here, so encodeAck's checks (for the codec's callers) are not paid on every message.
 	 */
-	private ack(type: number, id: number, reasonCode = 0): void {
+	private ack(type: number, id: number): void {
 		const tx = this.tx;
-		const size = reasonCode === 0 ? ACK_SIZE : ACK_SIZE + 1;
-		if (!tx.room(size)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));
-		const at = tx.claim(size);
+		if (!tx.room(ACK_SIZE)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));
+		const at = tx.claim(ACK_SIZE);
 		const mem = tx.mem;
 		mem[at] = type === PUBREL ? (PUBREL << TYPE_SHIFT) | REQUIRED_FLAGS : type << TYPE_SHIFT;
-		mem[at + 1] = size - 2;
+		mem[at + 1] = 2;
 		mem[at + 2] = id >> 8;
 		mem[at + 3] = id & 0xFF;
-		if (reasonCode !== 0) mem[at + 4] = reasonCode;
-		tx.commit(size);
+		tx.commit(ACK_SIZE);
+		this.sentSinceTick = true;
+	}
+
+	/** An MQTT 5.0 acknowledgement with a reason code other than success: 5 bytes (5.0 §3.4.2.1). */
+	private ackReason(type: number, id: number, reasonCode: number): void {
+		const tx = this.tx;
+		if (!tx.room(ACK_SIZE + 1)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for an acknowledgement"));
+		const at = tx.claim(ACK_SIZE + 1);
+		tx.commit(encodeAck5(tx.mem, at, type, id, reasonCode));
 		this.sentSinceTick = true;
 	}
 
@@ -1083,7 +1120,8 @@ export class Session<H = unknown> {
 	 * be sent (bad topic, QoS, or larger than the buffers), and after `disconnect()`.
 	 */
 	publish(topic: string, payload: Payload, qos: QoS, retain: boolean, properties?: PropertyValues): number {
-		if (this.version === 5 || properties !== undefined) return this.publish5(topic, payload, qos, retain, properties);
+		// A 5.0 session has publish5 as its own `publish` (see the constructor); this is 3.1.1's.
+		if (properties !== undefined) return this.publish5(topic, payload, qos, retain, properties);
 		const cache = this.topicCache;
 		if (qos === 0 && this.state === CONNECTED && payload instanceof Uint8Array) {
 			// QoS 0 with bytes, the usual telemetry: validated and encoded into the topic cache once
@@ -1567,7 +1605,8 @@ function stripProperties(mem: Uint8Array, offset: number, length: number): numbe
 }
 
 /** Options with no default: absent unless given. */
-type OptionalOptions = "username" | "password" | "will" | "rxBufferSize" | "userProperties" | "authenticationMethod" | "authenticationData" | "sessionExpiry";
+type OptionalOptions = "username" | "password" | "will" | "rxBufferSize" | "userProperties" | "authenticationMethod" | "authenticationData" | "sessionExpiry"
+	| "protocolVersion" | "topicAliases" | "inboundTopicAliases" | "requestResponseInformation" | "requestProblemInformation";
 
 /** The MQTT 5.0 CONNECT properties the options ask for (5.0 §3.1.2.11). */
 function connectProperties(o: Required<Omit<SessionOptions, OptionalOptions>> & Omit<SessionOptions, "password">): PropertyValues {
@@ -1577,9 +1616,9 @@ function connectProperties(o: Required<Omit<SessionOptions, OptionalOptions>> & 
 	// Inbound QoS 1 is acknowledged as it is handled; QoS 2 waits in maxInboundQos2 slots.
 	if (o.maxInboundQos2 < 65_535) p.receiveMaximum = o.maxInboundQos2;
 	if (o.rxBufferSize !== undefined) p.maximumPacketSize = o.rxBufferSize;
-	if (o.inboundTopicAliases > 0) p.topicAliasMaximum = o.inboundTopicAliases;
-	if (o.requestResponseInformation) p.requestResponseInformation = 1;
-	if (!o.requestProblemInformation) p.requestProblemInformation = 0;
+	if ((o.inboundTopicAliases ?? 0) > 0) p.topicAliasMaximum = o.inboundTopicAliases;
+	if (o.requestResponseInformation === true) p.requestResponseInformation = 1;
+	if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
 	if (o.userProperties !== undefined) p.userProperties = o.userProperties;
 	if (o.authenticationMethod !== undefined) p.authenticationMethod = o.authenticationMethod;
 	if (o.authenticationData !== undefined) p.authenticationData = o.authenticationData;
