@@ -134,13 +134,7 @@ export function writePublish(buffer: Uint8Array, offset: number, topic: string, 
 	buffer[offset++] = (PUBLISH << TYPE_SHIFT) | (dup ? DUP_FLAG : 0) | (qos << QOS_SHIFT) | (retain ? RETAIN_FLAG : 0);
 	if (remaining < 128) buffer[offset++] = remaining;
 	else offset = writeRemainingLength(remaining, buffer, offset);
-	if (cache !== undefined && cache.topic === topic && cache.buffer === buffer) {
-		const from = cache.offset;
-		const end = from + 2 + topicBytes;
-		buffer.copyWithin(offset, from, end);
-		offset += end - from;
-	}
-	else offset = writeString(topic, topicBytes, buffer, offset);
+	offset = writeTopic(buffer, offset, topic, topicBytes, cache);
 	if (qos > 0) {
 		buffer[offset++] = packetId >> 8;
 		buffer[offset++] = packetId & 0xFF;
@@ -150,6 +144,20 @@ export function writePublish(buffer: Uint8Array, offset: number, topic: string, 
 		return offset + payload.length;
 	}
 	return writePayload(payload, buffer, offset);
+}
+
+/**
+ * Writes a topic name with its length at `offset`; returns the offset after it. Copied from `cache`
+ * when it holds the topic in this same buffer (natively), else encoded from the string.
+ */
+export function writeTopic(buffer: Uint8Array, offset: number, topic: string, topicBytes: number, cache: TopicCache | undefined): number {
+	if (cache !== undefined && cache.topic === topic && cache.buffer === buffer) {
+		const from = cache.offset;
+		const end = from + 2 + topicBytes;
+		buffer.copyWithin(offset, from, end);
+		return offset + end - from;
+	}
+	return writeString(topic, topicBytes, buffer, offset);
 }
 
 /** Encodes a PUBLISH at `offset`; returns the bytes written. `packetId` is used only when qos > 0. */

@@ -4,8 +4,9 @@
 
 import {
 	checkPacketId, checkQoS, checkRemaining, checkRoom, encodeConnect, encodeSubscribe, encodeUnsubscribe, payloadLength,
-	PROTOCOL_LEVEL_5, writePayload, writeString,
+	PROTOCOL_LEVEL_5, writePayload, writeString, writeTopic,
 } from "./encode.js";
+import type { TopicCache } from "./encode.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import {
 	AUTH, CONNECT, DISCONNECT, DUP_FLAG, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, QOS_SHIFT, REQUIRED_FLAGS, RETAIN_FLAG, TYPE_SHIFT,
@@ -87,14 +88,14 @@ export function encodePublish5(buffer: Uint8Array, offset: number, topic: string
 
 /**
  * Writes a PUBLISH whose parts are checked and measured already (the session's path): `topicBytes`
- * of topic (0: named by `alias` alone), `propsLength` bytes of `properties` (propertiesLength), and a
+ * of topic (0: named by `alias` alone; copied from `cache` when it holds it in this buffer), `propsLength` bytes of `properties` (propertiesLength), and a
  * Topic Alias property when `alias` > 0. `remaining` counts all of it. Returns the offset after it.
  */
-export function writePublish5(buffer: Uint8Array, offset: number, topic: string, topicBytes: number, payload: Payload, qos: number, retain: boolean, packetId: number, remaining: number, properties: PropertyValues | undefined, propsLength: number, alias: number): number {
+export function writePublish5(buffer: Uint8Array, offset: number, topic: string, topicBytes: number, payload: Payload, qos: number, retain: boolean, packetId: number, remaining: number, properties: PropertyValues | undefined, propsLength: number, alias: number, cache: TopicCache | undefined): number {
 	let at = offset;
 	buffer[at++] = (PUBLISH << TYPE_SHIFT) | (qos << QOS_SHIFT) | (retain ? RETAIN_FLAG : 0);
 	at = writeRemainingLength(remaining, buffer, at);
-	if (topicBytes > 0) at = writeString(topic, topicBytes, buffer, at);
+	if (topicBytes > 0) at = writeTopic(buffer, at, topic, topicBytes, cache);
 	else {
 		buffer[at++] = 0;
 		buffer[at++] = 0;

@@ -1269,7 +1269,7 @@ export class Session<H = unknown> {
 				return -1;
 			}
 			const at = tx.claim(total);
-			writePublish5(tx.mem, at, topic, wireTopic, payload, 0, retain, 0, remaining, properties, props, alias);
+			writePublish5(tx.mem, at, topic, wireTopic, payload, 0, retain, 0, remaining, properties, props, alias, undefined);
 			tx.commit(total);
 			if (fresh) this.aliasTopics[this.aliasCount++] = topic;
 			else if (alias > 0) this.stats.aliased++;
@@ -1290,7 +1290,7 @@ export class Session<H = unknown> {
 		const offset = this.poolRoom(total);
 		if (offset < 0) return -1;
 		const id = qos > 0 ? this.allocateId() : 0;
-		writePublish5(pool.mem, offset, topic, topicBytes, payload, qos, retain, id, remaining, properties, props, 0);
+		writePublish5(pool.mem, offset, topic, topicBytes, payload, qos, retain, id, remaining, properties, props, 0, cache);
 		pool.add(id, qos, offset, total, QUEUED);
 		if (qos > 0 && this.snapshot !== undefined) this.persist();
 		if (this.state === CONNECTED) this.pump();
