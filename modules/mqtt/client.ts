@@ -237,8 +237,11 @@ export class Client {
 		const rxBufferSize = options.rxBufferSize ?? 1024;
 		this.session = new Session<MessageHandler>({ ...sessionOptions, clientId, cleanSession, snapshots: store !== undefined, rxBufferSize: version === 5 ? rxBufferSize : undefined }, new Client.SessionRelay(this), this.tx);
 		const restoreError = this.persistence?.restore(this.session);
-		// MQTT 5.0: the receive buffer is the Maximum Packet Size announced; every packet is framed whole.
-		this.reader = version === 5 ? new PacketReader(rxBufferSize, parseBody5, new PacketView5(), 5) : new PacketReader(rxBufferSize, parseBody, new PacketView(), 4);
+		// MQTT 5.0: the receive buffer is the Maximum Packet Size announced, and every packet is framed
+		// whole. It holds one byte more: mosquitto (2.0.11 to 2.0.20 at least) leaves the first byte of
+		// the fixed header out when it compares a packet with the client's maximum, and sends packets
+		// of that maximum plus one; refusing them (0x95) would drop the connection on every such message.
+		this.reader = version === 5 ? new PacketReader(rxBufferSize + 1, parseBody5, new PacketView5(), 5) : new PacketReader(rxBufferSize, parseBody, new PacketView(), 4);
 		this.transport = options.transport;
 		this.clock = options.clock;
 		this.host = options.host;
