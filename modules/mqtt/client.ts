@@ -499,17 +499,34 @@ export class Client {
 		this.callbacks.onConnect?.call(this, sessionPresent);
 	}
 
-	/** Each subscription whose filter matches (compared on the topic's bytes) gets the message. */
+	/**
+	 * Each subscription whose filter matches (compared on the topic's bytes) gets the message; with
+	 * MQTT 5.0, of those with a subscription identifier, only the ones the message names (see
+	 * Subscriptions.takes). When that leaves none (identifiers from before a re-subscription), every
+	 * matching subscription gets it.
+	 */
 	private dispatch(message: PacketView): void {
 		const subs = this.session.subscriptions;
 		const entries = subs.entries;
 		const buffer = message.topicBuffer;
 		const start = message.topicStart;
 		const end = message.topicEnd;
+		const properties = (message as Message).properties;
 		let taken = false;
+		let passed = false;
 		for (let i = subs.match(buffer, start, end, 0); i >= 0; i = subs.match(buffer, start, end, i + 1)) {
+			if (!subs.takes(i, properties)) {
+				passed = true;
+				continue;
+			}
 			taken = true;
 			this.call(entries[i]!.handler!, message);
+		}
+		if (!taken && passed) {
+			for (let i = subs.match(buffer, start, end, 0); i >= 0; i = subs.match(buffer, start, end, i + 1)) {
+				taken = true;
+				this.call(entries[i]!.handler!, message);
+			}
 		}
 		if (!taken && this.callbacks.onMessage) this.call(this.callbacks.onMessage, message);
 	}

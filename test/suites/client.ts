@@ -45,6 +45,12 @@ class Rig {
 		this.transport.sent();
 		this.transport.deliverHex(CONNACK_OK);
 	}
+	/** MQTT 5.0: accepts the TCP connection and answers CONNECT with a CONNACK without properties. */
+	up5(): void {
+		this.transport.accept();
+		this.transport.sent();
+		this.transport.deliverHex(connack5());
+	}
 	take(): string[] {
 		return this.log.splice(0);
 	}
@@ -452,6 +458,41 @@ add("malformed bytes from the broker close the connection with a typed error, an
 	equal(r.transport.closes, 1);
 	r.clock.advance(750);
 	equal(r.transport.opens.length, 2);
+});
+
+add("MQTT 5.0: a subscription with an identifier takes only the messages that carry it (5.0 §3.3.4): one copy per subscription (mosquitto) reaches each handler once, one copy naming both reaches both", () => {
+	const seen: string[] = [];
+	const r = new Rig({ protocolVersion: 5 });
+	r.up5();
+	r.client.subscribe("s/+", 1, function (m) { seen.push(`plus ${m.topic()} ${m.payloadText()}`); }, { subscriptionIdentifier: 7 });
+	r.client.subscribe("s/#", 1, function (m) { seen.push(`hash ${m.topic()} ${m.payloadText()}`); }, { subscriptionIdentifier: 300 });
+	r.transport.sent();
+	r.transport.deliverHex(`${publish5("s/a", "copy7", [7])} ${publish5("s/a", "copy300", [300])}`);
+	deepEqual(seen.splice(0), ["plus s/a copy7", "hash s/a copy300"]);
+	r.transport.deliverHex(publish5("s/a", "one", [300, 7]));
+	deepEqual(seen.splice(0), ["plus s/a one", "hash s/a one"]);
+	r.transport.deliverHex(publish5("s/a/b", "deep", [300]));
+	deepEqual(seen.splice(0), ["hash s/a/b deep"]);
+	deepEqual(r.take(), ["connect false"]);
+});
+
+add("MQTT 5.0: a message naming none of its matching subscriptions' identifiers goes to all of them; a subscription without an identifier takes every copy; no match is onMessage", () => {
+	const seen: string[] = [];
+	const r = new Rig({ protocolVersion: 5 });
+	r.up5();
+	r.client.subscribe("s/+", 1, function (m) { seen.push(`plus ${m.payloadText()}`); }, { subscriptionIdentifier: 7 });
+	r.client.subscribe("s/#", 1, function (m) { seen.push(`hash ${m.payloadText()}`); }, { subscriptionIdentifier: 9 });
+	r.transport.sent();
+	// Identifiers from before a re-subscription, or none (a subscription a previous process made): every match.
+	r.transport.deliverHex(`${publish5("s/a", "stale", [5])} ${publish5("s/a", "none", [])}`);
+	deepEqual(seen.splice(0), ["plus stale", "hash stale", "plus none", "hash none"]);
+	r.client.subscribe("s/a", 1, function (m) { seen.push(`plain ${m.payloadText()}`); });
+	r.transport.sent();
+	r.transport.deliverHex(`${publish5("s/a", "for7", [7])} ${publish5("s/a", "forPlain", [])}`);
+	deepEqual(seen.splice(0), ["plus for7", "plain for7", "plain forPlain"]);
+	r.transport.deliverHex(publish5("t", "other", [7]));
+	deepEqual(seen, []);
+	deepEqual(r.take(), ["connect false", "message t other"]);
 });
 
 add("MQTT 5.0: the receive buffer takes a packet one byte over the Maximum Packet Size announced (mosquitto leaves the first byte out of its check); two over is DISCONNECT 0x95", () => {
