@@ -242,8 +242,11 @@ export class Client {
 		const rxBufferSize = options.rxBufferSize ?? 1024;
 		this.session = new Session<MessageHandler>({ ...sessionOptions, clientId, cleanSession, snapshots: store !== undefined, rxBufferSize: version === 5 ? rxBufferSize : undefined }, new Client.SessionRelay(this), this.tx);
 		const restoreError = this.persistence?.restore(this.session);
-		// MQTT 5.0: the receive buffer is the Maximum Packet Size announced; every packet is framed whole.
-		this.reader = version === 5 ? new PacketReader(rxBufferSize, parseBody5, new PacketView5(), 5) : new PacketReader(rxBufferSize, parseBody, new PacketView(), 4);
+		// MQTT 5.0: the receive buffer is the Maximum Packet Size announced, and every packet is framed
+		// whole. It holds one byte more: mosquitto (2.0.11 to 2.0.20 at least) leaves the first byte of
+		// the fixed header out when it compares a packet with the client's maximum, and sends packets
+		// of that maximum plus one; refusing them (0x95) would drop the connection on every such message.
+		this.reader = version === 5 ? new PacketReader(rxBufferSize + 1, parseBody5, new PacketView5(), 5) : new PacketReader(rxBufferSize, parseBody, new PacketView(), 4);
 		this.transport = options.transport;
 		this.clock = options.clock;
 		this.host = options.host;
@@ -529,17 +532,34 @@ export class Client {
 		this.callbacks.onConnect?.call(this, sessionPresent);
 	}
 
-	/** Each subscription whose filter matches (compared on the topic's bytes) gets the message. */
+	/**
+	 * Each subscription whose filter matches (compared on the topic's bytes) gets the message; with
+	 * MQTT 5.0, of those with a subscription identifier, only the ones the message names (see
+	 * Subscriptions.takes). When that leaves none (identifiers from before a re-subscription), every
+	 * matching subscription gets it.
+	 */
 	private dispatch(message: PacketView): void {
 		const subs = this.session.subscriptions;
 		const entries = subs.entries;
 		const buffer = message.topicBuffer;
 		const start = message.topicStart;
 		const end = message.topicEnd;
+		const properties = (message as Message).properties;
 		let taken = false;
+		let passed = false;
 		for (let i = subs.match(buffer, start, end, 0); i >= 0; i = subs.match(buffer, start, end, i + 1)) {
+			if (!subs.takes(i, properties)) {
+				passed = true;
+				continue;
+			}
 			taken = true;
 			this.call(entries[i]!.handler!, message);
+		}
+		if (!taken && passed) {
+			for (let i = subs.match(buffer, start, end, 0); i >= 0; i = subs.match(buffer, start, end, i + 1)) {
+				taken = true;
+				this.call(entries[i]!.handler!, message);
+			}
 		}
 		if (!taken && this.callbacks.onMessage) this.call(this.callbacks.onMessage, message);
 	}

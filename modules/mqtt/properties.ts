@@ -200,6 +200,24 @@ export class Properties {
 		return -1;
 	}
 
+	/**
+	 * Does a number property that may repeat (a subscription identifier in a PUBLISH) appear with
+	 * `value`? Allocates nothing.
+	 */
+	includes(id: number, value: number): boolean {
+		const type = TYPES[id]!;
+		for (let p = this.next(id, -1); p >= 0; p = this.next(id, p)) if (readNumber(this.buffer, p, type) === value) return true;
+		return false;
+	}
+
+	/** Every value of a number property that may repeat, in order (allocates): the subscription identifiers of a PUBLISH. */
+	numbers(id: number): number[] {
+		const values: number[] = [];
+		const type = TYPES[id]!;
+		for (let p = this.next(id, -1); p >= 0; p = this.next(id, p)) values.push(readNumber(this.buffer, p, type));
+		return values;
+	}
+
 	/** The user properties as [name, value] pairs (allocates). */
 	userPairs(): Array<[string, string]> {
 		const pairs: Array<[string, string]> = [];

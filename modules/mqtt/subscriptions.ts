@@ -3,6 +3,8 @@
 // on the topic's bytes, without making a string.
 
 import type { QoS } from "./packet.js";
+import { Property } from "./properties.js";
+import type { Properties } from "./properties.js";
 import { topicMatchesBytes } from "./topic.js";
 import { utf8Length, writeUtf8 } from "./utf8.js";
 
@@ -161,5 +163,17 @@ export class Subscriptions<H> {
 			if (s.handler !== undefined && topicMatchesBytes(s.bytes, s.bytes.length, buffer, start, end)) return i;
 		}
 		return -1;
+	}
+
+	/**
+	 * MQTT 5.0: may subscription `i`, whose filter matches, take a message with `properties`? One with
+	 * a subscription identifier takes only the messages that carry it (5.0 §3.3.4: a message forwarded
+	 * for a subscription carries its identifier, MQTT-3.3.4-3): mosquitto sends a 5.0 client one copy
+	 * per matching subscription, each with its own identifier, and each copy is for that handler alone.
+	 * One without an identifier takes every message (3.1.1: all of them).
+	 */
+	takes(i: number, properties: Properties | undefined): boolean {
+		const id = this.entries[i]!.options?.subscriptionIdentifier;
+		return id === undefined || properties === undefined || properties.includes(Property.SUBSCRIPTION_IDENTIFIER, id);
 	}
 }

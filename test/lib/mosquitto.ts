@@ -41,6 +41,17 @@ export interface BrokerOptions {
 	tls?: { certfile: string; keyfile: string; cafile?: string };
 	/** mosquitto: password_file (made with mosquitto_passwd) and allow_anonymous false. aedes: not supported. */
 	passwordFile?: string;
+	/**
+	 * mosquitto (dynamic-security plugin): anonymous clients may also send it commands on
+	 * $CONTROL/dynamic-security/v1 (setAnonymousGroup disconnects every anonymous client: DISCONNECT
+	 * 0x98 Administrative action to an MQTT 5.0 client). aedes: not supported.
+	 */
+	administrable?: boolean;
+	/**
+	 * mosquitto: more lines for its config, after the listener's, so that listener settings (max_qos,
+	 * max_topic_alias) apply to it: "retain_available false", "max_keepalive 30", ... aedes: not supported.
+	 */
+	config?: string[];
 	/** Which broker; default: MQTT_TEST_BROKER, else mosquitto when installed, else aedes. */
 	kind?: "mosquitto" | "aedes";
 }
@@ -59,6 +70,8 @@ export interface Broker {
 	kill(signal?: NodeJS.Signals): Promise<void>;
 	/** Starts it again on the same port (after kill, or stopping it first). State survives only with mosquitto persistence. */
 	restart(): Promise<void>;
+	/** mosquitto: its log so far (notices and above: "Expiring client ... due to timeout."); aedes: "". */
+	log(): string;
 }
 
 const START_TIMEOUT = 5000;
@@ -156,16 +169,16 @@ function chooseKind(options: BrokerOptions): { kind: "mosquitto" | "aedes"; why:
 	}
 	if (wanted !== undefined && wanted !== "") throw new Error(`MQTT_TEST_BROKER must be "mosquitto" or "aedes", not ${JSON.stringify(wanted)}`);
 	if (!binary) return { kind: "aedes", why: "mosquitto not installed" };
-	if ((options.refuseSubscriptions?.length || options.refusePublishes?.length) && !findDynsecPlugin())
+	if ((options.refuseSubscriptions?.length || options.refusePublishes?.length || options.administrable) && !findDynsecPlugin())
 		return { kind: "aedes", why: "mosquitto has no dynamic-security plugin to refuse subscriptions or publishes" };
 	return { kind: "mosquitto", why: "", binary };
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
 	const choice = chooseKind(options);
-	// An aedes without them would be an open, plaintext broker: fail rather than pretend.
-	if (choice.kind === "aedes" && (options.tls || options.passwordFile))
-		throw new Error(`tls and passwordFile need mosquitto, and the broker would be aedes${choice.why ? ` (${choice.why})` : ""}`);
+	// An aedes without them would be an open, plaintext broker, or one without the limits asked for: fail rather than pretend.
+	if (choice.kind === "aedes" && (options.tls || options.passwordFile || options.administrable || options.config?.length))
+		throw new Error(`tls, passwordFile, administrable and config need mosquitto, and the broker would be aedes${choice.why ? ` (${choice.why})` : ""}`);
 	const broker = choice.kind === "mosquitto"
 		? await Mosquitto.start(choice.binary!, options)
 		: await AedesBroker.start(options);
@@ -182,11 +195,16 @@ function mosquittoVersion(binary: string): string {
 	return m ? `mosquitto ${m[1]}` : "mosquitto (version unknown)";
 }
 
-/** dynamic-security JSON: anonymous clients may do everything except subscribe to `refused` and publish to `unwritable`. */
-function dynsecConfig(refused: string[], unwritable: string[]): string {
+/**
+ * dynamic-security JSON: anonymous clients may do everything except subscribe to `refused` and publish
+ * to `unwritable`; `administrable`: they may send the plugin commands too.
+ */
+function dynsecConfig(refused: string[], unwritable: string[], administrable: boolean): string {
 	const acls = [
 		...refused.map((topic) => ({ acltype: "subscribePattern", topic, allow: false, priority: 0 })),
 		...unwritable.map((topic) => ({ acltype: "publishClientSend", topic, allow: false, priority: 0 })),
+		// $CONTROL topics are never open by default: they are granted explicitly.
+		...(administrable ? [{ acltype: "publishClientSend", topic: "$CONTROL/dynamic-security/#", allow: true, priority: 0 }] : []),
 	];
 	return JSON.stringify({
 		defaultACLAccess: { publishClientSend: true, publishClientReceive: true, subscribe: true, unsubscribe: true },
@@ -254,13 +272,14 @@ class Mosquitto implements Broker {
 				writeFileSync(aclFile, options.acl.join("\n") + "\n");
 				lines.push(`acl_file ${aclFile}`);
 			}
-			if (options.refuseSubscriptions?.length || options.refusePublishes?.length) {
+			if (options.refuseSubscriptions?.length || options.refusePublishes?.length || options.administrable) {
 				const plugin = findDynsecPlugin();
-				if (!plugin) throw new Error("refuseSubscriptions needs mosquitto's dynamic-security plugin");
+				if (!plugin) throw new Error("refuseSubscriptions, refusePublishes and administrable need mosquitto's dynamic-security plugin");
 				const dynsec = join(dir, "dynamic-security.json");
-				writeFileSync(dynsec, dynsecConfig(options.refuseSubscriptions ?? [], options.refusePublishes ?? []));
+				writeFileSync(dynsec, dynsecConfig(options.refuseSubscriptions ?? [], options.refusePublishes ?? [], options.administrable === true));
 				lines.push(`plugin ${plugin}`, `plugin_opt_config_file ${dynsec}`);
 			}
+			if (options.config) lines.push(...options.config);
 			writeFileSync(configFile, lines.join("\n") + "\n");
 			const broker = new Mosquitto(binary, version, port, dir, configFile);
 			try {
@@ -291,7 +310,7 @@ class Mosquitto implements Broker {
 		this.exited = new Promise((resolve) => {
 			child.once("exit", (code, signal) => {
 				live.delete(child);
-				this.exitReason = `mosquitto exited (${signal ?? `code ${code}`}): ${stderr.trim()} ${this.log()}`.trim();
+				this.exitReason = `mosquitto exited (${signal ?? `code ${code}`}): ${stderr.trim()} ${this.log().split("\n").slice(-10).join("\n")}`.trim();
 				resolve();
 			});
 			child.once("error", (error) => {
@@ -303,9 +322,9 @@ class Mosquitto implements Broker {
 		await waitForPort(this.port, START_TIMEOUT, () => this.exitReason);
 	}
 
-	private log(): string {
+	log(): string {
 		const file = join(this.dir, "mosquitto.log");
-		return existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-10).join("\n") : "";
+		return existsSync(file) ? readFileSync(file, "utf8") : "";
 	}
 
 	async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -419,5 +438,9 @@ class AedesBroker implements Broker {
 
 	async stop(): Promise<void> {
 		await this.kill();
+	}
+
+	log(): string {
+		return "";
 	}
 }

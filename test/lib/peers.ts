@@ -2,12 +2,15 @@
 // callback recorded, and MQTT.js 5 as the other client; all closed by closeAll() after each test.
 
 import { connect } from "mqtt";
-import type { IClientOptions, IClientPublishOptions, MqttClient } from "mqtt";
+import type { IClientOptions, IClientPublishOptions, IClientSubscribeOptions, IPublishPacket, MqttClient } from "mqtt";
 import { createClient } from "../../hosts/node/index.js";
 import type { NodeClientOptions } from "../../hosts/node/index.js";
 import type { Client, Message, MessageHandler } from "../../modules/mqtt/client.js";
+import type { SubscribeOptions } from "../../modules/mqtt/subscriptions.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { QoS } from "../../modules/mqtt/packet.js";
+import { Property } from "../../modules/mqtt/properties.js";
+import type { Properties } from "../../modules/mqtt/properties.js";
 import { HOST, startBroker } from "./broker.js";
 import type { Broker, BrokerOptions } from "./broker.js";
 import { Signal } from "./signal.js";
@@ -24,6 +27,34 @@ export interface Received {
 	/** Whole payload length (differs from payload.length for an oversize message). */
 	length: number;
 	at: number;
+	/** MQTT 5.0: the message's properties, copied out (undefined with 3.1.1). */
+	properties: ReceivedProperties | undefined;
+}
+
+/** MQTT 5.0 message properties as a test keeps them (absent ones undefined). */
+export interface ReceivedProperties {
+	payloadFormatIndicator: number | undefined;
+	messageExpiryInterval: number | undefined;
+	contentType: string | undefined;
+	responseTopic: string | undefined;
+	correlationData: Uint8Array | undefined;
+	userProperties: Array<[string, string]>;
+	/** Every subscription identifier the message carries, in order. */
+	subscriptionIdentifiers: number[];
+}
+
+function copyProperties(p: Properties | undefined): ReceivedProperties | undefined {
+	if (p === undefined) return undefined;
+	const number = (id: number): number | undefined => (p.has(id) ? p.number(id, 0) : undefined);
+	return {
+		payloadFormatIndicator: number(Property.PAYLOAD_FORMAT_INDICATOR),
+		messageExpiryInterval: number(Property.MESSAGE_EXPIRY_INTERVAL),
+		contentType: p.string(Property.CONTENT_TYPE),
+		responseTopic: p.string(Property.RESPONSE_TOPIC),
+		correlationData: p.bytes(Property.CORRELATION_DATA),
+		userProperties: p.userPairs(),
+		subscriptionIdentifiers: p.numbers(Property.SUBSCRIPTION_IDENTIFIER),
+	};
 }
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -66,10 +97,14 @@ export class Ours {
 	readonly delivered: number[] = [];
 	/** The QoS each onDelivered gave, in the order of `delivered`. */
 	readonly deliveredQos: number[] = [];
+	/** The reason code each onDelivered gave (MQTT 5.0; 0 with 3.1.1), in the order of `delivered`. */
+	readonly deliveredCodes: number[] = [];
 	/** Messages set aside (onRejected): packet identifier, topic and payload text. */
 	readonly rejected: Array<{ packetId: number; topic: string; payload: string; qos: number; code: string }> = [];
 	readonly subacks: Array<{ filter: string; code: number }> = [];
 	readonly unsubacks: string[] = [];
+	/** The reason code of each UNSUBACK (MQTT 5.0; 0 with 3.1.1), in the order of `unsubacks`. */
+	readonly unsubackCodes: number[] = [];
 	readonly messages: Received[] = [];
 	writable = 0;
 	/** Called on each onWritable, after it is recorded (to retry refused publishes). */
@@ -85,13 +120,17 @@ export class Ours {
 			onConnect: (sessionPresent) => this.record(() => this.connects.push({ sessionPresent, at: now() })),
 			onClose: (error) => this.record(() => this.closes.push({ error, at: now() })),
 			onError: (error) => this.record(() => this.errors.push({ error, at: now() })),
-			onDelivered: (packetId, qos) => this.record(() => {
+			onDelivered: (packetId, qos, reasonCode) => this.record(() => {
 				this.delivered.push(packetId);
 				this.deliveredQos.push(qos);
+				this.deliveredCodes.push(reasonCode);
 			}),
 			onRejected: (error, m) => this.record(() => this.rejected.push({ packetId: m.packetId, topic: m.topic, payload: Buffer.from(m.payload).toString(), qos: m.qos, code: error.code })),
 			onSubscribe: (filter, code) => this.record(() => this.subacks.push({ filter, code })),
-			onUnsubscribe: (filter) => this.record(() => this.unsubacks.push(filter)),
+			onUnsubscribe: (filter, reasonCode) => this.record(() => {
+				this.unsubacks.push(filter);
+				this.unsubackCodes.push(reasonCode);
+			}),
 			onWritable: () => this.record(() => {
 				this.writable++;
 				this.whenWritable?.();
@@ -106,14 +145,14 @@ export class Ours {
 	handler(name: string): MessageHandler {
 		return (m: Message) => this.record(() => this.messages.push({
 			via: name, topic: m.topic(), payload: m.payloadBytes(), qos: m.qos, retain: m.retain, dup: m.dup,
-			length: m.oversize ? m.payloadLength : m.payloadEnd - m.payloadStart, at: now(),
+			length: m.oversize ? m.payloadLength : m.payloadEnd - m.payloadStart, at: now(), properties: copyProperties(m.properties),
 		}));
 	}
 
-	/** Subscribes and waits for the SUBACK; returns its return code. */
-	async subscribe(filter: string, qos: QoS, handler?: MessageHandler, timeout = 3000): Promise<number> {
+	/** Subscribes (MQTT 5.0: with `options`) and waits for the SUBACK; returns its return code. */
+	async subscribe(filter: string, qos: QoS, handler?: MessageHandler, options?: SubscribeOptions, timeout = 3000): Promise<number> {
 		const before = this.subacks.length;
-		this.client.subscribe(filter, qos, handler);
+		this.client.subscribe(filter, qos, handler, options);
 		const found = (): { filter: string; code: number } | undefined => {
 			for (let i = before; i < this.subacks.length; i++) if (this.subacks[i]!.filter === filter) return this.subacks[i];
 			return undefined;
@@ -122,10 +161,12 @@ export class Ours {
 		return found()!.code;
 	}
 
-	async unsubscribe(filter: string, timeout = 3000): Promise<void> {
+	/** Unsubscribes and waits for the UNSUBACK; returns its reason code (MQTT 5.0; 0 with 3.1.1). */
+	async unsubscribe(filter: string, timeout = 3000): Promise<number> {
 		const before = this.unsubacks.length;
 		this.client.unsubscribe(filter);
 		await this.signal.until(() => this.unsubacks.indexOf(filter, before) >= 0, timeout, `UNSUBACK for ${filter}`);
+		return this.unsubackCodes[this.unsubacks.indexOf(filter, before)]!;
 	}
 
 	/** Waits until onConnect has fired `count` times in all. */
@@ -164,16 +205,18 @@ export interface PeerMessage {
 	qos: number;
 	retain: boolean;
 	dup: boolean;
+	/** MQTT 5.0: the properties as MQTT.js gives them. */
+	properties: IPublishPacket["properties"];
 }
 
-/** An MQTT.js 5 client speaking MQTT 3.1.1, recording what it receives. */
+/** An MQTT.js 5 client speaking MQTT 3.1.1 (or, given protocolVersion 5, MQTT 5.0), recording what it receives. */
 export class Peer {
 	readonly messages: PeerMessage[] = [];
 	readonly signal = new Signal();
 
 	private constructor(readonly client: MqttClient) {
 		client.on("message", (topic, payload, packet) => {
-			this.messages.push({ topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup });
+			this.messages.push({ topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup, properties: packet.properties });
 			this.signal.notify();
 		});
 		open.push(this);
@@ -202,9 +245,9 @@ export class Peer {
 		});
 	}
 
-	/** Subscribes and returns the granted QoS (or 128). */
-	async subscribe(filter: string, qos: QoS): Promise<number> {
-		const granted = await this.client.subscribeAsync(filter, { qos });
+	/** Subscribes (MQTT 5.0: with subscription options) and returns the granted QoS (or 128, or a 5.0 reason code). */
+	async subscribe(filter: string, qos: QoS, options: Omit<IClientSubscribeOptions, "qos"> = {}): Promise<number> {
+		const granted = await this.client.subscribeAsync(filter, { ...options, qos });
 		return granted[0]!.qos;
 	}
 
@@ -263,5 +306,6 @@ export function suiteBroker(options: BrokerOptions = {}): Broker {
 		stop: () => live().stop(),
 		kill: (signal?: NodeJS.Signals) => live().kill(signal),
 		restart: () => live().restart(),
+		log: () => live().log(),
 	};
 }

@@ -172,6 +172,10 @@ add("a property that may appear once, twice: DUPLICATE_PROPERTY, Protocol Error;
 	equal(p.buffer[second], 0x80, "the second, 128, as a variable byte integer");
 	equal(p.number(Property.SUBSCRIPTION_IDENTIFIER, -1), 128, "number() gives the last");
 	equal(p.next(Property.SUBSCRIPTION_IDENTIFIER, second), -1, "no third");
+	deepEqual(p.numbers(Property.SUBSCRIPTION_IDENTIFIER), [1, 128], "numbers() gives them all, in order");
+	ok(p.includes(Property.SUBSCRIPTION_IDENTIFIER, 1) && p.includes(Property.SUBSCRIPTION_IDENTIFIER, 128), "includes() finds each");
+	ok(!p.includes(Property.SUBSCRIPTION_IDENTIFIER, 0x80 << 8), "and nothing else");
+	deepEqual(read("", PUBLISH).numbers(Property.SUBSCRIPTION_IDENTIFIER), [], "none in an empty block");
 });
 
 add("an identifier that does not exist: UNKNOWN_PROPERTY, Malformed Packet (0x81)", () => {
