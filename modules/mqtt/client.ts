@@ -9,6 +9,7 @@ import type { Clock, Store, TlsOptions, Transport, TransportHandler } from "./ho
 import type { Payload, QoS } from "./packet.js";
 import { PacketReader } from "./reader.js";
 import { Property } from "./properties.js";
+import { ReasonCode } from "./reason-codes.js";
 import type { Properties, PropertyValues } from "./properties.js";
 import { checkInteger, CONNECTED, MAX_BUFFER, MIN_TX_BUFFER, Session } from "./session.js";
 import type { BrokerInfo, RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";
@@ -517,7 +518,10 @@ export class Client {
 			this.session.fallBack();
 			this.reader.use(4, parseBody, new PacketView());
 		}
-		if (wasConnected && this.session.proven(this.clock.now())) this.attempt = 0;
+		// Session taken over (MQTT 5.0 DISCONNECT 0x8E): another connection uses our client id. However
+		// long ours lasted, it proved nothing: the delays grow, so two devices with one id do not take
+		// the session from each other every initialDelay.
+		if (wasConnected && this.session.proven(this.clock.now()) && error.reasonCode !== ReasonCode.SESSION_TAKEN_OVER) this.attempt = 0;
 		this.tx.attach(undefined);
 		this.transport.close();
 		this.phase = IDLE;

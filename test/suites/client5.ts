@@ -150,3 +150,19 @@ add("a 5.0 client with clientId \"\" sends it empty and takes the identifier the
 	r.up({ assignedClientIdentifier: "given-1" });
 	equal(r.client.clientId, "given-1");
 });
+
+add("DISCONNECT 0x8E Session taken over proves nothing: the delays keep growing however long the connection lasted", () => {
+	const r = new Rig5({ stableAfter: 0 });
+	const delays: number[] = [];
+	for (let i = 0; i < 4; i++) {
+		r.up();
+		r.clock.advance(5000);
+		r.transport.deliverHex(hex(scratch.subarray(0, encodeReasonPacket(scratch, 0, DISCONNECT, 0x8E))));
+		const before = r.clock.now();
+		const opens = r.transport.opens.length;
+		while (r.transport.opens.length === opens) r.clock.advance(100);
+		delays.push(r.clock.now() - before);
+	}
+	deepEqual(delays, [1000, 2000, 4000, 8000]);
+	deepEqual(r.take().filter((e) => e.startsWith("close")), Array(4).fill("close DISCONNECTED_BY_BROKER 0x8e"));
+});
