@@ -433,7 +433,7 @@ add("enhanced authentication: AUTH 0x18 steps answered by the handler, then CONN
 	equal(h.session.state, CONNECTED);
 });
 
-add("enhanced authentication fails typed: no handler answer, another method, or AUTH without a method configured", () => {
+add("enhanced authentication fails typed: no handler answer, another method, AUTH without a method configured, or AUTH after CONNACK that no re-authentication asked for", () => {
 	const h = new Harness({ protocolVersion: 5, authenticationMethod: "M" });
 	h.session.opening(h.now);
 	h.session.opened(h.now);
@@ -451,6 +451,12 @@ add("enhanced authentication fails typed: no handler answer, another method, or 
 	z.receiveHex(reason5(AUTH, 0x18, { authenticationMethod: "M" }));
 	deepEqual(z.take(), ["failed AUTHENTICATION_FAILED"]);
 	sent(z, "e00182", "DISCONNECT 0x82 Protocol Error");
+	// After CONNACK, AUTH only answers a re-authentication the client began (5.0 §4.12.1); the handler is not asked.
+	const u = up({ authenticationMethod: "M" });
+	u.authAnswer = Uint8Array.of(1);
+	u.receiveHex(reason5(AUTH, 0x18, { authenticationMethod: "M" }));
+	deepEqual(u.take(), ["failed UNEXPECTED_PACKET"]);
+	sent(u, "e00182");
 });
 
 add("3.1.1 acknowledgements decode as success on a 5.0 connection: a PUBACK of remaining length 2 (5.0 §3.4.2.1)", () => {
