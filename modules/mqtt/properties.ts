@@ -282,8 +282,9 @@ export function readProperties(buffer: Uint8Array, offset: number, end: number, 
 		const id = buffer[p]!;
 		const type = id <= LAST ? TYPES[id]! : 0;
 		if (type === 0) throw bad(ErrorCode.UNKNOWN_PROPERTY, MALFORMED_PACKET, `property identifier 0x${id.toString(16)} does not exist`);
+		// "An Identifier which is not valid for its packet type ... is a Malformed Packet" (5.0 §2.2.2.2).
 		if ((WHERE[id]! & (1 << place)) === 0)
-			throw bad(ErrorCode.PROPERTY_NOT_ALLOWED, PROTOCOL_ERROR, `${PROPERTY_NAMES[id]} (0x${id.toString(16)}) may not appear in ${placeName(place)}`);
+			throw bad(ErrorCode.PROPERTY_NOT_ALLOWED, MALFORMED_PACKET, `${PROPERTY_NAMES[id]} (0x${id.toString(16)}) may not appear in ${placeName(place)}`);
 		const value = p + 1;
 		let size: number;
 		switch (type) {

@@ -321,6 +321,8 @@ export class Session<H = unknown> {
 	private probeEntry = -1;
 	/** A PINGRESP came after the probe was sent: the broker read past it without closing. */
 	private probePassed = false;
+	/** MQTT 5.0: a re-authentication we began (AUTH 0x19) awaits the broker's AUTH 0x00 on this connection. */
+	private reauthenticating = false;
 
 	/** `tx`: where packets go (its size is `txBufferSize`, the largest packet that can be sent). */
 	constructor(options: SessionOptions, readonly events: SessionEvents, readonly tx: Transmit) {
@@ -504,6 +506,7 @@ export class Session<H = unknown> {
 		const tx = this.tx;
 		this.lastSent = this.lastReceived = this.lastTick = now;
 		this.sentSinceTick = false;
+		this.reauthenticating = false;
 		// Nothing else is sent before CONNACK: the CONNECT fits (checked at construction).
 		tx.clear();
 		const at = tx.claim(tx.size);
@@ -1075,7 +1078,9 @@ export class Session<H = unknown> {
 
 	/**
 	 * MQTT 5.0 enhanced authentication (5.0 §4.12): the broker's AUTH. 0x18 asks for the next step,
-	 * which the owner's handler answers; 0x00 ends a re-authentication.
+	 * which the owner's handler answers; 0x00 ends a re-authentication. After CONNACK the broker
+	 * sends AUTH only to answer a re-authentication the client began (5.0 §4.12.1): any other is a
+	 * Protocol Error, and the handler is not asked to answer it.
 	 */
 	private auth(p: PacketView5): void {
 		const method = this.options.authenticationMethod;
@@ -1084,7 +1089,12 @@ export class Session<H = unknown> {
 			|| (p.reasonCode === ReasonCode.SUCCESS && this.state !== CONNECTED)
 			|| props.string(Property.AUTHENTICATION_METHOD) !== method)
 			return this.fail(protocolError(ErrorCode.AUTHENTICATION_FAILED, method === undefined ? "the broker sent AUTH, but no authenticationMethod was given" : `the broker sent AUTH ${reasonName(p.reasonCode)} for method ${props.string(Property.AUTHENTICATION_METHOD)}, not ${method}`));
-		if (p.reasonCode === ReasonCode.SUCCESS) return;
+		if (this.state === CONNECTED && !this.reauthenticating)
+			return this.fail(protocolError(ErrorCode.UNEXPECTED_PACKET, `the broker sent AUTH ${reasonName(p.reasonCode)} after CONNACK, but no re-authentication was begun (only the client starts one, 5.0 §4.12.1)`));
+		if (p.reasonCode === ReasonCode.SUCCESS) {
+			this.reauthenticating = false;
+			return;
+		}
 		const data = this.events.auth(p.reasonCode, props);
 		if (this.state !== CONNECTING && this.state !== CONNECTED) return;
 		if (data === undefined)
@@ -1108,6 +1118,7 @@ export class Session<H = unknown> {
 		if (this.version !== 5 || this.options.authenticationMethod === undefined)
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "re-authentication needs MQTT 5.0 and an authenticationMethod");
 		if (this.state !== CONNECTED) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "re-authentication needs a connection");
+		this.reauthenticating = true;
 		this.sendAuth(ReasonCode.RE_AUTHENTICATE, data);
 	}
 

@@ -1,12 +1,14 @@
 // One hostile-broker scenario end to end: QoS 1/2 messages left unacknowledged, the misbehaviour, the
-// client's typed error and close, the reconnect after the backoff, and the messages re-sent with DUP.
+// client's typed error and close (with MQTT 5.0, after a DISCONNECT naming the reason), the reconnect
+// after the backoff, and the messages re-sent with DUP.
 
 import * as assert from "node:assert/strict";
+import type { NodeClientOptions } from "../../hosts/node/index.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
-import { SUBSCRIBE } from "../../modules/mqtt/packet.js";
+import { DISCONNECT, SUBSCRIBE } from "../../modules/mqtt/packet.js";
 import type { QoS } from "../../modules/mqtt/packet.js";
 import { closeAll, Ours } from "../lib/peers.js";
-import { close, connack, ScriptedBroker, serve, until } from "../lib/scripted-broker.js";
+import { close, connack, connack5, ScriptedBroker, serve, until } from "../lib/scripted-broker.js";
 import type { ScriptedConnection, Step } from "../lib/scripted-broker.js";
 
 /** The reconnect policy of every scenario: 100 ms, then 200 ms, ... (no jitter, so the delays are exact). */
@@ -54,6 +56,15 @@ export interface Scenario {
 	subscribe?: string;
 	/** How long the error may take to come (default 3000 ms). */
 	timeout?: number;
+	/** 5: the broker and the client speak MQTT 5.0 (default 4, MQTT 3.1.1). */
+	protocolVersion?: 4 | 5;
+	/**
+	 * MQTT 5.0: the reason code of the DISCONNECT the client sends before it closes (5.0 §4.13: 0x81
+	 * Malformed Packet, 0x82 Protocol Error, ...), which the error carries too; undefined: none is sent.
+	 */
+	disconnect?: number;
+	/** More client options (enhanced authentication, say). */
+	client?: Partial<NodeClientOptions>;
 }
 
 export interface Outcome {
@@ -76,15 +87,16 @@ export async function run(s: Scenario): Promise<Outcome> {
 	const hostileIndex = s.phase === "connected" ? 0 : 1;
 	const carried = until("the in-flight messages", (c) =>
 		c.publishes().length >= MESSAGES.length && (s.subscribe === undefined || c.ofType(SUBSCRIBE).length > 0));
-	const broker = await ScriptedBroker.start((index): Step[] => {
-		if (index === 0) return s.phase === "connected" ? [connack(false), carried, ...s.hostile] : [connack(false), carried, close()];
+	const version = s.protocolVersion ?? 4;
+	const accept = (sessionPresent: boolean): Step => version === 5 ? connack5({}, sessionPresent) : connack(sessionPresent);
+	const broker = await scriptedBroker((index): Step[] => {
+		if (index === 0) return s.phase === "connected" ? [accept(false), carried, ...s.hostile] : [accept(false), carried, close()];
 		if (index === hostileIndex) return s.hostile;
-		return [connack(true), serve()];
-	});
-	scenarioBrokers.push(broker);
+		return [accept(true), serve()];
+	}, version);
 	const ours = new Ours({
-		port: broker.port, clientId: `hostile-${process.pid}-${++serial}`, cleanSession: false,
-		keepAlive: s.keepAlive ?? 10, connectTimeout: s.connectTimeout ?? 2000, reconnect: RECONNECT,
+		port: broker.port, clientId: `hostile-${process.pid}-${++serial}`, cleanSession: false, protocolVersion: version,
+		keepAlive: s.keepAlive ?? 10, connectTimeout: s.connectTimeout ?? 2000, reconnect: RECONNECT, ...s.client,
 	});
 	await ours.connected(1);
 	if (s.subscribe !== undefined) ours.client.subscribe(s.subscribe, 1);
@@ -113,9 +125,19 @@ export function assertRecovered(s: Scenario, o: Outcome, guard: CrashGuard): voi
 		assert.equal(o.ours.errors.length, 1, "onError once: the misbehaving attempt");
 	}
 
-	// The client closed the connection (the broker did not).
+	// The client closed the connection (the broker did not); with MQTT 5.0, saying why first.
 	assert.equal(o.hostile.closedBy, "client", "the client closed the misbehaving connection");
 	assert.ok(o.hostile.closedAt >= o.errorAt - 5, "the close came with the error");
+	if (s.protocolVersion === 5) {
+		const disconnects = o.hostile.ofType(DISCONNECT);
+		if (s.disconnect === undefined) assert.deepEqual(disconnects, [], "no DISCONNECT");
+		else {
+			assert.equal(o.hostile.last?.packet.type, DISCONNECT, "DISCONNECT is the last packet the client sent");
+			assert.equal(disconnects.length, 1);
+			assert.equal(disconnects[0]!.reasonCode, s.disconnect, "its reason code");
+			assert.equal(o.error.reasonCode, s.disconnect, "the error's reason code");
+		}
+	}
 
 	// Reconnection per policy: after the backoff, not before; "connecting" is the second failure in a row.
 	// Measured from the client's report, made as it closed and scheduled the reconnect (the broker may
@@ -149,6 +171,13 @@ export function assertRecovered(s: Scenario, o: Outcome, guard: CrashGuard): voi
 }
 
 const scenarioBrokers: ScriptedBroker[] = [];
+
+/** A scripted broker (ScriptedBroker.start) that `stopAll`, and so `hooks`, stops after the test. */
+export async function scriptedBroker(script: (index: number) => Step[], version: 4 | 5 = 4): Promise<ScriptedBroker> {
+	const broker = await ScriptedBroker.start(script, version);
+	scenarioBrokers.push(broker);
+	return broker;
+}
 
 /** For afterEach: every client (closeAll) and every scripted broker. */
 export async function stopAll(): Promise<void> {

@@ -1,14 +1,21 @@
-// A fake broker on 127.0.0.1 that plays a script per connection: it decodes what the client sends with
-// our codec, waits for CONNECT, then sends raw bytes, waits, dribbles, closes or serves normally.
+// A fake broker on 127.0.0.1 that plays a script per connection: it decodes what the client sends,
+// waits for CONNECT, then sends raw bytes, waits, dribbles, closes or serves normally. It speaks
+// MQTT 3.1.1 (decoding with our server codec) or MQTT 5.0 (decoding with mqtt-packet, a codec that
+// shares nothing with the client's, and answering in the 5.0 layout).
 
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
-import { encode, serverReader, toPacket } from "./server-codec.js";
+import { encode, encodeConnack5, serverReader, toPacket } from "./server-codec.js";
+import { AUTH } from "../../modules/mqtt/constants.js";
+import { encodePublish5, encodeReasonPacket } from "../../modules/mqtt/encode5.js";
 import {
-	CONNECT, PINGREQ, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK, PINGRESP,
+	CONNECT, DISCONNECT, PINGREQ, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK, PINGRESP,
 } from "../../modules/mqtt/packet.js";
-import type { ConnectPacket, Packet, PublishPacket, SubscribePacket } from "../../modules/mqtt/packet.js";
+import type { ConnectPacket, Packet, Payload, PublishPacket, SubscribePacket } from "../../modules/mqtt/packet.js";
+import type { PropertyValues } from "../../modules/mqtt/properties.js";
 import { HOST } from "./broker.js";
+import { ClientPackets } from "./mqtt-packet5.js";
+import type { Fields, Parsed } from "./mqtt-packet5.js";
 import { Signal } from "./signal.js";
 
 /** One step of a connection's script, run after the client's CONNECT has arrived. */
@@ -49,21 +56,71 @@ export const serve = (quirks: Quirks = {}): Step => ({ kind: "serve", quirks });
 /** CONNACK: accepted (return code 0) unless `returnCode` says otherwise. */
 export const connack = (sessionPresent: boolean, returnCode = 0): Step => send([0x20, 0x02, sessionPresent ? 1 : 0, returnCode]);
 
-/** The bytes of a well-formed packet (encoded by our codec). */
-export function packetBytes(packet: Packet): Uint8Array {
+/** The bytes `encoder` writes at the start of the buffer it is given (any of our encoders). */
+export function written(encoder: (buffer: Uint8Array) => number): Uint8Array {
 	const buffer = new Uint8Array(65_536);
-	return buffer.slice(0, encode(packet, buffer, 0));
+	return buffer.slice(0, encoder(buffer));
 }
 
-/** A packet the client sent, decoded, with when it arrived (performance.now()). */
-export interface Seen {
-	packet: Packet;
+/** The bytes of a well-formed packet (encoded by our codec), in the layout of `version` (default 3.1.1). */
+export function packetBytes(packet: Packet, version: 4 | 5 = 4): Uint8Array {
+	return written((buffer) => encode(packet, buffer, 0, version));
+}
+
+// ---- MQTT 5.0 steps ---------------------------------------------------------------------------
+
+/** MQTT 5.0 CONNACK (5.0 §3.2): accepted with `properties` unless `reasonCode` (0x80 and above) refuses. */
+export const connack5 = (properties: PropertyValues = {}, sessionPresent = false, reasonCode = 0): Step =>
+	send(written((b) => encodeConnack5(b, 0, sessionPresent, reasonCode, properties)));
+/** MQTT 5.0 DISCONNECT from the broker (5.0 §3.14), with its reason code and properties. */
+export const disconnect5 = (reasonCode: number, properties?: PropertyValues): Step =>
+	send(written((b) => encodeReasonPacket(b, 0, DISCONNECT, reasonCode, properties)));
+/** MQTT 5.0 AUTH (5.0 §3.15): 0x18 Continue authentication, or 0x00 Success. */
+export const auth5 = (reasonCode: number, properties?: PropertyValues): Step =>
+	send(written((b) => encodeReasonPacket(b, 0, AUTH, reasonCode, properties)));
+/** MQTT 5.0 PUBLISH from the broker (5.0 §3.3); `topic` "" with a `topicAlias` uses an alias. */
+export const publish5 = (topic: string, payload: Payload, qos: number, packetId: number, properties?: PropertyValues): Step =>
+	send(written((b) => encodePublish5(b, 0, topic, payload, qos, false, false, packetId, properties)));
+
+/** A packet the client sent, decoded, with when it arrived (performance.now()); MQTT 5.0 adds its reason code and properties. */
+export interface Seen extends Parsed {
 	at: number;
+}
+
+/** Decodes what a client sends: the packets a chunk completes; `error` once the bytes do not decode. */
+interface Decoder {
+	feed(chunk: Uint8Array): Parsed[];
+	error: Error | undefined;
+}
+
+/** MQTT 3.1.1: our server codec. */
+class ServerPackets implements Decoder {
+	private readonly reader = serverReader(65_536);
+	error: Error | undefined;
+
+	feed(chunk: Uint8Array): Parsed[] {
+		const out: Parsed[] = [];
+		const reader = this.reader;
+		try {
+			for (let at = 0; at < chunk.length && this.error === undefined;) {
+				const n = reader.feed(chunk, at, chunk.length - at);
+				at += n;
+				while (reader.next()) out.push({ packet: toPacket(reader.view) });
+				if (n === 0) break;
+			}
+		}
+		catch (error) {
+			this.error = error as Error;
+		}
+		return out;
+	}
 }
 
 export class ScriptedConnection {
 	readonly packets: Seen[] = [];
 	connect: ConnectPacket | undefined;
+	/** MQTT 5.0: the CONNECT's properties (mqtt-packet's names), when it had any. */
+	connectProperties: Fields | undefined;
 	/** Who ended the connection: "client" when its FIN (or reset) came before the broker closed. */
 	closedBy: "client" | "broker" | undefined;
 	closedAt = -1;
@@ -71,9 +128,11 @@ export class ScriptedConnection {
 	quirks: Quirks = {};
 	/** Bytes the broker wrote. */
 	bytesSent = 0;
-	readonly reader = serverReader(65_536);
+	readonly decoder: Decoder;
 
-	constructor(readonly index: number, readonly acceptedAt: number, readonly socket: net.Socket) {}
+	constructor(readonly index: number, readonly acceptedAt: number, readonly socket: net.Socket, readonly version: 4 | 5) {
+		this.decoder = version === 5 ? new ClientPackets() : new ServerPackets();
+	}
 
 	get closed(): boolean {
 		return this.closedBy !== undefined;
@@ -90,6 +149,11 @@ export class ScriptedConnection {
 	ofType(type: number): Seen[] {
 		return this.packets.filter((s) => s.packet.type === type);
 	}
+
+	/** The last packet the client sent on this connection. */
+	get last(): Seen | undefined {
+		return this.packets[this.packets.length - 1];
+	}
 }
 
 export class ScriptedBroker {
@@ -102,17 +166,20 @@ export class ScriptedBroker {
 	private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
 	private stopped = false;
 
-	private constructor(private readonly server: net.Server, readonly port: number, private readonly script: (index: number) => Step[]) {}
+	private constructor(private readonly server: net.Server, readonly port: number, private readonly script: (index: number) => Step[], readonly version: 4 | 5) {}
 
-	/** Listens on a random 127.0.0.1 port; connection `i` (0-based, in accept order) plays `script(i)`. */
-	static async start(script: (index: number) => Step[]): Promise<ScriptedBroker> {
+	/**
+	 * Listens on a random 127.0.0.1 port; connection `i` (0-based, in accept order) plays `script(i)`.
+	 * `version` 5: decodes MQTT 5.0 (the level the CONNECT names, then) and serves in its layout.
+	 */
+	static async start(script: (index: number) => Step[], version: 4 | 5 = 4): Promise<ScriptedBroker> {
 		let broker: ScriptedBroker | undefined;
 		const server = net.createServer((socket) => broker?.accept(socket));
 		await new Promise<void>((resolve, reject) => {
 			server.once("error", reject);
 			server.listen(0, HOST, () => resolve());
 		});
-		broker = new ScriptedBroker(server, (server.address() as net.AddressInfo).port, script);
+		broker = new ScriptedBroker(server, (server.address() as net.AddressInfo).port, script, version);
 		return broker;
 	}
 
@@ -144,7 +211,7 @@ export class ScriptedBroker {
 			socket.destroy();
 			return;
 		}
-		const c = new ScriptedConnection(this.connections.length, performance.now(), socket);
+		const c = new ScriptedConnection(this.connections.length, performance.now(), socket, this.version);
 		this.connections.push(c);
 		socket.setNoDelay(true);
 		socket.on("data", (chunk: Buffer) => this.received(c, chunk));
@@ -165,28 +232,21 @@ export class ScriptedBroker {
 	}
 
 	private received(c: ScriptedConnection, chunk: Buffer): void {
-		let at = 0;
-		while (at < chunk.length) {
-			const n = c.reader.feed(chunk, at, chunk.length - at);
-			at += n;
-			for (;;) {
-				let got: boolean;
-				try {
-					got = c.reader.next();
-				}
-				catch (error) {
-					this.problems.push(`connection #${c.index}: the client sent bytes that do not decode: ${(error as Error).message}`);
-					this.end(c);
-					return;
-				}
-				if (!got) break;
-				const packet = toPacket(c.reader.view);
-				c.packets.push({ packet, at: performance.now() });
-				if (packet.type === CONNECT && !c.connect) c.connect = packet as ConnectPacket;
-				if (c.serving) this.answer(c, packet);
-				if (c.closed) return;
+		for (const parsed of c.decoder.feed(chunk)) {
+			const packet = parsed.packet;
+			c.packets.push({ ...parsed, at: performance.now() });
+			if (packet.type === CONNECT && !c.connect) {
+				c.connect = packet as ConnectPacket;
+				c.connectProperties = parsed.properties;
 			}
-			if (n === 0) break;
+			if (c.serving) this.answer(c, packet);
+			if (c.closed) return;
+		}
+		const error = c.decoder.error;
+		if (error !== undefined) {
+			this.problems.push(`connection #${c.index}: the client sent bytes that do not decode: ${error.message}`);
+			this.end(c);
+			return;
 		}
 		this.signal.notify();
 	}
@@ -205,10 +265,10 @@ export class ScriptedBroker {
 			case SUBSCRIBE: {
 				const s = packet as SubscribePacket;
 				const code = quirks.subackCode ?? ((_filter: string, qos: number): number => qos);
-				this.write(c, packetBytes({ type: SUBACK, packetId: s.packetId, returnCodes: s.subscriptions.map((x) => code(x.filter, x.qos)) }));
+				this.write(c, packetBytes({ type: SUBACK, packetId: s.packetId, returnCodes: s.subscriptions.map((x) => code(x.filter, x.qos)) }, c.version));
 				return;
 			}
-			case UNSUBSCRIBE: return ack(UNSUBACK, packet.packetId);
+			case UNSUBSCRIBE: return this.write(c, packetBytes({ type: UNSUBACK, packetId: packet.packetId }, c.version));
 			case PINGREQ: return this.write(c, Uint8Array.of(PINGRESP << 4, 0));
 			default: return;
 		}

@@ -1,7 +1,8 @@
 // The broker half of the codec, for test tools (fake and scripted brokers, fixtures, differential and
 // fuzz tests), never in the firmware: parsing what a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE,
-// PINGREQ, DISCONNECT), encoding what a broker sends (CONNACK, SUBACK), and packets as plain objects
-// (`decodePacket`, `encode`). It builds on the client half in modules/mqtt, never the reverse.
+// PINGREQ, DISCONNECT), encoding what a broker sends (CONNACK, SUBACK; with MQTT 5.0, UNSUBACK too),
+// and packets as plain objects (`decodePacket`, `encode`, in either version's layout). It builds on
+// the client half in modules/mqtt, never the reverse.
 
 import {
 	CLEAN_SESSION, CONNACK, CONNECT, CONNECT_RESERVED, DISCONNECT, FLAGS_MASK, PACKET_NAMES, PASSWORD_FLAG,
@@ -13,8 +14,11 @@ import {
 	checkPacketId, checkRemaining, checkRoom, encodeAck, encodeConnect, encodeEmpty, encodePublish, encodeSubscribe,
 	encodeUnsubscribe,
 } from "../../modules/mqtt/encode.js";
+import { encodeAck5, encodePublish5 } from "../../modules/mqtt/encode5.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { Packet, QoS, Subscription, Will } from "../../modules/mqtt/packet.js";
+import { propertiesLength, writeProperties } from "../../modules/mqtt/properties.js";
+import type { PropertyValues } from "../../modules/mqtt/properties.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
 import { remainingLengthSize, writeRemainingLength } from "../../modules/mqtt/remaining-length.js";
 import { checkTopicFilterBytes, hasWildcard } from "../../modules/mqtt/topic.js";
@@ -225,8 +229,12 @@ export function encodeSuback(buffer: Uint8Array, offset: number, packetId: numbe
 	return total;
 }
 
-/** Encodes any packet object at `offset` (default 0); returns the bytes written. */
-export function encode(packet: Packet, buffer: Uint8Array, offset = 0): number {
+/**
+ * Encodes any packet object at `offset` (default 0) in the layout of `version` (default 4, MQTT 3.1.1;
+ * 5 is `encode5`); returns the bytes written.
+ */
+export function encode(packet: Packet, buffer: Uint8Array, offset = 0, version: 4 | 5 = 4): number {
+	if (version === 5) return encode5(packet, buffer, offset);
 	switch (packet.type) {
 		case CONNECT: return encodeConnect(buffer, offset, packet);
 		case CONNACK: return encodeConnack(buffer, offset, packet.sessionPresent, packet.returnCode);
@@ -243,5 +251,70 @@ export function encode(packet: Packet, buffer: Uint8Array, offset = 0): number {
 		case PINGRESP:
 		case DISCONNECT: return encodeEmpty(buffer, offset, packet.type);
 		default: throw new MqttError(ErrorCode.INVALID_ARGUMENT, `unknown packet type ${(packet as { type: unknown }).type}`);
+	}
+}
+
+// ---- MQTT 5.0: what a broker sends ----------------------------------------------------------
+
+/**
+ * A packet in the MQTT 5.0 layout of CONNACK, SUBACK and UNSUBACK: `first` (the fixed header's first
+ * byte), the `head` bytes, a property block for `place` (a packet type), then the `tail` bytes.
+ * Test tooling: the codes are not checked, so that hostile packets can be written with it.
+ */
+export function encodeWithProperties(buffer: Uint8Array, offset: number, first: number, head: ArrayLike<number>, properties: PropertyValues | undefined, place: number, tail: ArrayLike<number> = []): number {
+	const props = propertiesLength(properties, place);
+	const remaining = head.length + remainingLengthSize(props) + props + tail.length;
+	checkRemaining(PACKET_NAMES[first >> TYPE_SHIFT]!, remaining);
+	const total = 1 + remainingLengthSize(remaining) + remaining;
+	checkRoom(PACKET_NAMES[first >> TYPE_SHIFT]!, buffer, offset, total);
+	buffer[offset] = first;
+	let at = writeRemainingLength(remaining, buffer, offset + 1);
+	for (let i = 0; i < head.length; i++) buffer[at++] = head[i]!;
+	at = writeProperties(properties, props, buffer, at);
+	for (let i = 0; i < tail.length; i++) buffer[at++] = tail[i]!;
+	return total;
+}
+
+/** CONNACK, MQTT 5.0 (5.0 §3.2): session present, the reason code, the broker's properties. */
+export function encodeConnack5(buffer: Uint8Array, offset: number, sessionPresent: boolean, reasonCode: number, properties?: PropertyValues): number {
+	return encodeWithProperties(buffer, offset, CONNACK << TYPE_SHIFT, [sessionPresent ? 1 : 0, reasonCode], properties, CONNACK);
+}
+
+/** SUBACK, MQTT 5.0 (5.0 §3.9): identifier, properties, a reason code per filter. */
+export function encodeSuback5(buffer: Uint8Array, offset: number, packetId: number, reasonCodes: ArrayLike<number>, properties?: PropertyValues): number {
+	return encodeWithProperties(buffer, offset, SUBACK << TYPE_SHIFT, [packetId >> 8, packetId & 0xFF], properties, SUBACK, reasonCodes);
+}
+
+/** UNSUBACK, MQTT 5.0 (5.0 §3.11): identifier, properties, a reason code per filter. */
+export function encodeUnsuback5(buffer: Uint8Array, offset: number, packetId: number, reasonCodes: ArrayLike<number>, properties?: PropertyValues): number {
+	return encodeWithProperties(buffer, offset, UNSUBACK << TYPE_SHIFT, [packetId >> 8, packetId & 0xFF], properties, UNSUBACK, reasonCodes);
+}
+
+/** A 3.1.1 CONNACK return code (1..5) as the 5.0 reason code that means the same (5.0 §3.2.2.2); others as they are. */
+export function connackReason5(returnCode: number): number {
+	const codes = [0x00, 0x84, 0x85, 0x88, 0x86, 0x87];
+	return returnCode < codes.length ? codes[returnCode]! : returnCode;
+}
+
+/**
+ * The same packet object in the MQTT 5.0 layout: CONNECT at protocol level 5 with its properties
+ * (none when absent), CONNACK with the reason code for its return code, and every other packet with
+ * an empty property block where 5.0 has one (acknowledgements in the short form of success, UNSUBACK
+ * with reason code 0 per filter).
+ */
+export function encode5(packet: Packet, buffer: Uint8Array, offset = 0): number {
+	switch (packet.type) {
+		case CONNECT: return encodeConnect(buffer, offset, { ...packet, protocolLevel: 5, properties: packet.properties ?? {} });
+		case CONNACK: return encodeConnack5(buffer, offset, packet.sessionPresent, connackReason5(packet.returnCode));
+		case PUBLISH: return encodePublish5(buffer, offset, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.packetId ?? 0);
+		case PUBACK:
+		case PUBREC:
+		case PUBREL:
+		case PUBCOMP: return encodeAck5(buffer, offset, packet.type, packet.packetId);
+		case SUBSCRIBE: return encodeSubscribe(buffer, offset, packet.packetId, packet.subscriptions, 5);
+		case SUBACK: return encodeSuback5(buffer, offset, packet.packetId, packet.returnCodes);
+		case UNSUBSCRIBE: return encodeUnsubscribe(buffer, offset, packet.packetId, packet.filters, 5);
+		case UNSUBACK: return encodeUnsuback5(buffer, offset, packet.packetId, [0]);
+		default: return encode(packet, buffer, offset);
 	}
 }

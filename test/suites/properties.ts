@@ -146,13 +146,13 @@ add("every property written where it may appear reads back the same, byte for by
 	}
 });
 
-add("a property in a packet it may not appear in: PROPERTY_NOT_ALLOWED, Protocol Error (0x82); refused before sending", () => {
+add("a property in a packet it may not appear in: PROPERTY_NOT_ALLOWED, Malformed Packet (0x81, 5.0 §2.2.2.2); refused before sending", () => {
 	for (const id of IDS) {
 		const name = PROPERTY_NAMES[id]!;
 		const sample = SAMPLES[id]!;
 		for (let place = 1; place <= WILL_PROPERTIES; place++) {
 			if (PLACES[id]!.includes(place)) continue;
-			refused(id.toString(16).padStart(2, "0") + sample.hex, place, "PROPERTY_NOT_ALLOWED", PROTOCOL_ERROR, `${name} in place ${place}`);
+			refused(id.toString(16).padStart(2, "0") + sample.hex, place, "PROPERTY_NOT_ALLOWED", MALFORMED_PACKET, `${name} in place ${place}`);
 			throwsCode(() => propertiesLength({ [name]: sample.value } as PropertyValues, place), "INVALID_ARGUMENT", `${name} in place ${place}`);
 		}
 	}

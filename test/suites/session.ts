@@ -24,9 +24,14 @@ import type { Case } from "../lib/check.js";
 
 /** Hex of one packet object, as the (fixture-verified) encoder writes it. */
 export function bytesOf(...packets: Packet[]): string {
+	return bytesIn(4, ...packets);
+}
+
+/** Hex of packet objects in the layout of `version`: 4 (MQTT 3.1.1) or 5 (MQTT 5.0, see encode5). */
+export function bytesIn(version: 4 | 5, ...packets: Packet[]): string {
 	const buffer = new Uint8Array(70_000);
 	let n = 0;
-	for (const p of packets) n += encode(p, buffer, n);
+	for (const p of packets) n += encode(p, buffer, n, version);
 	return hex(buffer.subarray(0, n));
 }
 

@@ -3,20 +3,19 @@
 // acknowledgement, topic aliases both ways, DISCONNECT and AUTH from the broker, and the hostile cases.
 // Platform-free: also runs in XS.
 
-import { AUTH, CONNACK, DISCONNECT, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBACK, UNSUBACK } from "../../modules/mqtt/constants.js";
+import { AUTH, DISCONNECT, PUBACK, PUBCOMP, PUBREC, PUBREL } from "../../modules/mqtt/constants.js";
 import { encodeConnect5, encodeAck5, encodePublish5, encodeReasonPacket, encodeSubscribe5, encodeUnsubscribe5 } from "../../modules/mqtt/encode5.js";
 import type { Connect5 } from "../../modules/mqtt/encode5.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
-import { propertiesLength, writeProperties } from "../../modules/mqtt/properties.js";
 import type { PropertyValues } from "../../modules/mqtt/properties.js";
-import { remainingLengthSize, writeRemainingLength } from "../../modules/mqtt/remaining-length.js";
 import { CONNECTED } from "../../modules/mqtt/session.js";
 import type { SessionOptions } from "../../modules/mqtt/session.js";
 import { deepEqual, equal, fail, hex, throwsCode } from "../lib/check.js";
+import { encodeConnack5, encodeSuback5, encodeUnsuback5 } from "../lib/server-codec.js";
 import type { Case } from "../lib/check.js";
 import { bytesOf, Harness, pub } from "./session.js";
 import { parseBody, PacketView } from "../../modules/mqtt/decode.js";
-import { CONNECT, PUBACK as PUBACK4, SUBSCRIBE } from "../../modules/mqtt/packet.js";
+import { CONNACK, CONNECT, PUBACK as PUBACK4, SUBSCRIBE } from "../../modules/mqtt/packet.js";
 
 const scratch = new Uint8Array(4096);
 
@@ -24,24 +23,10 @@ function hexOf(n: number): string {
 	return hex(scratch.subarray(0, n));
 }
 
-/** A packet the broker sends: first byte, then a body of `parts` (bytes) and a property block for `place`. */
-function packet(first: number, head: number[], properties: PropertyValues | undefined, place: number, tail: number[] = []): string {
-	const props = propertiesLength(properties, place);
-	const body = new Uint8Array(head.length + remainingLengthSize(props) + props + tail.length);
-	body.set(head, 0);
-	const at = writeProperties(properties, props, body, head.length);
-	body.set(tail, at);
-	const out = new Uint8Array(1 + remainingLengthSize(body.length) + body.length);
-	out[0] = first;
-	out.set(body, writeRemainingLength(body.length, out, 1));
-	return hex(out);
-}
-
 export const connack5 = (properties: PropertyValues = {}, sessionPresent = false, reasonCode = 0): string =>
-	packet(CONNACK << 4, [sessionPresent ? 1 : 0, reasonCode], properties, CONNACK);
-const suback5 = (id: number, code: number, properties?: PropertyValues): string =>
-	packet(SUBACK << 4, [id >> 8, id & 0xFF], properties, SUBACK, [code]);
-const unsuback5 = (id: number, code: number): string => packet(UNSUBACK << 4, [id >> 8, id & 0xFF], undefined, UNSUBACK, [code]);
+	hexOf(encodeConnack5(scratch, 0, sessionPresent, reasonCode, properties));
+const suback5 = (id: number, code: number, properties?: PropertyValues): string => hexOf(encodeSuback5(scratch, 0, id, [code], properties));
+const unsuback5 = (id: number, code: number): string => hexOf(encodeUnsuback5(scratch, 0, id, [code]));
 const ack5 = (type: number, id: number, code = 0, properties?: PropertyValues): string => hexOf(encodeAck5(scratch, 0, type, id, code, properties));
 const reason5 = (type: typeof DISCONNECT | typeof AUTH, code: number, properties?: PropertyValues): string =>
 	hexOf(encodeReasonPacket(scratch, 0, type, code, properties));
@@ -450,7 +435,7 @@ add("enhanced authentication: AUTH 0x18 steps answered by the handler, then CONN
 	equal(h.session.state, CONNECTED);
 });
 
-add("enhanced authentication fails typed: no handler answer, another method, or AUTH without a method configured", () => {
+add("enhanced authentication fails typed: no handler answer, another method, AUTH without a method configured, or AUTH after CONNACK that no re-authentication asked for", () => {
 	const h = new Harness({ protocolVersion: 5, authenticationMethod: "M" });
 	h.session.opening(h.now);
 	h.session.opened(h.now);
@@ -468,6 +453,12 @@ add("enhanced authentication fails typed: no handler answer, another method, or 
 	z.receiveHex(reason5(AUTH, 0x18, { authenticationMethod: "M" }));
 	deepEqual(z.take(), ["failed AUTHENTICATION_FAILED"]);
 	sent(z, "e00182", "DISCONNECT 0x82 Protocol Error");
+	// After CONNACK, AUTH only answers a re-authentication the client began (5.0 §4.12.1); the handler is not asked.
+	const u = up({ authenticationMethod: "M" });
+	u.authAnswer = Uint8Array.of(1);
+	u.receiveHex(reason5(AUTH, 0x18, { authenticationMethod: "M" }));
+	deepEqual(u.take(), ["failed UNEXPECTED_PACKET"]);
+	sent(u, "e00182");
 });
 
 add("3.1.1 acknowledgements decode as success on a 5.0 connection: a PUBACK of remaining length 2 (5.0 §3.4.2.1)", () => {

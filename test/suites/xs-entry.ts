@@ -2,15 +2,15 @@
 // The Node side checks `xsSuitesReady` first, since XS does not report a module that throws.
 
 import type { Case } from "../lib/check.js";
-import { clientCases } from "./client.js";
+import { client5Cases, clientCases } from "./client.js";
 import { codecCases } from "./codec.js";
 import { deviceCases } from "./device.js";
 import { propertyCases } from "./properties.js";
 import { sessionCases } from "./session.js";
 import { session5Cases } from "./session5.js";
-import { client5Cases } from "./client5.js";
+import { mqtt5ClientCases } from "./client5.js";
 
-const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, device: deviceCases, properties: propertyCases, session5: session5Cases, client5: client5Cases };
+const suites: Record<string, Case[]> = { codec: codecCases, session: sessionCases, client: clientCases, client5: client5Cases, device: deviceCases, properties: propertyCases, session5: session5Cases, mqtt5client: mqtt5ClientCases };
 
 interface Result { name: string; ok: boolean; error?: string }
 

@@ -5,13 +5,13 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { XsWorker } from "../../hosts/xs/worker.js";
-import { clientCases } from "../suites/client.js";
+import { client5Cases, clientCases } from "../suites/client.js";
 import { codecCases } from "../suites/codec.js";
 import { deviceCases } from "../suites/device.js";
 import { propertyCases } from "../suites/properties.js";
 import { sessionCases } from "../suites/session.js";
 import { session5Cases } from "../suites/session5.js";
-import { client5Cases } from "../suites/client5.js";
+import { mqtt5ClientCases } from "../suites/client5.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -69,12 +69,13 @@ function suiteOnXs(suite: string, names: string[], frozen = false): void {
 suiteOnXs("codec", codecCases.map((c) => c.name));
 suiteOnXs("session", sessionCases.map((c) => c.name));
 suiteOnXs("client", clientCases.map((c) => c.name));
+suiteOnXs("client5", client5Cases.map((c) => c.name));
 suiteOnXs("device", deviceCases.map((c) => c.name));
 suiteOnXs("properties", propertyCases.map((c) => c.name));
 suiteOnXs("session5", session5Cases.map((c) => c.name));
-suiteOnXs("client5", client5Cases.map((c) => c.name));
+suiteOnXs("mqtt5client", mqtt5ClientCases.map((c) => c.name));
 for (const [suite, cases] of [
-	["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["device", deviceCases],
-	["properties", propertyCases], ["session5", session5Cases], ["client5", client5Cases],
+	["codec", codecCases], ["session", sessionCases], ["client", clientCases], ["client5", client5Cases], ["device", deviceCases],
+	["properties", propertyCases], ["session5", session5Cases], ["mqtt5client", mqtt5ClientCases],
 ] as const)
 	suiteOnXs(suite, cases.map((c) => c.name), true);
