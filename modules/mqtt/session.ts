@@ -794,8 +794,12 @@ export class Session<H = unknown> {
 			case UNSUBACK: return this.unsuback(p.packetId, p.payloadEnd > p.payloadStart ? p.buffer[p.payloadStart]! : 0, p.payloadEnd - p.payloadStart);
 			case PINGRESP: return this.pingresp();
 			case DISCONNECT: {
-				// The broker ends the connection and says why (5.0 §3.14); no DISCONNECT goes back.
+				// The broker ends the connection and says why (5.0 §3.14); no DISCONNECT goes back, unless
+				// it broke a rule in saying so: a Session Expiry Interval (5.0 §3.14.2.2.2) or 0x04, which
+				// only a client sends (5.0 §3.14.2.1).
 				const props = p.properties;
+				if (props.has(Property.SESSION_EXPIRY_INTERVAL) || p.reasonCode === ReasonCode.DISCONNECT_WITH_WILL)
+					return this.fail(protocolError(ErrorCode.UNEXPECTED_PACKET, `the broker sent DISCONNECT ${reasonName(p.reasonCode)}${props.has(Property.SESSION_EXPIRY_INTERVAL) ? " with a Session Expiry Interval, which only a client may send (5.0 §3.14.2.2.2)" : ", which only a client may send (5.0 §3.14.2.1)"}`));
 				const reason = props.string(Property.REASON_STRING);
 				const reference = props.string(Property.SERVER_REFERENCE);
 				const error = new MqttError(ErrorCode.DISCONNECTED_BY_BROKER, `the broker sent DISCONNECT ${reasonName(p.reasonCode)}${reason ? `: ${reason}` : ""}${reference ? ` (server reference ${reference})` : ""}`);
@@ -1105,7 +1109,7 @@ export class Session<H = unknown> {
 	private sendAuth(reasonCode: number, data: Uint8Array | undefined): void {
 		const tx = this.tx;
 		const properties: PropertyValues = { authenticationMethod: this.options.authenticationMethod, authenticationData: data };
-		const size = 2 + 4 + 1 + propertiesSize(propertiesLength(properties, AUTH));
+		const size = authSize(this.options.authenticationMethod, data);
 		if (!tx.room(size)) return this.fail(new MqttError(ErrorCode.BUFFER_TOO_SMALL, "no room in the transmit buffer for AUTH"));
 		const at = tx.claim(size);
 		tx.commit(encodeReasonPacket(tx.mem, at, AUTH, reasonCode, properties));
@@ -1118,6 +1122,8 @@ export class Session<H = unknown> {
 		if (this.version !== 5 || this.options.authenticationMethod === undefined)
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "re-authentication needs MQTT 5.0 and an authenticationMethod");
 		if (this.state !== CONNECTED) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "re-authentication needs a connection");
+		if (!this.tx.room(authSize(this.options.authenticationMethod, data)))
+			throw new MqttError(ErrorCode.QUEUE_FULL, "no room in the transmit buffer for AUTH now: retry after onWritable");
 		this.reauthenticating = true;
 		this.sendAuth(ReasonCode.RE_AUTHENTICATE, data);
 	}
@@ -1638,6 +1644,11 @@ function connectProperties(o: Required<Omit<SessionOptions, OptionalOptions>> & 
 
 function unknownId(type: string, id: number): MqttError {
 	return protocolError(ErrorCode.UNKNOWN_PACKET_ID, `${type} for packet identifier ${id}, which has no exchange in progress`);
+}
+
+/** At most the bytes of an AUTH with `method` and `data`: header (5), reason code, properties. */
+function authSize(method: string | undefined, data: Uint8Array | undefined): number {
+	return 5 + 1 + propertiesSize(propertiesLength({ authenticationMethod: method, authenticationData: data }, AUTH));
 }
 
 /** A violation by the broker; MQTT 5.0 names it in the DISCONNECT that closes the connection (0x82 Protocol Error unless said). */

@@ -491,3 +491,21 @@ add("falling back to 3.1.1 after a refusal of 5.0: the next CONNECT is level 4, 
 	h.receive({ type: PUBACK4, packetId: id });
 	deepEqual(h.take(), [`delivered ${id}`]);
 });
+
+add("a broker's DISCONNECT that breaks its own rules: a Session Expiry Interval (5.0 §3.14.2.2.2) or reason 0x04 (a client's) is a Protocol Error, answered 0x82", () => {
+	for (const bytes of [reason5(DISCONNECT, 0x8B, { sessionExpiryInterval: 10 }), reason5(DISCONNECT, 0x04)]) {
+		const h = up();
+		h.receiveHex(bytes);
+		deepEqual(h.take(), ["failed UNEXPECTED_PACKET"]);
+		sent(h, "e00182");
+	}
+});
+
+add("reauthenticate without room in the transmit buffer throws QUEUE_FULL; the connection stays", () => {
+	const h = up({ authenticationMethod: "M", txBufferSize: 64 });
+	h.wire.taking = false;
+	h.session.publish("t", "x".repeat(40), 0, false);
+	throwsCode(() => h.session.reauthenticate(new Uint8Array(20)), "QUEUE_FULL");
+	equal(h.session.state, CONNECTED);
+	h.wire.taking = true;
+});
