@@ -2,7 +2,7 @@
 // callback recorded, and MQTT.js 5 as the other client; all closed by closeAll() after each test.
 
 import { connect } from "mqtt";
-import type { IClientOptions, IClientPublishOptions, MqttClient } from "mqtt";
+import type { IClientOptions, IClientPublishOptions, IPublishPacket, MqttClient } from "mqtt";
 import { createClient } from "../../hosts/node/index.js";
 import type { NodeClientOptions } from "../../hosts/node/index.js";
 import type { Client, Message, MessageHandler } from "../../modules/mqtt/client.js";
@@ -164,16 +164,18 @@ export interface PeerMessage {
 	qos: number;
 	retain: boolean;
 	dup: boolean;
+	/** MQTT 5.0 (a Peer connected with protocolVersion 5): the message's properties. */
+	properties: IPublishPacket["properties"];
 }
 
-/** An MQTT.js 5 client speaking MQTT 3.1.1, recording what it receives. */
+/** An MQTT.js 5 client speaking MQTT 3.1.1 (or 5.0, with protocolVersion 5), recording what it receives. */
 export class Peer {
 	readonly messages: PeerMessage[] = [];
 	readonly signal = new Signal();
 
 	private constructor(readonly client: MqttClient) {
 		client.on("message", (topic, payload, packet) => {
-			this.messages.push({ topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup });
+			this.messages.push({ topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup, properties: packet.properties });
 			this.signal.notify();
 		});
 		open.push(this);

@@ -3,17 +3,16 @@
 // acknowledgement, topic aliases both ways, DISCONNECT and AUTH from the broker, and the hostile cases.
 // Platform-free: also runs in XS.
 
-import { AUTH, CONNACK, DISCONNECT, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBACK, UNSUBACK } from "../../modules/mqtt/constants.js";
+import { AUTH, DISCONNECT, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBACK, UNSUBACK } from "../../modules/mqtt/constants.js";
 import { encodeConnect5, encodeAck5, encodePublish5, encodeReasonPacket, encodeSubscribe5, encodeUnsubscribe5 } from "../../modules/mqtt/encode5.js";
 import type { Connect5 } from "../../modules/mqtt/encode5.js";
 import { MqttError } from "../../modules/mqtt/errors.js";
-import { propertiesLength, writeProperties } from "../../modules/mqtt/properties.js";
 import type { PropertyValues } from "../../modules/mqtt/properties.js";
-import { remainingLengthSize, writeRemainingLength } from "../../modules/mqtt/remaining-length.js";
 import { CONNECTED } from "../../modules/mqtt/session.js";
 import type { SessionOptions } from "../../modules/mqtt/session.js";
 import { deepEqual, equal, fail, hex, throwsCode } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
+import { encodeConnack5, encodeSubackOrUnsuback5 } from "../lib/server-codec.js";
 import { Harness } from "./session.js";
 
 const scratch = new Uint8Array(4096);
@@ -22,24 +21,10 @@ function hexOf(n: number): string {
 	return hex(scratch.subarray(0, n));
 }
 
-/** A packet the broker sends: first byte, then a body of `parts` (bytes) and a property block for `place`. */
-function packet(first: number, head: number[], properties: PropertyValues | undefined, place: number, tail: number[] = []): string {
-	const props = propertiesLength(properties, place);
-	const body = new Uint8Array(head.length + remainingLengthSize(props) + props + tail.length);
-	body.set(head, 0);
-	const at = writeProperties(properties, props, body, head.length);
-	body.set(tail, at);
-	const out = new Uint8Array(1 + remainingLengthSize(body.length) + body.length);
-	out[0] = first;
-	out.set(body, writeRemainingLength(body.length, out, 1));
-	return hex(out);
-}
-
 export const connack5 = (properties: PropertyValues = {}, sessionPresent = false, reasonCode = 0): string =>
-	packet(CONNACK << 4, [sessionPresent ? 1 : 0, reasonCode], properties, CONNACK);
-const suback5 = (id: number, code: number, properties?: PropertyValues): string =>
-	packet(SUBACK << 4, [id >> 8, id & 0xFF], properties, SUBACK, [code]);
-const unsuback5 = (id: number, code: number): string => packet(UNSUBACK << 4, [id >> 8, id & 0xFF], undefined, UNSUBACK, [code]);
+	hexOf(encodeConnack5(scratch, 0, sessionPresent, reasonCode, properties));
+const suback5 = (id: number, code: number, properties?: PropertyValues): string => hexOf(encodeSubackOrUnsuback5(scratch, 0, SUBACK, id, [code], properties));
+const unsuback5 = (id: number, code: number): string => hexOf(encodeSubackOrUnsuback5(scratch, 0, UNSUBACK, id, [code]));
 const ack5 = (type: number, id: number, code = 0, properties?: PropertyValues): string => hexOf(encodeAck5(scratch, 0, type, id, code, properties));
 const reason5 = (type: typeof DISCONNECT | typeof AUTH, code: number, properties?: PropertyValues): string =>
 	hexOf(encodeReasonPacket(scratch, 0, type, code, properties));
