@@ -4,6 +4,7 @@
 import board from "hosts/platform/board";
 import config from "mc/config";
 import Net from "net";
+import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
 import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
 import { ModdableClock } from "./clock.js";
 import { PreferenceStore } from "./store.js";
@@ -52,6 +53,9 @@ export function readConfig(): DeviceConfig {
 		mqttCa: str(config.mqttCa),
 		telemetryInterval: num(config.telemetryInterval, 10_000),
 		keepAlive: num(config.keepAlive, 30),
+		// Checked here, so that a bad value stops the boot with a message that names it.
+		mqttVersion: parseMqttVersion(config.mqttVersion),
+		sessionExpiry: parseSessionExpiry(config.sessionExpiry),
 	};
 }
 

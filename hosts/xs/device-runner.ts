@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions } from "../../modules/mqtt/host.js";
@@ -63,6 +64,9 @@ export class XsDevice {
 	boots = 0;
 
 	constructor(private readonly options: XsDeviceOptions) {
+		// Checked here as well: XS does not report a module that throws, so the firmware's own check would go unseen.
+		parseMqttVersion(options.config.mqttVersion);
+		parseSessionExpiry(options.config.sessionExpiry);
 		if (options.storeFile && existsSync(options.storeFile)) {
 			const saved = JSON.parse(readFileSync(options.storeFile, "utf8")) as Record<string, unknown>;
 			for (const [key, value] of Object.entries(saved)) {

@@ -4,6 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import * as readline from "node:readline";
+import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { Client } from "../../modules/mqtt/client.js";
 import { startBroker } from "../../test/lib/mosquitto.js";
@@ -52,6 +53,9 @@ function describeTelemetry(text: string): string {
 }
 
 async function main(): Promise<void> {
+	// Checked before anything starts.
+	const mqttVersion = parseMqttVersion(process.env.MQTT_VERSION, "MQTT_VERSION");
+	const sessionExpiry = parseSessionExpiry(process.env.SESSION_EXPIRY, "SESSION_EXPIRY");
 	const external = process.env.MQTT_URL;
 	let broker: Broker | undefined;
 	let target: ReturnType<typeof parseUrl>;
@@ -75,12 +79,16 @@ async function main(): Promise<void> {
 		mqttCa: ca,
 		telemetryInterval: Number(process.env.TELEMETRY_INTERVAL) || 5000,
 		keepAlive: 30,
+		mqttVersion,
+		sessionExpiry,
 	};
 	const base = `${config.topicPrefix}/${config.deviceId}`;
-	const pub = `mosquitto_pub -h ${target.host} -p ${target.port}${target.tls ? " --cafile <ca.pem>" : ""} -q 1 -t ${base}/commands/led -m on`;
-	say(`device: ${config.deviceId}, topics ${base}/{status,telemetry,commands/<name>,responses/<name>}`);
+	const options = `-h ${target.host} -p ${target.port}${target.tls ? " --cafile <ca.pem>" : ""}`;
+	const pub = `mosquitto_pub ${options} -q 1 -t ${base}/commands/led -m on`;
+	say(`device: ${config.deviceId}, MQTT ${config.mqttVersion === 5 ? "5.0" : "3.1.1"}, topics ${base}/{status,telemetry,commands/<name>,responses/<name>}`);
 	say(`  type a command and Enter: ${COMMANDS}`);
 	say(`  or from another terminal: ${pub}`);
+	if (config.mqttVersion === 5) say(`  or ask and get your own answer: mosquitto_rr ${options} -q 1 -t ${base}/commands/ping -e dashboards/me/answers -m ""`);
 	say("  Ctrl-C stops the device: it publishes \"offline\" and disconnects.");
 
 	// A watcher on the same broker, to show what the device publishes.

@@ -1,10 +1,15 @@
 // The device firmware's logic, platform-free: status with a last will, QoS 0 telemetry on a
-// schedule, and QoS 1 commands answered on a response topic. main.ts gives it a host.
+// schedule, and QoS 1 commands answered on a response topic. main.ts gives it a host. With
+// `mqttVersion` 5 it speaks MQTT 5.0: a session that expires, telemetry that expires and goes as a
+// topic alias, JSON marked as such, and commands answered where their Response Topic says.
 
 import { Client } from "../mqtt/client.js";
 import type { Message } from "../mqtt/client.js";
 import type { Clock } from "../mqtt/host.js";
 import type { QoS } from "../mqtt/packet.js";
+import { Property } from "../mqtt/properties.js";
+import type { PropertyValues } from "../mqtt/properties.js";
+import { validateTopicName } from "../mqtt/topic.js";
 import type { DeviceHost, Reading } from "./host.js";
 
 /** Bounds of the `interval` command, in milliseconds. */
@@ -16,12 +21,18 @@ export const SHUTDOWN_GRACE = 5_000;
 export const RESTART_FLAG = "restarting";
 /** Responses kept while the client has no room for them. */
 const BACKLOG = 8;
+/** MQTT 5.0: seconds the broker keeps a device's session after it goes, unless `sessionExpiry` says otherwise (a day). */
+export const SESSION_EXPIRY = 86_400;
+/** MQTT 5.0: what telemetry and responses say they are (Content Type). */
+export const JSON_CONTENT_TYPE = "application/json";
 
 interface Outgoing {
 	topic: string;
 	payload: string;
 	qos: QoS;
 	retain: boolean;
+	/** MQTT 5.0 message properties (undefined with 3.1.1, and for status). */
+	properties: PropertyValues | undefined;
 }
 
 type Answer = Record<string, unknown>;
@@ -32,6 +43,14 @@ export class Device {
 	/** Telemetry readings taken so far (the `seq` of the last one). */
 	seq = 0;
 	interval: number;
+	/** 4 (MQTT 3.1.1) or 5 (MQTT 5.0), from `mqttVersion`. */
+	readonly mqttVersion: 4 | 5;
+	/**
+	 * MQTT 5.0 (undefined with 3.1.1): the properties of every telemetry message, one object whose
+	 * Message Expiry follows the interval, and those of a JSON response without Correlation Data.
+	 */
+	readonly telemetryProperties: PropertyValues | undefined;
+	private readonly jsonProperties: PropertyValues | undefined;
 	private ledOn = false;
 	private readonly ticker: Clock;
 	private readonly grace: Clock;
@@ -49,6 +68,13 @@ export class Device {
 		const base = `${c.topicPrefix}/${c.deviceId}`;
 		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/` };
 		this.interval = clampInterval(c.telemetryInterval);
+		this.mqttVersion = parseMqttVersion(c.mqttVersion);
+		const v5 = this.mqttVersion === 5;
+		const sessionExpiry = parseSessionExpiry(c.sessionExpiry);
+		if (v5) {
+			this.jsonProperties = { contentType: JSON_CONTENT_TYPE, payloadFormatIndicator: 1 };
+			this.telemetryProperties = { contentType: JSON_CONTENT_TYPE, payloadFormatIndicator: 1, messageExpiryInterval: expiryFor(this.interval) };
+		}
 		// Cleared only when the window closes: a second reboot before connecting keeps the guard.
 		this.afterRestart = host.system.load(RESTART_FLAG) === 1;
 		this.ticker = host.clock();
@@ -60,6 +86,8 @@ export class Device {
 			tls: c.mqttTls ? { ca: c.mqttCa } : undefined,
 			clientId: c.deviceId,
 			cleanSession: false,
+			protocolVersion: this.mqttVersion,
+			sessionExpiry: v5 ? sessionExpiry : undefined,
 			keepAlive: c.keepAlive ?? 30,
 			username: c.mqttUser || undefined,
 			password: c.mqttUser ? c.mqttPassword : undefined,
@@ -86,7 +114,9 @@ export class Device {
 			onWritable() {
 				device.flushBacklog();
 			},
-			onDelivered(packetId) {
+			onDelivered(packetId, _qos, reasonCode) {
+				// MQTT 5.0: taken but refused (0x87 Not authorized: a response topic outside the device's ACL, say).
+				if (reasonCode >= 0x80) device.trace(`the broker refused message ${packetId} (reason code 0x${reasonCode.toString(16)})`);
 				if (packetId === device.offlineId) device.offlineDelivered = true;
 				device.checkShutdown();
 			},
@@ -98,10 +128,15 @@ export class Device {
 		this.client.subscribe(`${this.topics.commands}+`, 1, (message) => this.command(message));
 		host.system.onShutdown?.((done) => this.shutdown(done));
 		this.ticker.arm(this.interval, this.onTick);
-		this.trace(`device ${c.deviceId}: telemetry every ${this.interval} ms on ${this.topics.telemetry}, sensor ${host.sensor.name}`);
+		const protocol = v5 ? `MQTT 5.0, session expiry ${sessionExpiry} s` : "MQTT 3.1.1";
+		this.trace(`device ${c.deviceId}: telemetry every ${this.interval} ms on ${this.topics.telemetry}, sensor ${host.sensor.name}, ${protocol}`);
 	}
 
-	/** Takes a reading and publishes it as QoS 0 telemetry; schedules the next. */
+	/**
+	 * Takes a reading and publishes it as QoS 0 telemetry; schedules the next. MQTT 5.0: with the
+	 * one telemetry properties object (JSON, expiring after two intervals); the client sends the topic
+	 * as its alias after the first message of each connection.
+	 */
 	telemetry(): void {
 		// An `interval` command during a shutdown re-arms the ticker; the client may be closed by now.
 		if (this.shuttingDown) return;
@@ -112,7 +147,7 @@ export class Device {
 			this.host.system.save(RESTART_FLAG, undefined);
 		}
 		const body = this.reading(true);
-		this.client.publish(this.topics.telemetry, JSON.stringify(body), 0, false);
+		this.client.publish(this.topics.telemetry, JSON.stringify(body), 0, false, this.telemetryProperties);
 	}
 
 	/**
@@ -168,6 +203,10 @@ export class Device {
 	private command(message: Message): void {
 		const topic = message.topic();
 		const name = topic.slice(this.topics.commands.length);
+		// MQTT 5.0: a requester (a dashboard) that names a Response Topic gets the answer there.
+		const properties = message.properties;
+		const responseTopic = properties?.string(Property.RESPONSE_TOPIC);
+		const correlationData = properties?.bytes(Property.CORRELATION_DATA);
 		let answer: Answer;
 		try {
 			if (message.retain)
@@ -179,8 +218,30 @@ export class Device {
 			answer = { ok: false, error: `command failed: ${(error as Error)?.message ?? String(error)}` };
 		}
 		this.trace(`command ${name}: ${answer.ok ? "ok" : answer.error}`);
-		this.send(this.topics.responses + name, JSON.stringify(answer), 1, false);
+		this.answer(name, answer, responseTopic, correlationData);
 		if (answer.restarting) this.restart();
+	}
+
+	/**
+	 * Publishes an answer (QoS 1): on `responseTopic` with `correlationData` when the command named
+	 * one (MQTT 5.0), else, or when no answer can go there (not a topic name, or too large with it),
+	 * on responses/<name>.
+	 */
+	private answer(name: string, body: Answer, responseTopic?: string, correlationData?: Uint8Array): void {
+		const payload = JSON.stringify(body);
+		const properties = correlationData === undefined ? this.jsonProperties : { ...this.jsonProperties, correlationData };
+		const fallback = this.topics.responses + name;
+		if (responseTopic !== undefined) {
+			try {
+				validateTopicName(responseTopic);
+				this.send(responseTopic, payload, 1, false, properties);
+				return;
+			}
+			catch (error) {
+				this.trace(`command ${name}: no answer on its response topic (${(error as Error).message}): answered on ${fallback}`);
+			}
+		}
+		this.send(fallback, payload, 1, false, properties);
 	}
 
 	/** Runs one command; returns the response body. Throws nothing the caller cannot report. */
@@ -190,6 +251,7 @@ export class Device {
 				const value = parseInterval(payload);
 				if (typeof value === "string") return { ok: false, error: value };
 				this.interval = value;
+				if (this.telemetryProperties) this.telemetryProperties.messageExpiryInterval = expiryFor(value);
 				this.ticker.arm(value, this.onTick);
 				return { ok: true, interval: value };
 			}
@@ -226,7 +288,7 @@ export class Device {
 		const name = topic.slice(this.topics.commands.length);
 		if (name.indexOf("/") >= 0) return;
 		const error = `the command's ${message.payloadLength}-byte payload is too large`;
-		this.send(this.topics.responses + name, JSON.stringify({ ok: false, error }), 1, false);
+		this.answer(name, { ok: false, error });
 	}
 
 	private restart(): void {
@@ -243,9 +305,9 @@ export class Device {
 	 * Publishes; a QoS 1 message the client cannot take now waits in a small backlog. A status
 	 * message is never dropped: it replaces any older status waiting there (only the latest counts).
 	 */
-	private send(topic: string, payload: string, qos: QoS, retain: boolean): number {
+	private send(topic: string, payload: string, qos: QoS, retain: boolean, properties?: PropertyValues): number {
 		if (this.backlog.length === 0) {
-			const id = this.client.publish(topic, payload, qos, retain);
+			const id = this.client.publish(topic, payload, qos, retain, properties);
 			if (id >= 0) return id;
 		}
 		if (qos === 0) return -1;
@@ -257,14 +319,23 @@ export class Device {
 			this.trace(`no room for a message to ${topic}: dropped`);
 			return -1;
 		}
-		this.backlog.push({ topic, payload, qos, retain });
+		this.backlog.push({ topic, payload, qos, retain, properties });
 		return -1;
 	}
 
 	private flushBacklog(): void {
 		while (this.backlog.length > 0) {
 			const m = this.backlog[0]!;
-			const id = this.client.publish(m.topic, m.payload, m.qos, m.retain);
+			let id: number;
+			try {
+				id = this.client.publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+			}
+			catch (error) {
+				// One the client can never send (larger than the broker takes): it must not hold up the rest.
+				this.trace(`dropped a message to ${m.topic}: ${(error as Error).message}`);
+				this.backlog.shift();
+				continue;
+			}
 			if (id < 0) return;
 			this.backlog.shift();
 			if (this.shuttingDown && m.topic === this.topics.status) this.offlineId = id;
@@ -275,6 +346,33 @@ export class Device {
 	private trace(line: string): void {
 		this.host.system.trace(line);
 	}
+}
+
+/** MQTT 5.0: a reading older than two intervals is not worth delivering (Message Expiry, whole seconds). */
+function expiryFor(interval: number): number {
+	return Math.ceil((2 * interval) / 1000);
+}
+
+/** A configured value as given (a number, or text from a command line or the environment): undefined when absent or empty. */
+function configured(value: unknown): unknown {
+	if (value === undefined || value === null || value === "") return undefined;
+	return typeof value === "string" ? Number(value.trim()) : value;
+}
+
+/** `mqttVersion`: 4 (MQTT 3.1.1, also when absent) or 5 (MQTT 5.0); anything else throws, naming it (as `name`). */
+export function parseMqttVersion(value: unknown, name = "mqttVersion"): 4 | 5 {
+	const n = configured(value);
+	if (n === undefined || n === 4) return 4;
+	if (n === 5) return 5;
+	throw new Error(`${name} must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not ${JSON.stringify(value)}`);
+}
+
+/** `sessionExpiry`: whole seconds, 0..4294967295 (that one: never), SESSION_EXPIRY when absent; anything else throws. */
+export function parseSessionExpiry(value: unknown, name = "sessionExpiry"): number {
+	const n = configured(value);
+	if (n === undefined) return SESSION_EXPIRY;
+	if (typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 4_294_967_295) return n;
+	throw new Error(`${name} must be whole seconds, 0..4294967295, not ${JSON.stringify(value)}`);
 }
 
 function clampInterval(value: number): number {

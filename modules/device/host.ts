@@ -49,6 +49,10 @@ export interface DeviceConfig {
 	telemetryInterval: number;
 	/** Seconds (default 30). */
 	keepAlive?: number;
+	/** 4 for MQTT 3.1.1 (the default), 5 for MQTT 5.0. */
+	mqttVersion?: 4 | 5;
+	/** MQTT 5.0: seconds the broker keeps the device's session after it goes (default 86400, one day). */
+	sessionExpiry?: number;
 }
 
 export interface DeviceHost {

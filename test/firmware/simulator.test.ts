@@ -29,4 +29,5 @@ describe(`firmware end to end in the Moddable simulator${skipping ? ` (skipped: 
 	});
 
 	firmwareScenario(launcher ?? unavailable);
+	firmwareScenario(launcher ?? unavailable, { mqttVersion: 5 });
 });

@@ -1,8 +1,11 @@
-// A scripted MQTT 3.1.1 broker that speaks bytes over a fake transport: decodes and records what a
-// client writes, answers it as a broker would, and lets a test inject, withhold and cut. Platform-free.
+// A scripted MQTT broker that speaks bytes over a fake transport: decodes and records what a client
+// writes, answers it as a broker would, and lets a test inject, withhold and cut. MQTT 3.1.1, or 5.0
+// on a connection whose CONNECT says protocol level 5 (properties, reason codes, topic aliases from
+// the client). Platform-free.
 
 import { decodeUtf8 } from "../../modules/mqtt/utf8.js";
-import { encode, serverReader, toPacket } from "./server-codec.js";
+import { encode, encode5, propertyValues, serverReader, toPacket } from "./server-codec.js";
+import type { Extras5, ServerPacketView } from "./server-codec.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions, Transport, TransportHandler } from "../../modules/mqtt/host.js";
 import {
@@ -10,6 +13,8 @@ import {
 	PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
 } from "../../modules/mqtt/packet.js";
 import type { ConnectPacket, Packet, Payload, PublishPacket, QoS, Will } from "../../modules/mqtt/packet.js";
+import type { PropertyValues } from "../../modules/mqtt/properties.js";
+import type { PacketReader } from "../../modules/mqtt/reader.js";
 import type { TimeBase } from "./manual-clock.js";
 
 /** A packet on the wire, with when and on which connection (0-based, in opening order). */
@@ -17,6 +22,11 @@ export interface Logged {
 	packet: Packet;
 	at: number;
 	connection: number;
+	/** MQTT 5.0: the packet's properties (a CONNECT's are in `packet`), and its reason code where it has one. */
+	properties?: PropertyValues;
+	reasonCode?: number;
+	/** MQTT 5.0 PUBLISH from the client: it came with an empty topic, as its alias (`packet.topic` is the topic the alias names). */
+	asAlias?: boolean;
 }
 
 /** A message the broker holds as retained, or published as a last will. */
@@ -32,7 +42,14 @@ export interface InjectOptions {
 	dup?: boolean;
 	/** Default: the broker's next identifier (QoS 1/2). */
 	packetId?: number;
+	/** MQTT 5.0 message properties (a Response Topic, Correlation Data, ...); on a 5.0 connection only. */
+	properties?: PropertyValues;
 }
+
+/** MQTT 5.0 CONNACK reason codes for the 3.1.1 return codes 1..5 (5.0 §3.2.2.2). */
+const CONNACK_REASON_5 = [0, 0x84, 0x85, 0x88, 0x86, 0x87];
+/** MQTT 5.0 DISCONNECT 0x04: Disconnect with Will Message (the will is published all the same). */
+const DISCONNECT_WITH_WILL = 0x04;
 
 /** One connection a client opened (through a BrokerTransport). */
 export class Connection {
@@ -45,7 +62,13 @@ export class Connection {
 	disconnected = false;
 	connect: ConnectPacket | undefined;
 	readonly incoming: number[] = [];
-	readonly reader = serverReader(8_192);
+	/** 4, or 5 once the CONNECT says protocol level 5. */
+	version: 4 | 5 = 4;
+	/** Made once the CONNECT's protocol level is known (the bytes before wait in `head`). */
+	reader: PacketReader | undefined;
+	readonly head: number[] = [];
+	/** MQTT 5.0: the topic aliases the client set, alias → topic. */
+	readonly aliases = new Map<number, string>();
 	/** QoS 2 identifiers the client sent PUBLISH for and not yet PUBREL. */
 	readonly inboundQos2 = new Set<number>();
 	closedBy: "client" | "broker" | undefined;
@@ -113,6 +136,10 @@ export class FakeBroker {
 	 * them, or those the function picks. Withheld ones wait in `held` until `release()`.
 	 */
 	holdAcks: boolean | ((p: PublishPacket) => boolean) = false;
+	/** MQTT 5.0: the properties of the CONNACK (default: a Topic Alias Maximum of 10, as mosquitto's). */
+	connackProperties: PropertyValues = { topicAliasMaximum: 10 };
+	/** MQTT 5.0: the reason code acknowledging the client's PUBLISH (default 0, success; 0x87 Not authorized, ...). */
+	ackReason: (p: PublishPacket) => number = () => 0;
 
 	// ---- what it saw ----
 	readonly connections: Connection[] = [];
@@ -121,7 +148,7 @@ export class FakeBroker {
 	/** Every packet the broker sent. */
 	readonly sent: Logged[] = [];
 	/** Acknowledgements withheld (see `holdAcks`), oldest first. */
-	readonly held: Array<{ connection: Connection; packet: Packet }> = [];
+	readonly held: Array<{ connection: Connection; packet: Packet; extras?: Extras5 }> = [];
 	/** Retained messages, as a broker would keep them (wills included). */
 	readonly retained = new Map<string, Stored>();
 	/** Last wills published because a connection ended without DISCONNECT. */
@@ -161,7 +188,9 @@ export class FakeBroker {
 			packetId = options.packetId ?? this.nextId;
 			if (options.packetId === undefined) this.nextId = this.nextId === 65_535 ? 1 : this.nextId + 1;
 		}
-		this.send(this.live(), { type: PUBLISH, topic, payload, qos, retain: options.retain ?? false, dup: options.dup ?? false, packetId });
+		const c = this.live();
+		if (options.properties && c.version !== 5) throw new Error("message properties need an MQTT 5.0 connection");
+		this.send(c, { type: PUBLISH, topic, payload, qos, retain: options.retain ?? false, dup: options.dup ?? false, packetId }, { properties: options.properties });
 		return packetId ?? 0;
 	}
 
@@ -179,7 +208,7 @@ export class FakeBroker {
 	/** Sends the withheld acknowledgements (the oldest `count`, default all). */
 	release(count = Infinity): void {
 		const n = Math.min(count, this.held.length);
-		for (const h of this.held.splice(0, n)) if (h.connection.open) this.send(h.connection, h.packet);
+		for (const h of this.held.splice(0, n)) if (h.connection.open) this.send(h.connection, h.packet, h.extras);
 	}
 
 	/** The broker drops the connection (the client hears CONNECTION_LOST); the will is published. */
@@ -240,26 +269,76 @@ export class FakeBroker {
 
 	/** @internal Bytes the client wrote. */
 	bytesFromClient(c: Connection, buffer: Uint8Array, offset: number, length: number): void {
+		const reader = c.reader ?? this.readerFor(c, buffer, offset, length);
+		if (!reader) return;
 		let at = offset;
 		const end = offset + length;
 		while (at < end) {
-			at += c.reader.feed(buffer, at, end - at);
+			at += reader.feed(buffer, at, end - at);
 			for (;;) {
-				let got: boolean;
+				let logged: Logged;
 				try {
-					got = c.reader.next();
+					if (!reader.next()) break;
+					logged = this.log(c, reader.view as ServerPacketView);
 				}
 				catch (error) {
-					this.errors.push(String((error as Error)?.message ?? error));
-					this.time.defer(() => { if (!c.closedBy) this.cutConnection(c); });
+					this.protocolError(c, String((error as Error)?.message ?? error));
 					return;
 				}
-				if (!got) break;
-				const packet = toPacket(c.reader.view);
-				this.received.push({ packet, at: this.time.now(), connection: c.index });
-				this.handle(c, packet);
+				this.received.push(logged);
+				this.handle(c, logged);
 			}
 		}
+	}
+
+	/**
+	 * The reader for a connection, once its first bytes show the CONNECT's protocol level (until then
+	 * they wait in `head`, and undefined is returned); it takes `head` first.
+	 */
+	private readerFor(c: Connection, buffer: Uint8Array, offset: number, length: number): PacketReader | undefined {
+		const head = c.head;
+		for (let i = 0; i < length; i++) head.push(buffer[offset + i]!);
+		if (head.length === 0) return undefined;
+		// CONNECT: its first byte, 1..4 bytes of remaining length, "\0\4MQTT", then the level.
+		let i = 1;
+		while (i < head.length && i < 4 && (head[i]! & 0x80) !== 0) i++;
+		const levelAt = i + 7;
+		if ((head[0]! >> 4) === CONNECT && head.length <= levelAt) return undefined;
+		c.version = (head[0]! >> 4) === CONNECT && head[levelAt] === 5 ? 5 : 4;
+		c.reader = serverReader(8_192, c.version);
+		const bytes = Uint8Array.from(head.splice(0, head.length));
+		// Taken here, so that what follows is read by the new reader.
+		this.bytesFromClient(c, bytes, 0, bytes.length);
+		return undefined;
+	}
+
+	/** A packet the client wrote, as logged; MQTT 5.0: its properties, and the topic its alias names. */
+	private log(c: Connection, view: ServerPacketView): Logged {
+		const packet = toPacket(view, c.version);
+		const logged: Logged = { packet, at: this.time.now(), connection: c.index };
+		if (c.version !== 5 || packet.type === CONNECT) return logged;
+		const properties = propertyValues(view.properties);
+		logged.properties = properties;
+		logged.reasonCode = view.reasonCode;
+		const alias = properties.topicAlias;
+		if (packet.type === PUBLISH && alias !== undefined) {
+			const maximum = this.connackProperties.topicAliasMaximum ?? 0;
+			if (alias === 0 || alias > maximum) throw new Error(`topic alias ${alias} is not within 1..${maximum}`);
+			if (packet.topic !== "") c.aliases.set(alias, packet.topic);
+			else {
+				const topic = c.aliases.get(alias);
+				if (topic === undefined) throw new Error(`topic alias ${alias} was used before it was set`);
+				packet.topic = topic;
+				logged.asAlias = true;
+			}
+		}
+		return logged;
+	}
+
+	/** Bytes the client should not have sent: noted, and the connection cut. */
+	private protocolError(c: Connection, message: string): void {
+		this.errors.push(message);
+		this.time.defer(() => { if (!c.closedBy) this.cutConnection(c); });
 	}
 
 	/** @internal The client closed its transport. */
@@ -268,12 +347,15 @@ export class FakeBroker {
 		this.end(c, "client");
 	}
 
-	private handle(c: Connection, p: Packet): void {
+	private handle(c: Connection, logged: Logged): void {
+		const p = logged.packet;
+		const v5 = c.version === 5;
 		switch (p.type) {
 			case CONNECT:
 				c.connect = p;
 				if (!this.answerConnect) return;
-				this.send(c, { type: CONNACK, sessionPresent: this.connackCode === 0 && this.sessionPresent, returnCode: this.connackCode });
+				this.send(c, { type: CONNACK, sessionPresent: this.connackCode === 0 && this.sessionPresent, returnCode: v5 ? CONNACK_REASON_5[this.connackCode] ?? this.connackCode : this.connackCode },
+					{ properties: this.connackProperties });
 				if (this.connackCode === 0) c.connected = true;
 				else this.time.defer(() => { if (!c.closedBy) this.cutConnection(c); });
 				return;
@@ -282,9 +364,10 @@ export class FakeBroker {
 				if (p.qos === 0) return;
 				if (p.qos === 2) c.inboundQos2.add(p.packetId!);
 				const ack: Packet = { type: p.qos === 1 ? PUBACK : PUBREC, packetId: p.packetId! };
+				const extras: Extras5 = { reasonCode: v5 ? this.ackReason(p) : 0 };
 				const hold = typeof this.holdAcks === "function" ? this.holdAcks(p) : this.holdAcks;
-				if (hold) this.held.push({ connection: c, packet: ack });
-				else this.send(c, ack);
+				if (hold) this.held.push({ connection: c, packet: ack, extras });
+				else this.send(c, ack, extras);
 				return;
 			}
 			case PUBREL:
@@ -302,13 +385,13 @@ export class FakeBroker {
 				this.send(c, { type: SUBACK, packetId: p.packetId, returnCodes: p.subscriptions.map((s) => this.grant(s.filter, s.qos)) });
 				return;
 			case UNSUBSCRIBE:
-				this.send(c, { type: UNSUBACK, packetId: p.packetId });
+				this.send(c, { type: UNSUBACK, packetId: p.packetId }, { codes: p.filters.map(() => 0) });
 				return;
 			case PINGREQ:
 				if (this.answerPings) this.send(c, { type: PINGRESP });
 				return;
 			case DISCONNECT:
-				c.disconnected = true;
+				c.disconnected = logged.reasonCode !== DISCONNECT_WITH_WILL;
 				return;
 			default:
 				this.errors.push(`a client must not send ${PACKET_NAMES[p.type]}`);
@@ -348,10 +431,13 @@ export class FakeBroker {
 		return c;
 	}
 
-	private send(c: Connection, packet: Packet): void {
+	/** Sends a packet; on a 5.0 connection with `extras` (properties, reason codes), ignored on 3.1.1. */
+	private send(c: Connection, packet: Packet, extras: Extras5 = {}): void {
 		const buffer = new Uint8Array(70_000);
-		const n = encode(packet, buffer, 0);
-		this.sent.push({ packet, at: this.time.now(), connection: c.index });
+		const n = c.version === 5 ? encode5(packet, buffer, 0, extras) : encode(packet, buffer, 0);
+		const logged: Logged = { packet, at: this.time.now(), connection: c.index };
+		if (c.version === 5 && extras.properties) logged.properties = extras.properties;
+		this.sent.push(logged);
 		const bytes = buffer.slice(0, n);
 		this.time.defer(() => this.deliver(c, bytes));
 	}

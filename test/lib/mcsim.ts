@@ -181,7 +181,9 @@ export async function buildForSimulator(
 		PATH: [join(ROOT, "node_modules", ".bin"), bin, process.env.PATH ?? ""].join(delimiter),
 		MAKEFLAGS: process.env.MAKEFLAGS ?? `-j${availableParallelism()}`,
 	};
-	const args = ["-m", "-p", "lin", "-o", dir, manifest, ...Object.entries(settings).map(([k, v]) => `${k}=${String(v)}`)];
+	// A key left undefined keeps the manifest's default (not the text "undefined").
+	const given = Object.entries(settings).filter(([, v]) => v !== undefined);
+	const args = ["-m", "-p", "lin", "-o", dir, manifest, ...given.map(([k, v]) => `${k}=${String(v)}`)];
 	const build = Group.spawn(simulator.mcconfig, args, { cwd: dir, env });
 	started?.(build);
 	const timer = setTimeout(() => {

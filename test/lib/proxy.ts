@@ -174,6 +174,8 @@ export interface ProxyOptions {
 	plan?: readonly Fault[];
 	/** Connections open at once (default 32); the listener refuses more. */
 	maxConnections?: number;
+	/** Each chunk that arrives, before it is forwarded: which way, on which connection (1-based, in order of acceptance). */
+	onData?: (way: Way, connection: number, chunk: Buffer) => void;
 }
 
 export class Proxy {
@@ -200,7 +202,7 @@ export class Proxy {
 	private heldDown = false;
 
 	private constructor(private readonly server: net.Server, readonly port: number, private readonly target: number,
-		private readonly targetHost: string, readonly plan: readonly Fault[]) {}
+		private readonly targetHost: string, readonly plan: readonly Fault[], private readonly onData: ProxyOptions["onData"]) {}
 
 	/** Listens on a random 127.0.0.1 port and forwards to `targetPort`; the plan's faults strike only after `inject()`. */
 	static async start(targetPort: number, options: ProxyOptions = {}): Promise<Proxy> {
@@ -214,7 +216,7 @@ export class Proxy {
 			server.once("error", reject);
 			server.listen(0, HOST, () => resolve());
 		});
-		proxy = new Proxy(server, (server.address() as net.AddressInfo).port, targetPort, options.targetHost ?? HOST, options.plan ?? []);
+		proxy = new Proxy(server, (server.address() as net.AddressInfo).port, targetPort, options.targetHost ?? HOST, options.plan ?? [], options.onData);
 		return proxy;
 	}
 
@@ -340,6 +342,7 @@ export class Proxy {
 	private wire(link: Link, leg: Leg): void {
 		leg.from.on("data", (chunk: Buffer) => {
 			if (link.dead || leg.finished) return; // after a half-close, the rest is dropped
+			this.onData?.(leg.way, link.serial, chunk);
 			leg.queue.push(chunk);
 			this.pump(link, leg);
 		});

@@ -1,8 +1,9 @@
 // The broker half of the codec, for test tools (fake and scripted brokers, fixtures, differential and
 // fuzz tests), never in the firmware: parsing what a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE,
 // PINGREQ, DISCONNECT), encoding what a broker sends (CONNACK, SUBACK; with MQTT 5.0, UNSUBACK too),
-// and packets as plain objects (`decodePacket`, `encode`, in either version's layout). It builds on
-// the client half in modules/mqtt, never the reverse.
+// and packets as plain objects (`decodePacket`, `encode`, in either version's layout; `encode5` with a
+// 5.0 packet's properties and reason codes; `parseAnyBody5`, `propertyValues`). It builds on the
+// client half in modules/mqtt, never the reverse.
 
 import {
 	CLEAN_SESSION, CONNACK, CONNECT, CONNECT_RESERVED, DISCONNECT, FLAGS_MASK, PACKET_NAMES, PASSWORD_FLAG,
@@ -10,25 +11,31 @@ import {
 	TYPE_SHIFT, UNSUBACK, UNSUBSCRIBE, USERNAME_FLAG, WILL_FLAG, WILL_QOS_MASK, WILL_QOS_SHIFT, WILL_RETAIN,
 } from "../../modules/mqtt/constants.js";
 import { malformed, PacketView, parseBody, parsePacket, readId, skipBinary, skipString } from "../../modules/mqtt/decode.js";
+import { PacketView5, parseBody5 } from "../../modules/mqtt/decode5.js";
 import {
 	checkPacketId, checkRemaining, checkRoom, encodeAck, encodeConnect, encodeEmpty, encodePublish, encodeSubscribe,
 	encodeUnsubscribe,
 } from "../../modules/mqtt/encode.js";
-import { encodeAck5, encodePublish5 } from "../../modules/mqtt/encode5.js";
+import { encodeAck5, encodePublish5, encodeReasonPacket } from "../../modules/mqtt/encode5.js";
 import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import type { Packet, QoS, Subscription, Will } from "../../modules/mqtt/packet.js";
-import { propertiesLength, writeProperties } from "../../modules/mqtt/properties.js";
+import {
+	BINARY, Properties, propertiesLength, propertiesSize, Property, PROPERTY_NAMES, propertyType, readProperties, UTF8_STRING,
+	WILL_PROPERTIES, writeProperties,
+} from "../../modules/mqtt/properties.js";
 import type { PropertyValues } from "../../modules/mqtt/properties.js";
 import { PacketReader } from "../../modules/mqtt/reader.js";
 import { remainingLengthSize, writeRemainingLength } from "../../modules/mqtt/remaining-length.js";
 import { checkTopicFilterBytes, hasWildcard } from "../../modules/mqtt/topic.js";
 import { decodeUtf8 } from "../../modules/mqtt/utf8.js";
 
-/** A PacketView that also holds what a CONNECT carries. */
-export class ServerPacketView extends PacketView {
+/** A PacketView that also holds what a CONNECT carries, and (MQTT 5.0) a reason code and properties. */
+export class ServerPacketView extends PacketView5 {
 	protocolLevel = 0;
 	connectFlags = 0;
 	keepAlive = 0;
+	/** MQTT 5.0: the will's properties in a CONNECT. */
+	readonly willProperties = new Properties();
 }
 
 /** Validates and takes apart the body of any of the 14 packets (the client half's parseBody for what a broker sends). */
@@ -36,83 +43,127 @@ export function parseAnyBody(view: PacketView, firstByte: number, buffer: Uint8A
 	const type = firstByte >> TYPE_SHIFT;
 	if (type !== CONNECT && type !== SUBSCRIBE && type !== UNSUBSCRIBE && type !== PINGREQ && type !== DISCONNECT)
 		return parseBody(view, firstByte, buffer, start, end);
-	view.type = type;
+	begin(view, firstByte, buffer, start, end);
+	switch (type) {
+		case PINGREQ:
+		case DISCONNECT:
+			return;
+		case SUBSCRIBE:
+		case UNSUBSCRIBE:
+			readId(view, buffer, start, type);
+			return parseFilters(view, type, buffer, start + 2, end, false);
+		case CONNECT:
+			return parseConnect(view as ServerPacketView, buffer, start, end, false);
+	}
+}
+
+/**
+ * The same for MQTT 5.0 (OASIS MQTT Version 5.0): CONNECT, SUBSCRIBE and UNSUBSCRIBE with their
+ * properties and subscription options, PINGREQ; the rest as decode5.ts reads it (`view` is a ServerPacketView).
+ */
+export function parseAnyBody5(view: PacketView, firstByte: number, buffer: Uint8Array, start: number, end: number): void {
+	const type = firstByte >> TYPE_SHIFT;
+	if (type !== CONNECT && type !== SUBSCRIBE && type !== UNSUBSCRIBE && type !== PINGREQ)
+		return parseBody5(view, firstByte, buffer, start, end);
+	const v = view as ServerPacketView;
+	begin(v, firstByte, buffer, start, end);
+	v.reasonCode = 0;
+	v.properties.clear(buffer);
+	switch (type) {
+		case PINGREQ:
+			if (end !== start) throw malformed(ErrorCode.LENGTH_MISMATCH, `PINGREQ must have remaining length 0, not ${end - start}`);
+			return;
+		case SUBSCRIBE:
+		case UNSUBSCRIBE:
+			readId(view, buffer, start, type);
+			return parseFilters(view, type, buffer, readProperties(buffer, start + 2, end, type, v.properties), end, true);
+		case CONNECT:
+			return parseConnect(v, buffer, start, end, true);
+	}
+}
+
+/** Fills what every packet's view says: type, flags, where its body is. */
+function begin(view: PacketView, firstByte: number, buffer: Uint8Array, start: number, end: number): void {
+	view.type = firstByte >> TYPE_SHIFT;
 	view.flags = firstByte & FLAGS_MASK;
 	view.buffer = buffer;
 	view.bodyStart = start;
 	view.bodyEnd = end;
 	view.packetId = 0;
 	view.oversize = false;
-	switch (type) {
-		case PINGREQ:
-		case DISCONNECT:
-			return;
-		case SUBSCRIBE:
-		case UNSUBSCRIBE: {
-			readId(view, buffer, start, type);
-			let at = start + 2;
-			if (at === end)
-				throw malformed(ErrorCode.NO_TOPIC_FILTERS, `${PACKET_NAMES[type]} has no topic filters`);
-			while (at < end) {
-				const filterStart = at + 2;
-				at = skipString(buffer, at, end, `${PACKET_NAMES[type]} topic filter`);
-				const rule = checkTopicFilterBytes(buffer, filterStart, at);
-				if (rule) throw malformed(ErrorCode.INVALID_TOPIC_FILTER, `${PACKET_NAMES[type]} topic filter: ${rule}`);
-				if (type === SUBSCRIBE) {
-					if (at >= end)
-						throw malformed(ErrorCode.LENGTH_MISMATCH, "SUBSCRIBE topic filter has no requested QoS byte");
-					const q = buffer[at++]!;
-					if (q & ~QOS_BITS & 0xFF)
-						throw malformed(ErrorCode.INVALID_REQUESTED_QOS, `SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits set`);
-					if (q === 3)
-						throw malformed(ErrorCode.INVALID_QOS, "SUBSCRIBE requests QoS 3, which does not exist");
-				}
-			}
-			view.payloadStart = start + 2;
-			view.payloadEnd = end;
-			return;
-		}
-		case CONNECT: {
-			let at = start;
-			if (end - start < 10 || buffer[at] !== 0 || buffer[at + 1] !== 4 || buffer[at + 2] !== 0x4D /* M */ || buffer[at + 3] !== 0x51 /* Q */ || buffer[at + 4] !== 0x54 /* T */ || buffer[at + 5] !== 0x54 /* T */)
-				throw malformed(ErrorCode.INVALID_PROTOCOL_NAME, "CONNECT protocol name must be \"MQTT\"");
-			const level = buffer[at + 6]!;
-			const connectFlags = buffer[at + 7]!;
-			if (connectFlags & CONNECT_RESERVED)
-				throw malformed(ErrorCode.CONNECT_RESERVED_FLAG, "CONNECT reserved flag (bit 0) must be 0");
-			const willFlag = (connectFlags & WILL_FLAG) !== 0;
-			const willQoS = (connectFlags >> WILL_QOS_SHIFT) & QOS_BITS;
-			if (willQoS === 3)
-				throw malformed(ErrorCode.INVALID_QOS, "CONNECT will QoS is 3, which does not exist");
-			if (!willFlag && (connectFlags & (WILL_QOS_MASK | WILL_RETAIN)))
-				throw malformed(ErrorCode.INVALID_WILL_FLAGS, "CONNECT without a will must have will QoS 0 and will retain 0");
-			if ((connectFlags & PASSWORD_FLAG) && !(connectFlags & USERNAME_FLAG))
-				throw malformed(ErrorCode.PASSWORD_WITHOUT_USERNAME, "CONNECT has a password flag without a user name flag");
-			const server = view as ServerPacketView;
-			server.protocolLevel = level;
-			server.connectFlags = connectFlags;
-			server.keepAlive = (buffer[at + 8]! << 8) | buffer[at + 9]!;
-			at += 10;
-			at = skipString(buffer, at, end, "CONNECT client identifier");
-			if (willFlag) {
-				const topicStart = at + 2;
-				at = skipString(buffer, at, end, "CONNECT will topic");
-				if (at === topicStart) throw malformed(ErrorCode.EMPTY_TOPIC, "CONNECT will topic is empty");
-				if (hasWildcard(buffer, topicStart, at)) throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "CONNECT will topic contains a wildcard (+ or #)");
-				at = skipBinary(buffer, at, end, "CONNECT will message");
-			}
-			if (connectFlags & USERNAME_FLAG) at = skipString(buffer, at, end, "CONNECT user name");
-			if (connectFlags & PASSWORD_FLAG) at = skipBinary(buffer, at, end, "CONNECT password");
-			if (at !== end)
-				throw malformed(ErrorCode.LENGTH_MISMATCH, `CONNECT has ${end - at} bytes after its last field`);
-			return;
-		}
-	}
 }
 
-/** A PacketReader for a broker's side: it takes every packet a client sends. */
-export function serverReader(size: number): PacketReader {
-	return new PacketReader(size, parseAnyBody, new ServerPacketView());
+/** The topic filters of a SUBSCRIBE (each with its requested QoS, or 5.0 options) or UNSUBSCRIBE, from `start`. */
+function parseFilters(view: PacketView, type: number, buffer: Uint8Array, start: number, end: number, v5: boolean): void {
+	let at = start;
+	if (at === end)
+		throw malformed(ErrorCode.NO_TOPIC_FILTERS, `${PACKET_NAMES[type]} has no topic filters`);
+	while (at < end) {
+		const filterStart = at + 2;
+		at = skipString(buffer, at, end, `${PACKET_NAMES[type]} topic filter`);
+		const rule = checkTopicFilterBytes(buffer, filterStart, at);
+		if (rule) throw malformed(ErrorCode.INVALID_TOPIC_FILTER, `${PACKET_NAMES[type]} topic filter: ${rule}`);
+		if (type === SUBSCRIBE) {
+			if (at >= end)
+				throw malformed(ErrorCode.LENGTH_MISMATCH, "SUBSCRIBE topic filter has no requested QoS byte");
+			const q = buffer[at++]!;
+			// 5.0 §3.8.3.1: bits 2..5 are No Local, Retain As Published and Retain Handling (3 is no value).
+			if (q & ~(v5 ? 0x3F : QOS_BITS) & 0xFF)
+				throw malformed(ErrorCode.INVALID_REQUESTED_QOS, `SUBSCRIBE requested QoS byte 0x${q.toString(16)} has reserved bits set`);
+			if ((q & QOS_BITS) === 3)
+				throw malformed(ErrorCode.INVALID_QOS, "SUBSCRIBE requests QoS 3, which does not exist");
+			if ((q >> 4) === 3)
+				throw malformed(ErrorCode.INVALID_REQUESTED_QOS, "SUBSCRIBE asks for Retain Handling 3, which does not exist");
+		}
+	}
+	view.payloadStart = start;
+	view.payloadEnd = end;
+}
+
+/** A CONNECT's body: the 3.1.1 layout, or with `v5` the 5.0 one (properties after the keep alive, will properties before the will topic). */
+function parseConnect(server: ServerPacketView, buffer: Uint8Array, start: number, end: number, v5: boolean): void {
+	let at = start;
+	if (end - start < 10 || buffer[at] !== 0 || buffer[at + 1] !== 4 || buffer[at + 2] !== 0x4D /* M */ || buffer[at + 3] !== 0x51 /* Q */ || buffer[at + 4] !== 0x54 /* T */ || buffer[at + 5] !== 0x54 /* T */)
+		throw malformed(ErrorCode.INVALID_PROTOCOL_NAME, "CONNECT protocol name must be \"MQTT\"");
+	const level = buffer[at + 6]!;
+	if (v5 && level !== 5) throw malformed(ErrorCode.UNACCEPTABLE_PROTOCOL_VERSION, `a CONNECT read as MQTT 5.0 has protocol level ${level}`);
+	const connectFlags = buffer[at + 7]!;
+	if (connectFlags & CONNECT_RESERVED)
+		throw malformed(ErrorCode.CONNECT_RESERVED_FLAG, "CONNECT reserved flag (bit 0) must be 0");
+	const willFlag = (connectFlags & WILL_FLAG) !== 0;
+	const willQoS = (connectFlags >> WILL_QOS_SHIFT) & QOS_BITS;
+	if (willQoS === 3)
+		throw malformed(ErrorCode.INVALID_QOS, "CONNECT will QoS is 3, which does not exist");
+	if (!willFlag && (connectFlags & (WILL_QOS_MASK | WILL_RETAIN)))
+		throw malformed(ErrorCode.INVALID_WILL_FLAGS, "CONNECT without a will must have will QoS 0 and will retain 0");
+	if ((connectFlags & PASSWORD_FLAG) && !(connectFlags & USERNAME_FLAG))
+		throw malformed(ErrorCode.PASSWORD_WITHOUT_USERNAME, "CONNECT has a password flag without a user name flag");
+	server.protocolLevel = level;
+	server.connectFlags = connectFlags;
+	server.keepAlive = (buffer[at + 8]! << 8) | buffer[at + 9]!;
+	at += 10;
+	if (v5) at = readProperties(buffer, at, end, CONNECT, server.properties);
+	// Where the client identifier starts.
+	server.payloadStart = at;
+	at = skipString(buffer, at, end, "CONNECT client identifier");
+	server.willProperties.clear(buffer);
+	if (willFlag) {
+		if (v5) at = readProperties(buffer, at, end, WILL_PROPERTIES, server.willProperties);
+		const topicStart = at + 2;
+		at = skipString(buffer, at, end, "CONNECT will topic");
+		if (at === topicStart) throw malformed(ErrorCode.EMPTY_TOPIC, "CONNECT will topic is empty");
+		if (hasWildcard(buffer, topicStart, at)) throw malformed(ErrorCode.WILDCARD_IN_TOPIC, "CONNECT will topic contains a wildcard (+ or #)");
+		at = skipBinary(buffer, at, end, "CONNECT will message");
+	}
+	if (connectFlags & USERNAME_FLAG) at = skipString(buffer, at, end, "CONNECT user name");
+	if (connectFlags & PASSWORD_FLAG) at = skipBinary(buffer, at, end, "CONNECT password");
+	if (at !== end)
+		throw malformed(ErrorCode.LENGTH_MISMATCH, `CONNECT has ${end - at} bytes after its last field`);
+}
+
+/** A PacketReader for a broker's side: it takes every packet a client sends (`version` 5: MQTT 5.0). */
+export function serverReader(size: number, version: 4 | 5 = 4): PacketReader {
+	return new PacketReader(size, version === 5 ? parseAnyBody5 : parseAnyBody, new ServerPacketView(), version);
 }
 
 function str(buffer: Uint8Array, at: number): string {
@@ -125,22 +176,28 @@ function next(buffer: Uint8Array, at: number): number {
 	return at + 2 + ((buffer[at]! << 8) | buffer[at + 1]!);
 }
 
-/** A plain object for the packet in `view`, which a serverReader (or parseAnyBody) filled. */
-export function toPacket(view: PacketView): Packet {
+/**
+ * A plain object for the packet in `view`, which a serverReader (or parseAnyBody) filled; `version` 5
+ * for parseAnyBody5's (a CONNECT's properties are in the object; those of other packets, see `propertyValues`).
+ */
+export function toPacket(view: PacketView, version: 4 | 5 = 4): Packet {
 	const b = view.buffer;
 	switch (view.type) {
 		case CONNECT: {
 			const connect = view as ServerPacketView;
 			const f = connect.connectFlags;
-			let at = view.bodyStart + 10;
+			let at = view.payloadStart;
 			const clientId = str(b, at);
 			at = next(b, at);
 			const packet: Packet = { type: CONNECT, protocolLevel: connect.protocolLevel, clientId, cleanSession: (f & CLEAN_SESSION) !== 0, keepAlive: connect.keepAlive };
+			if (version === 5) packet.properties = propertyValues(connect.properties);
 			if (f & WILL_FLAG) {
+				if (version === 5) at = connect.willProperties.end;
 				const topic = str(b, at);
 				at = next(b, at);
 				const will: Will = { topic, payload: bin(b, at), qos: ((f >> WILL_QOS_SHIFT) & QOS_BITS) as QoS, retain: (f & WILL_RETAIN) !== 0 };
 				at = next(b, at);
+				if (version === 5) will.properties = propertyValues(connect.willProperties);
 				packet.will = will;
 			}
 			if (f & USERNAME_FLAG) { packet.username = str(b, at); at = next(b, at); }
@@ -164,7 +221,13 @@ export function toPacket(view: PacketView): Packet {
 			for (let at = view.payloadStart; at < view.payloadEnd;) {
 				const filter = str(b, at);
 				at = next(b, at);
-				subscriptions.push({ filter, qos: b[at++]! as QoS });
+				const q = b[at++]!;
+				const subscription: Subscription = { filter, qos: (q & QOS_BITS) as QoS };
+				// MQTT 5.0 options, where set.
+				if (q & 0x04) subscription.noLocal = true;
+				if (q & 0x08) subscription.retainAsPublished = true;
+				if (q >> 4) subscription.retainHandling = (q >> 4) as 1 | 2;
+				subscriptions.push(subscription);
 			}
 			return { type: SUBSCRIBE, packetId: view.packetId, subscriptions };
 		}
@@ -254,7 +317,19 @@ export function encode(packet: Packet, buffer: Uint8Array, offset = 0, version: 
 	}
 }
 
-// ---- MQTT 5.0: what a broker sends ----------------------------------------------------------
+// ---- MQTT 5.0 -------------------------------------------------------------------------------
+
+/** The properties a view read in place, as plain values (named as `PropertyValues` names them). */
+export function propertyValues(p: Properties): PropertyValues {
+	const out: Record<string, unknown> = {};
+	for (let id = 1; id < PROPERTY_NAMES.length; id++) {
+		if (id === Property.USER_PROPERTY || !p.has(id)) continue;
+		const type = propertyType(id);
+		out[PROPERTY_NAMES[id]!] = type === UTF8_STRING ? p.string(id) : type === BINARY ? p.bytes(id) : p.number(id, 0);
+	}
+	if (p.userProperties > 0) out.userProperties = p.userPairs();
+	return out as PropertyValues;
+}
 
 /**
  * A packet in the MQTT 5.0 layout of CONNACK, SUBACK and UNSUBACK: `first` (the fixed header's first
@@ -263,7 +338,7 @@ export function encode(packet: Packet, buffer: Uint8Array, offset = 0, version: 
  */
 export function encodeWithProperties(buffer: Uint8Array, offset: number, first: number, head: ArrayLike<number>, properties: PropertyValues | undefined, place: number, tail: ArrayLike<number> = []): number {
 	const props = propertiesLength(properties, place);
-	const remaining = head.length + remainingLengthSize(props) + props + tail.length;
+	const remaining = head.length + propertiesSize(props) + tail.length;
 	checkRemaining(PACKET_NAMES[first >> TYPE_SHIFT]!, remaining);
 	const total = 1 + remainingLengthSize(remaining) + remaining;
 	checkRoom(PACKET_NAMES[first >> TYPE_SHIFT]!, buffer, offset, total);
@@ -296,25 +371,34 @@ export function connackReason5(returnCode: number): number {
 	return returnCode < codes.length ? codes[returnCode]! : returnCode;
 }
 
+/** What a 5.0 packet carries besides its object: properties, a reason code (acknowledgements, DISCONNECT), UNSUBACK's codes. */
+export interface Extras5 {
+	properties?: PropertyValues;
+	reasonCode?: number;
+	codes?: number[];
+}
+
 /**
  * The same packet object in the MQTT 5.0 layout: CONNECT at protocol level 5 with its properties
  * (none when absent), CONNACK with the reason code for its return code, and every other packet with
- * an empty property block where 5.0 has one (acknowledgements in the short form of success, UNSUBACK
- * with reason code 0 per filter).
+ * the property block 5.0 gives it: `extras` (empty by default: acknowledgements in the short form of
+ * success, UNSUBACK with reason code 0 per filter).
  */
-export function encode5(packet: Packet, buffer: Uint8Array, offset = 0): number {
+export function encode5(packet: Packet, buffer: Uint8Array, offset = 0, extras: Extras5 = {}): number {
+	const { properties, reasonCode = 0 } = extras;
 	switch (packet.type) {
 		case CONNECT: return encodeConnect(buffer, offset, { ...packet, protocolLevel: 5, properties: packet.properties ?? {} });
-		case CONNACK: return encodeConnack5(buffer, offset, packet.sessionPresent, connackReason5(packet.returnCode));
-		case PUBLISH: return encodePublish5(buffer, offset, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.packetId ?? 0);
+		case CONNACK: return encodeConnack5(buffer, offset, packet.sessionPresent, connackReason5(packet.returnCode), properties);
+		case PUBLISH: return encodePublish5(buffer, offset, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.packetId ?? 0, properties);
 		case PUBACK:
 		case PUBREC:
 		case PUBREL:
-		case PUBCOMP: return encodeAck5(buffer, offset, packet.type, packet.packetId);
+		case PUBCOMP: return encodeAck5(buffer, offset, packet.type, packet.packetId, reasonCode, properties);
 		case SUBSCRIBE: return encodeSubscribe(buffer, offset, packet.packetId, packet.subscriptions, 5);
-		case SUBACK: return encodeSuback5(buffer, offset, packet.packetId, packet.returnCodes);
+		case SUBACK: return encodeSuback5(buffer, offset, packet.packetId, packet.returnCodes, properties);
 		case UNSUBSCRIBE: return encodeUnsubscribe(buffer, offset, packet.packetId, packet.filters, 5);
-		case UNSUBACK: return encodeUnsuback5(buffer, offset, packet.packetId, [0]);
+		case UNSUBACK: return encodeUnsuback5(buffer, offset, packet.packetId, extras.codes ?? [reasonCode], properties);
+		case DISCONNECT: return encodeReasonPacket(buffer, offset, DISCONNECT, reasonCode, properties);
 		default: return encode(packet, buffer, offset);
 	}
 }

@@ -1,10 +1,13 @@
 // The device firmware's logic (class Device) against a scripted broker, fake host parts and one
 // manual time line: status and will, telemetry, every command, restart, shutdown, backlog, reconnection.
 
-import { Device, MAX_INTERVAL, MIN_INTERVAL, RESTART_FLAG, SHUTDOWN_GRACE } from "../../modules/device/device.js";
+import {
+	Device, JSON_CONTENT_TYPE, MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry, RESTART_FLAG, SESSION_EXPIRY, SHUTDOWN_GRACE,
+} from "../../modules/device/device.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import { CONNECT, DISCONNECT, PUBACK, PUBCOMP, PUBLISH, PUBREC, SUBSCRIBE } from "../../modules/mqtt/packet.js";
 import type { ConnectPacket, Payload, PublishPacket, SubscribePacket } from "../../modules/mqtt/packet.js";
+import type { PropertyValues } from "../../modules/mqtt/properties.js";
 import { deepEqual, equal, fail, ok, show } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
 import { FakeBroker, payloadText } from "../lib/fake-broker.js";
@@ -142,6 +145,8 @@ add("CONNECT: client id = deviceId, persistent session, keepalive, will offline 
 	const connect = r.broker.received[0]!.packet as ConnectPacket;
 	equal(connect.type, CONNECT, "the first packet");
 	equal(connect.clientId, "d1", "client id");
+	equal(connect.protocolLevel, 4, "MQTT 3.1.1 unless mqttVersion says 5");
+	equal(connect.properties, undefined, "no 5.0 properties");
 	equal(connect.cleanSession, false, "clean session");
 	equal(connect.keepAlive, 30, "keepalive");
 	ok(connect.will !== undefined, "a will");
@@ -762,11 +767,20 @@ add("a refused CONNACK is retried with backoff; online once accepted; no crash",
 
 // ---- the backlog -----------------------------------------------------------------------------
 
-/** Fills the client's message pool (32 messages) with unacknowledged responses to commands x1.. */
-function fillPool(r: Rig, count: number): void {
+/** Fills the client's message pool (32 messages) with unacknowledged responses to commands x1.. (sent with `options(i)`). */
+function fillPool(r: Rig, count: number, options: (i: number) => InjectOptions = () => ({})): void {
 	r.broker.holdAcks = true;
-	for (let i = 1; i <= count; i++) r.broker.inject(cmd(`x${i}`), "", { qos: 1 });
+	for (let i = 1; i <= count; i++) r.broker.inject(cmd(`x${i}`), "", { qos: 1, ...options(i) });
 	r.time.settle();
+}
+
+/** Releases what the broker withheld until nothing is (each release lets the device send more). */
+function releaseAll(r: Rig): void {
+	r.broker.holdAcks = false;
+	for (let i = 0; i < 10 && r.broker.held.length > 0; i++) {
+		r.broker.release();
+		r.time.settle();
+	}
 }
 
 add("responses the client cannot take now wait in a backlog and go out later, in order", () => {
@@ -775,11 +789,7 @@ add("responses the client cannot take now wait in a backlog and go out later, in
 	// 32 in the pool (8 of them sent), 8 in the backlog, the 41st dropped.
 	equal(r.device.client.pending, 32, "the pool is full");
 	ok(r.host.system.traces.some((t) => t.includes("responses/x41: dropped")), "the one past the backlog is dropped and traced");
-	r.broker.holdAcks = false;
-	for (let i = 0; i < 10 && r.broker.held.length > 0; i++) {
-		r.broker.release();
-		r.time.settle();
-	}
+	releaseAll(r);
 	const topics = r.broker.publishes().filter((p) => p.topic.startsWith("devices/d1/responses/")).map((p) => p.topic);
 	const expected: string[] = [];
 	for (let i = 1; i <= 40; i++) expected.push(resp(`x${i}`));
@@ -829,11 +839,7 @@ add("shutdown with a full backlog still publishes offline before DISCONNECT", ()
 	fillPool(r, 41);
 	let done = 0;
 	r.device.shutdown(() => { done++; });
-	r.broker.holdAcks = false;
-	for (let i = 0; i < 10 && r.broker.held.length > 0; i++) {
-		r.broker.release();
-		r.time.settle();
-	}
+	releaseAll(r);
 	r.time.advance(SHUTDOWN_GRACE);
 	equal(done, 1, "shut down");
 	const log = r.broker.received;
@@ -841,4 +847,246 @@ add("shutdown with a full backlog still publishes offline before DISCONNECT", ()
 	ok(iOffline >= 0, "offline published");
 	ok(indexOf(log, isType(DISCONNECT)) > iOffline, "before DISCONNECT");
 	equal(r.broker.retained.get(STATUS)?.payload, "offline", "the broker has the device offline");
+});
+
+// ---- MQTT 5.0 (mqttVersion 5) ----------------------------------------------------------------
+
+/** A device speaking MQTT 5.0. */
+function rig5(config: Partial<DeviceConfig> = {}, options: RigOptions = {}): Rig {
+	return new Rig({ ...options, config: { mqttVersion: 5, ...config } });
+}
+
+const ANSWERS = "dashboards/ui-7/answers";
+const JSON_PROPERTIES: PropertyValues = { contentType: JSON_CONTENT_TYPE, payloadFormatIndicator: 1 };
+
+/** Runs `fn`, which must throw an error whose message holds `fragment`. */
+function throwsMessage(fn: () => unknown, fragment: string, what: string): void {
+	try {
+		fn();
+	}
+	catch (error) {
+		const message = String((error as Error)?.message ?? error);
+		if (!message.includes(fragment)) fail(`${what}: expected an error containing ${show(fragment)}, got ${show(message)}`);
+		return;
+	}
+	fail(`${what}: nothing was thrown`);
+}
+
+add("MQTT 5.0: CONNECT is level 5, a persistent session that expires a day after the device goes; the will as with 3.1.1", () => {
+	const r = rig5();
+	const connect = r.broker.received[0]!.packet as ConnectPacket;
+	equal(connect.protocolLevel, 5, "protocol level");
+	equal(connect.cleanSession, false, "Clean Start 0: the session is resumed");
+	equal(SESSION_EXPIRY, 86_400, "the default is one day");
+	equal(connect.properties?.sessionExpiryInterval, SESSION_EXPIRY, "Session Expiry Interval");
+	const will = connect.will!;
+	deepEqual([will.topic, payloadText(will.payload), will.qos, will.retain], [STATUS, "offline", 1, true], "will: offline, QoS 1, retained");
+	deepEqual(will.properties, {}, "no will properties (no delay, no expiry)");
+	ok(r.device.client.connected, "connected");
+	ok(r.host.system.traces[0]!.includes("MQTT 5.0, session expiry 86400 s"), `the trace says so: ${show(r.host.system.traces[0])}`);
+});
+
+add("MQTT 5.0: sessionExpiry from the configuration (a number, or text as a command line gives it) goes in CONNECT; 0 ends the session with the connection", () => {
+	const ten = rig5({ sessionExpiry: 600 });
+	equal((ten.broker.received[0]!.packet as ConnectPacket).properties?.sessionExpiryInterval, 600, "600 s");
+	const text = rig5({ mqttVersion: "5" as unknown as 5, sessionExpiry: " 3600 " as unknown as number });
+	const connect = text.broker.received[0]!.packet as ConnectPacket;
+	equal(connect.protocolLevel, 5, "mqttVersion \"5\"");
+	equal(connect.properties?.sessionExpiryInterval, 3_600, "sessionExpiry \" 3600 \"");
+	const zero = rig5({ sessionExpiry: 0 });
+	equal((zero.broker.received[0]!.packet as ConnectPacket).properties?.sessionExpiryInterval, undefined, "0 is the default the property stands for: left out");
+	// With 3.1.1 the key is checked but has no use: the session never expires.
+	equal((new Rig({ config: { sessionExpiry: 600 } }).broker.received[0]!.packet as ConnectPacket).protocolLevel, 4, "3.1.1");
+});
+
+add("mqttVersion other than 4 or 5, and sessionExpiry other than whole seconds up to 2^32 - 1, stop the start with an error that names them", () => {
+	for (const bad of [3, 6, "3.1.1", "five", true, 4.5])
+		throwsMessage(() => new Rig({ config: { mqttVersion: bad as unknown as 5 } }), `mqttVersion must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not ${JSON.stringify(bad)}`, `mqttVersion ${show(bad)}`);
+	for (const bad of [-1, 1.5, "a day", 4_294_967_296, Number.NaN])
+		throwsMessage(() => rig5({ sessionExpiry: bad as number }), "sessionExpiry must be whole seconds, 0..4294967295", `sessionExpiry ${show(bad)}`);
+	throwsMessage(() => parseMqttVersion("3", "MQTT_VERSION"), "MQTT_VERSION must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not \"3\"", "named as asked");
+	deepEqual([undefined, "", "4", 4, "5", " 5 ", 5].map((v) => parseMqttVersion(v)), [4, 4, 4, 4, 5, 5, 5], "accepted mqttVersion values");
+	deepEqual([undefined, "", "0", 0, 4_294_967_295, "60"].map((v) => parseSessionExpiry(v)), [SESSION_EXPIRY, SESSION_EXPIRY, 0, 0, 4_294_967_295, 60], "accepted sessionExpiry values");
+});
+
+add("MQTT 5.0 telemetry: QoS 0, Content Type application/json, Payload Format Indicator 1, Message Expiry two intervals; after the first, sent as its topic alias", () => {
+	const r = rig5();
+	r.time.advance(15_000);
+	const logs = r.published(TELEMETRY);
+	equal(logs.length, 3, "three readings");
+	deepEqual(logs[0]!.properties, { ...JSON_PROPERTIES, messageExpiryInterval: 10, topicAlias: 1 }, "the first: with its topic, setting alias 1");
+	equal(logs[0]!.asAlias, undefined, "the first carries the topic");
+	for (const l of logs.slice(1)) {
+		deepEqual(l.properties, { ...JSON_PROPERTIES, messageExpiryInterval: 10, topicAlias: 1 }, "then: the alias");
+		equal(l.asAlias, true, "with an empty topic");
+	}
+	for (const l of logs) {
+		const p = l.packet as PublishPacket;
+		equal(p.qos, 0, "QoS");
+		equal(p.retain, false, "retain");
+	}
+	equal(r.device.client.stats.aliased, 2, "stats.aliased");
+	deepEqual(r.telemetry().map((t) => t.seq), [1, 2, 3], "the bodies as with 3.1.1");
+	equal(r.telemetry()[0]!.temperature, 21.5, "temperature");
+});
+
+add("MQTT 5.0: an interval command makes the Message Expiry two new intervals (whole seconds, rounded up); one properties object serves every reading", () => {
+	const r = rig5();
+	const given: Array<PropertyValues | undefined> = [];
+	const client = r.device.client;
+	const publish = client.publish.bind(client);
+	client.publish = (topic, payload, qos, retain, properties) => {
+		if (topic === TELEMETRY) given.push(properties);
+		return publish(topic, payload, qos, retain, properties);
+	};
+	r.time.advance(5_000);
+	const expiries: number[] = [];
+	for (const [interval, expiry] of [[2_500, 5], [1_500, 3], [1_000, 2], [MAX_INTERVAL, 7_200], [1_001, 3]] as const) {
+		equal(r.ask("interval", String(interval)).ok, true, `interval ${interval}`);
+		r.time.advance(interval);
+		const last = r.published(TELEMETRY).at(-1)!;
+		equal(last.properties?.messageExpiryInterval, expiry, `expiry after interval ${interval}`);
+		expiries.push(expiry);
+	}
+	equal(given.length, 6, "six readings");
+	ok(given.every((p) => p !== undefined && p === given[0]), "the same properties object each time");
+	equal(r.device.telemetryProperties?.messageExpiryInterval, 3, "the one object holds the latest expiry");
+	// A refused interval leaves it.
+	expectError(r.ask("interval", "5"), "1000..3600000", "refused interval");
+	equal(r.device.telemetryProperties?.messageExpiryInterval, 3, "unchanged");
+});
+
+add("MQTT 5.0: a command with a Response Topic is answered there, QoS 1, with its Correlation Data, as JSON; nothing on responses/<name>", () => {
+	const r = rig5();
+	const correlation = new Uint8Array([0, 1, 2, 0xFF, 0xFE, 0x80]);
+	r.broker.take();
+	r.broker.inject(cmd("ping"), "", { qos: 1, packetId: 9, properties: { responseTopic: ANSWERS, correlationData: correlation } });
+	r.time.settle();
+	const answers = r.published(ANSWERS);
+	equal(answers.length, 1, "one answer on the response topic");
+	const p = answers[0]!.packet as PublishPacket;
+	equal(p.qos, 1, "QoS");
+	equal(p.retain, false, "retain");
+	deepEqual(answers[0]!.properties, { ...JSON_PROPERTIES, correlationData: correlation }, "Correlation Data, Content Type, Payload Format Indicator");
+	const body = json(p);
+	equal(body.ok, true, "ok");
+	equal(body.led, "off", "the ping answer");
+	equal(r.broker.publishes(resp("ping")).length, 0, "nothing on responses/ping");
+	ok(r.broker.received.some((l) => l.packet.type === PUBACK && l.packet.packetId === 9), "the command's PUBACK");
+	equal(r.device.client.pending, 0, "the answer was acknowledged");
+	// The same for a command that fails, and for a restart (answered, then offline).
+	r.broker.inject(cmd("led"), "blink", { qos: 1, properties: { responseTopic: ANSWERS, correlationData: new Uint8Array([7]) } });
+	r.time.settle();
+	const failed = r.published(ANSWERS)[1]!;
+	expectError(json(failed.packet as PublishPacket), "led takes", "the error answer");
+	deepEqual(failed.properties?.correlationData, new Uint8Array([7]), "its own correlation data");
+	r.broker.inject(cmd("restart"), "", { qos: 1, properties: { responseTopic: ANSWERS } });
+	r.time.settle();
+	deepEqual(json(r.published(ANSWERS)[2]!.packet as PublishPacket), { ok: true, restarting: true }, "restart answered on the response topic");
+	deepEqual(r.published(ANSWERS)[2]!.properties, JSON_PROPERTIES, "no correlation data when none came");
+	deepEqual(r.statusTexts(), ["online", "offline"], "then offline");
+	equal(r.restarts.length, 1, "restarted");
+});
+
+add("MQTT 5.0: a command without a Response Topic is answered on responses/<name>, as JSON; Correlation Data alone comes back with it", () => {
+	const r = rig5();
+	const body = r.ask("led", "on");
+	deepEqual(body, { ok: true, led: "on" }, "answer");
+	const answer = r.published(resp("led"))[0]!;
+	deepEqual(answer.properties, JSON_PROPERTIES, "JSON, no correlation data");
+	r.broker.inject(cmd("led"), "off", { qos: 1, properties: { correlationData: new Uint8Array([1, 2]) } });
+	r.time.settle();
+	const second = r.published(resp("led"))[1]!;
+	deepEqual(second.properties, { ...JSON_PROPERTIES, correlationData: new Uint8Array([1, 2]) }, "correlation data echoed");
+	deepEqual(r.host.led.calls, [true, false], "both ran");
+});
+
+add("MQTT 5.0: answers wait in the backlog with their response topics and correlation data, and go out in order", () => {
+	const r = rig5();
+	const topicOf = (i: number): string => (i % 2 ? `ui/${i}` : resp(`x${i}`));
+	fillPool(r, 41, (i) => ({ properties: i % 2 ? { responseTopic: topicOf(i), correlationData: new Uint8Array([i]) } : {} }));
+	// The pool holds fewer answers than with 3.1.1 (their properties take room in its 4096 bytes): the last few are dropped.
+	const dropped = r.host.system.traces.filter((t) => t.endsWith(": dropped")).length;
+	ok(dropped >= 1 && dropped <= 8, `dropped: ${dropped}`);
+	releaseAll(r);
+	const expected: string[] = [];
+	for (let i = 1; i <= 41 - dropped; i++) expected.push(topicOf(i));
+	for (let i = 42 - dropped; i <= 41; i++) ok(r.host.system.traces.includes(`no room for a message to ${topicOf(i)}: dropped`), `answer ${i} dropped and traced`);
+	const answers = r.broker.received.filter((l) => l.packet.type === PUBLISH && (l.packet.topic.startsWith("ui/") || l.packet.topic.startsWith("devices/d1/responses/")));
+	deepEqual(answers.map((l) => (l.packet as PublishPacket).topic), expected, "each where asked, in order, once");
+	for (let i = 1; i <= expected.length; i += 2)
+		deepEqual(answers[i - 1]!.properties?.correlationData, new Uint8Array([i]), `answer ${i}: its correlation data`);
+	equal(r.device.client.pending, 0, "all acknowledged");
+});
+
+add("MQTT 5.0: an answer that cannot go to its Response Topic (a wildcard, or too large with it) goes to responses/<name>, and is traced", () => {
+	const r = rig5();
+	r.broker.inject(cmd("ping"), "", { qos: 1, properties: { responseTopic: "ui/+/answers", correlationData: new Uint8Array([5]) } });
+	r.time.settle();
+	equal(r.published(resp("ping")).length, 1, "a wildcard: answered on responses/ping");
+	deepEqual(r.published(resp("ping"))[0]!.properties?.correlationData, new Uint8Array([5]), "with the correlation data");
+	ok(r.host.system.traces.some((t) => t.includes("no answer on its response topic") && t.includes("wildcard")), `traced: ${show(r.host.system.traces.slice(-3))}`);
+	// A topic that fits the 1024-byte receive buffer in the command, but not the answer in the transmit buffer.
+	const long = `ui/${"x".repeat(940)}`;
+	r.broker.inject(cmd("ping"), "", { qos: 1, properties: { responseTopic: long } });
+	r.time.settle();
+	equal(r.published(long).length, 0, "nothing on the long topic");
+	equal(r.published(resp("ping")).length, 2, "answered on responses/ping");
+	ok(r.host.system.traces.some((t) => t.includes("PACKET_TOO_LARGE")), `traced: ${show(r.host.system.traces.slice(-3))}`);
+	ok(r.device.client.connected, "connected throughout");
+});
+
+add("MQTT 5.0: an answer the broker refuses (PUBACK 0x87 Not authorized) is traced", () => {
+	const r = rig5();
+	r.broker.ackReason = (p) => (p.topic === ANSWERS ? 0x87 : 0);
+	r.broker.inject(cmd("ping"), "", { qos: 1, properties: { responseTopic: ANSWERS } });
+	r.time.settle();
+	equal(r.published(ANSWERS).length, 1, "sent");
+	ok(r.host.system.traces.some((t) => t.includes("refused") && t.includes("0x87")), `traced: ${show(r.host.system.traces.slice(-3))}`);
+	equal(r.device.client.pending, 0, "done with it");
+});
+
+add("MQTT 5.0: status online and offline carry no properties, retained, QoS 1; shutdown as with 3.1.1", () => {
+	const r = rig5();
+	r.time.advance(5_000);
+	let done = 0;
+	r.device.shutdown(() => { done++; });
+	r.time.settle();
+	const status = r.published(STATUS);
+	deepEqual(status.map((l) => payloadText((l.packet as PublishPacket).payload)), ["online", "offline"], "online, then offline");
+	for (const l of status) {
+		deepEqual(l.properties, {}, "no properties");
+		equal((l.packet as PublishPacket).qos, 1, "QoS");
+		equal((l.packet as PublishPacket).retain, true, "retained");
+	}
+	equal(r.broker.received.at(-1)!.packet.type, DISCONNECT, "DISCONNECT last");
+	equal(done, 1, "shut down");
+	equal(r.broker.wills.length, 0, "the will is discarded");
+});
+
+add("MQTT 5.0: on a new connection the telemetry topic goes whole again (aliases start over); a broker with no aliases gets it whole each time", () => {
+	const r = rig5();
+	r.time.advance(10_000);
+	r.broker.cut();
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected");
+	r.time.advance(10_000);
+	const second = r.published(TELEMETRY).filter((l) => l.connection === 1);
+	ok(second.length >= 2, `readings on the new connection: ${second.length}`);
+	equal(second[0]!.asAlias, undefined, "the first with its topic");
+	equal(second[0]!.properties?.topicAlias, 1, "setting the alias again");
+	equal(second[1]!.asAlias, true, "then the alias");
+	deepEqual(r.broker.errors, [], "the broker saw no alias it did not know");
+	const time = new TimeBase();
+	const broker = new FakeBroker(time);
+	broker.connackProperties = {};
+	const plain = rig5({}, { broker });
+	plain.time.advance(15_000);
+	const logs = plain.published(TELEMETRY);
+	equal(logs.length, 3, "three readings");
+	for (const l of logs) {
+		equal(l.asAlias, undefined, "whole topic");
+		equal(l.properties?.topicAlias, undefined, "no alias");
+		equal(l.properties?.messageExpiryInterval, 10, "still expiring");
+	}
 });
