@@ -319,8 +319,15 @@ export class Session<H = unknown> {
 	/** The probe in flight on this connection: a request, or a pool entry (-1: none). */
 	private probeRequest: Request | undefined = undefined;
 	private probeEntry = -1;
-	/** A PINGRESP came after the probe was sent: the broker read past it without closing. */
+	/**
+	 * The PINGRESP to the PINGREQ sent right behind the probe came: the broker read past the probe
+	 * without closing. A connection cut before then (a network fault) may still count against it, but
+	 * only within one round trip of its sending, not for the whole life of the connection.
+	 */
 	private probePassed = false;
+	/** PINGREQs sent and not yet answered on this connection, and how many of them went before the probe's. */
+	private pingsOut = 0;
+	private pingsBeforeProbe = 0;
 	/** MQTT 5.0: a re-authentication we began (AUTH 0x19) awaits the broker's AUTH 0x00 on this connection. */
 	private reauthenticating = false;
 
@@ -658,6 +665,7 @@ export class Session<H = unknown> {
 	private disconnectBookkeeping(): void {
 		this.pool.disconnected();
 		this.pingOutstanding = false;
+		this.pingsOut = this.pingsBeforeProbe = 0;
 		this.subscriptions.disconnected();
 	}
 
@@ -729,6 +737,7 @@ export class Session<H = unknown> {
 		if (!this.pingOutstanding && (now - this.lastSent >= k || now - this.lastReceived >= k) && this.tx.room(2)) {
 			this.sendEmpty(PINGREQ);
 			this.pingOutstanding = true;
+			this.pingsOut++;
 			this.lastSent = now;
 			this.stats.pings++;
 		}
@@ -816,7 +825,23 @@ export class Session<H = unknown> {
 	private pingresp(): void {
 		this.pingOutstanding = false;
 		this.progress = true;
-		this.probePassed = true;
+		if (this.pingsOut > 0) this.pingsOut--;
+		if (this.pingsBeforeProbe > 0) this.pingsBeforeProbe--;
+		else this.probePassed = true;
+	}
+
+	/**
+	 * A probe went out: a PINGREQ follows it at once. A broker that will not take the probe closes the
+	 * connection before answering; its PINGRESP says it read past the probe.
+	 */
+	private probeSent(): void {
+		this.probePassed = false;
+		if (!this.tx.room(2)) return;
+		this.pingsBeforeProbe = this.pingsOut;
+		this.sendEmpty(PINGREQ);
+		this.pingsOut++;
+		this.pingOutstanding = true;
+		this.stats.pings++;
 	}
 
 	/** MQTT 5.0 CONNACK: a refusal with its reason, or the broker's limits for this connection (5.0 §3.2.2.3). */
@@ -846,6 +871,7 @@ export class Session<H = unknown> {
 		this.state = CONNECTED;
 		this.stats.connects++;
 		this.pingOutstanding = false;
+		this.pingsOut = this.pingsBeforeProbe = 0;
 		this.connectedAt = this.lastReceived;
 		this.progress = false;
 		this.clearProbe();
@@ -1480,7 +1506,7 @@ export class Session<H = unknown> {
 			r.sent = true;
 			if (probing) {
 				this.probeRequest = r;
-				this.probePassed = false;
+				this.probeSent();
 			}
 		}
 		const mem = pool.mem;
@@ -1499,7 +1525,7 @@ export class Session<H = unknown> {
 				pool.set(i, RELEASING);
 				if (probing) {
 					this.probeEntry = i;
-					this.probePassed = false;
+					this.probeSent();
 				}
 				continue;
 			}
@@ -1527,7 +1553,7 @@ export class Session<H = unknown> {
 				pool.set(i, SENT);
 				if (probing) {
 					this.probeEntry = i;
-					this.probePassed = false;
+					this.probeSent();
 				}
 			}
 		}

@@ -620,7 +620,8 @@ add("a connection closed young (within stableAfter) with requests in flight: the
 	brokerCloses(h);
 	ok(h.session.probing, "probing after a close with requests in flight");
 	h.connect(true);
-	equal(h.sent(), bytesOf(pub("a", "1", 1, 1, true)), "only the first, alone");
+	// A probe goes alone, with a PINGREQ right behind it: its PINGRESP will say the broker read past it.
+	equal(h.sent(), bytesOf(pub("a", "1", 1, 1, true), { type: PINGREQ }), "only the first, alone");
 	h.receive(ack(PUBACK, 1));
 	ok(!h.session.probing, "the suspect is acknowledged: as usual again");
 	equal(h.sent(), bytesOf(pub("b", "2", 1, 2, true), pub("c", "3", 1, 3, true)));
@@ -628,7 +629,7 @@ add("a connection closed young (within stableAfter) with requests in flight: the
 	brokerCloses(h);
 	ok(h.session.probing, "young, c in flight: probing again, whatever was acknowledged before");
 	h.connect(true);
-	equal(h.sent(), bytesOf(pub("c", "3", 1, 3, true)));
+	equal(h.sent(), bytesOf(pub("c", "3", 1, 3, true), { type: PINGREQ }));
 	h.receive(ack(PUBACK, 3));
 	// A connection that lasted stableAfter does not start probing.
 	h.session.publish("d", "4", 1, false);
@@ -661,7 +662,7 @@ add("a PUBLISH the broker closes the connection on is set aside after maxAttempt
 	for (let attempt = 1; attempt <= 3; attempt++) {
 		h.take();
 		h.connect(true);
-		equal(h.sent(), bytesOf(pub("forbidden/x", "poison", 1, 2, true, true)), `attempt ${attempt}: alone`);
+		equal(h.sent(), bytesOf(pub("forbidden/x", "poison", 1, 2, true, true), { type: PINGREQ }), `attempt ${attempt}: alone`);
 		brokerCloses(h);
 	}
 	deepEqual(h.take(), ["connected true", "rejected REJECTED_BY_BROKER forbidden/x 2 q1 poison retain"], "set aside at the third close");
@@ -695,6 +696,41 @@ add("a close that comes after the connection proved itself does not count agains
 	equal(h.session.stats.rejected, 0);
 });
 
+add("network cuts do not set a message aside: once the PINGRESP to the PINGREQ behind the probe came, a close does not count; a PINGRESP to an earlier PINGREQ does not pass the probe", () => {
+	const h = new Harness({ cleanSession: false, maxAttempts: 2, keepAlive: 10, stableAfter: 60_000 });
+	h.connect();
+	h.session.publish("t", "m", 1, false);
+	h.sent();
+	brokerCloses(h);
+	for (let i = 0; i < 5; i++) {
+		h.connect(true);
+		equal(h.sent(), bytesOf(pub("t", "m", 1, 1, true), { type: PINGREQ }));
+		h.receive({ type: PINGRESP });
+		brokerCloses(h); // a cut, after the broker read past the message
+	}
+	equal(h.session.pending, 1, "never set aside");
+	equal(h.session.stats.rejected, 0);
+	// A PINGREQ sent before the probe: its PINGRESP passes nothing; the probe's own does.
+	for (const answered of [1, 2]) {
+		const k = new Harness({ maxAttempts: 1, stableAfter: 60_000 });
+		const sub = (packetId: number, filter: string): Packet => ({ type: SUBSCRIBE, packetId, subscriptions: [{ filter, qos: 1 }] });
+		k.connect();
+		k.session.subscribe("a", 1);
+		k.session.subscribe("b", 1);
+		k.sent();
+		k.receive({ type: SUBACK, packetId: 1, returnCodes: [1] });
+		brokerCloses(k); // b in flight: the suspect
+		k.connect();
+		equal(k.sent(), bytesOf(sub(3, "a"), { type: PINGREQ }));
+		k.receive({ type: SUBACK, packetId: 3, returnCodes: [1] });
+		equal(k.sent(), bytesOf(sub(4, "b"), { type: PINGREQ }), "the suspect, with its own PINGREQ");
+		for (let i = 0; i < answered; i++) k.receive({ type: PINGRESP });
+		brokerCloses(k);
+		deepEqual(k.take().filter((e) => e.startsWith("rejected")), answered === 1 ? ["rejected REJECTED_BY_BROKER b"] : [],
+			answered === 1 ? "only the earlier PINGREQ was answered: the close counts" : "the suspect's PINGREQ was answered: it does not");
+	}
+});
+
 add("a SUBSCRIBE the broker closes the connection on is set aside after maxAttempts: refused as 0x80, forgotten, and the other subscriptions are made", () => {
 	// Clean session: every CONNACK says no session, so every subscription is requested again each time.
 	const h = new Harness({ maxAttempts: 2, stableAfter: 10_000 });
@@ -712,10 +748,10 @@ add("a SUBSCRIBE the broker closes the connection on is set aside after maxAttem
 	for (let attempt = 1; attempt <= 2; attempt++) {
 		h.connect();
 		const id = 4 + (attempt - 1) * 2;
-		equal(h.sent(), bytesOf(sub(id, "devices/1/commands/+")), `attempt ${attempt}: the first alone`);
+		equal(h.sent(), bytesOf(sub(id, "devices/1/commands/+"), { type: PINGREQ }), `attempt ${attempt}: the first alone`);
 		h.receive({ type: SUBACK, packetId: id, returnCodes: [1] });
 		ok(h.session.probing, "still probing: the suspect is not acknowledged");
-		equal(h.sent(), bytesOf(sub(id + 1, "forbidden/#")), `attempt ${attempt}: the suspect alone`);
+		equal(h.sent(), bytesOf(sub(id + 1, "forbidden/#"), { type: PINGREQ }), `attempt ${attempt}: the suspect alone`);
 		brokerCloses(h);
 	}
 	deepEqual(h.take(), ["connected false", "subscribed devices/1/commands/+ 1", "connected false", "subscribed devices/1/commands/+ 1",
