@@ -684,6 +684,10 @@ export class Session<H = unknown> {
 		}
 		this.state = DISCONNECTED;
 		this.disconnectBookkeeping();
+		// This connection ended by our decision (or a broker that said why): not by the broker closing
+		// on the probe. The probe's closes in a row start over.
+		if (this.probeRequest !== undefined) this.probeRequest.strikes = 0;
+		else if (this.probeEntry >= 0) this.pool.strikes[this.probeEntry] = 0;
 		this.clearProbe();
 		this.events.failed(error, wasConnected);
 	}

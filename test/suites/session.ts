@@ -713,6 +713,29 @@ add("a close after the connection proved itself does not count against the probe
 	}
 });
 
+add("a connection that ends by our own decision while the probe is in flight breaks its run of closes: maxAttempts counts closes in a row", () => {
+	const h = new Harness({ cleanSession: false, maxAttempts: 2, stableAfter: 60_000 });
+	h.connect();
+	h.session.publish("t", "m", 1, false);
+	h.sent();
+	brokerCloses(h);
+	h.connect(true);
+	h.sent();
+	brokerCloses(h); // close 1 on the probe
+	h.connect(true);
+	h.sent();
+	h.receive(ack(PUBACK, 99)); // ours: UNKNOWN_PACKET_ID
+	h.drop();
+	h.connect(true);
+	h.sent();
+	brokerCloses(h); // close 1 again, not 2
+	equal(h.session.stats.rejected, 0, "not set aside: the run was broken");
+	h.connect(true);
+	h.sent();
+	brokerCloses(h); // close 2 in a row
+	equal(h.session.stats.rejected, 1);
+});
+
 add("a SUBSCRIBE the broker closes the connection on is set aside after maxAttempts: refused as 0x80, forgotten, and the other subscriptions are made", () => {
 	// Clean session: every CONNACK says no session, so every subscription is requested again each time.
 	const h = new Harness({ maxAttempts: 2, stableAfter: 10_000 });
