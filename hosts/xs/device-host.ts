@@ -1,5 +1,5 @@
 // The device's host inside the XS engine from npm: config from the Node parent, its socket and
-// timers over the bridge, the simulated sensor, an LED that prints, storage kept by the parent.
+// timers over the bridge, the simulated sensor, an LED the firmware traces, storage kept by the parent.
 
 import type { DeviceConfig, DeviceHost, DeviceSystem } from "../../modules/device/host.js";
 import type { Store } from "../../modules/mqtt/host.js";
@@ -59,7 +59,8 @@ export function createHost(_reboot: () => void): DeviceHost {
 		transport: new XsTransport(),
 		clock: () => new XsClock(),
 		sensor: new SimulatedSensor(() => system.uptime()),
-		led: { set: (on) => print(`LED ${on ? "on" : "off"} (simulated)`) },
+		// The firmware traces "LED on" itself: a second line here would only repeat it.
+		led: { set: () => undefined },
 		system,
 		store,
 	};

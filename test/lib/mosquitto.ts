@@ -139,6 +139,15 @@ export function freePort(): Promise<number> {
 	});
 }
 
+/** Does something already listen on `port` (on HOST, or on every address)? */
+export function portInUse(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const server = net.createServer();
+		server.once("error", () => resolve(true));
+		server.listen(port, HOST, () => server.close(() => resolve(false)));
+	});
+}
+
 /** Resolves once `port` accepts a TCP connection; rejects after `timeout` ms or when `gone()` says the server died. */
 export async function waitForPort(port: number, timeout: number, gone: () => string | undefined): Promise<void> {
 	const deadline = Date.now() + timeout;
@@ -236,6 +245,10 @@ class Mosquitto implements Broker {
 
 	static async start(binary: string, options: BrokerOptions): Promise<Mosquitto> {
 		const version = mosquittoVersion(binary);
+		// mosquitto that cannot bind exits, but something else answers on the port: refuse instead of
+		// pointing the clients at whatever that is.
+		if (options.port !== undefined && await portInUse(options.port))
+			throw new Error(`port ${options.port} on ${HOST} is already in use`);
 		let lastError: unknown;
 		// A free port can be taken between asking and binding: try a few.
 		for (let attempt = 0; attempt < 3; attempt++) {
