@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import * as readline from "node:readline";
 import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
+import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { Client } from "../../modules/mqtt/client.js";
 import { startBroker } from "../../test/lib/mosquitto.js";
@@ -12,7 +13,7 @@ import type { Broker } from "../../test/lib/mosquitto.js";
 import { createClient } from "../node/index.js";
 import { XsDevice } from "./device-runner.js";
 
-const COMMANDS = "interval <ms> | read | led on|off | ping | restart";
+const COMMANDS = "interval <ms> | read | led on|off | ping | restart | forget";
 
 function say(line: string): void {
 	process.stdout.write(`${line}\n`);
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
 	// Checked before anything starts.
 	const mqttVersion = parseMqttVersion(process.env.MQTT_VERSION, "MQTT_VERSION");
 	const sessionExpiry = parseSessionExpiry(process.env.SESSION_EXPIRY, "SESSION_EXPIRY");
+	// Unset: homeassistant; set and empty: discovery off.
+	const discoveryPrefix = parseDiscoveryPrefix(process.env.DISCOVERY_PREFIX, "DISCOVERY_PREFIX");
 	const external = process.env.MQTT_URL;
 	let broker: Broker | undefined;
 	let target: ReturnType<typeof parseUrl>;
@@ -81,6 +84,7 @@ async function main(): Promise<void> {
 		keepAlive: 30,
 		mqttVersion,
 		sessionExpiry,
+		discoveryPrefix,
 	};
 	const base = `${config.topicPrefix}/${config.deviceId}`;
 	const options = `-h ${target.host} -p ${target.port}${target.tls ? " --cafile <ca.pem>" : ""}`;
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
 	say(`device: ${config.deviceId}, MQTT ${config.mqttVersion === 5 ? "5.0" : "3.1.1"}, topics ${base}/{status,telemetry,commands/<name>,responses/<name>}`);
 	say(`  type a command and Enter: ${COMMANDS}`);
 	say(`  or from another terminal: ${pub}`);
+	if (discoveryPrefix) say(`  Home Assistant: discovery configs under ${discoveryPrefix}/ (DISCOVERY_PREFIX= turns them off; the forget command clears them)`);
 	if (config.mqttVersion === 5) say(`  or ask and get your own answer: mosquitto_rr ${options} -q 1 -t ${base}/commands/ping -e dashboards/me/answers -m ""`);
 	say("  Ctrl-C stops the device: it publishes \"offline\" and disconnects.");
 
