@@ -5,6 +5,7 @@ import board from "hosts/platform/board";
 import config from "mc/config";
 import Net from "net";
 import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
+import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
 import { ModdableClock } from "./clock.js";
 import { PreferenceStore } from "./store.js";
@@ -56,6 +57,8 @@ export function readConfig(): DeviceConfig {
 		// Checked here, so that a bad value stops the boot with a message that names it.
 		mqttVersion: parseMqttVersion(config.mqttVersion),
 		sessionExpiry: parseSessionExpiry(config.sessionExpiry),
+		// "" (discoveryPrefix= on the mcconfig command line) turns discovery off.
+		discoveryPrefix: parseDiscoveryPrefix(config.discoveryPrefix),
 	};
 }
 

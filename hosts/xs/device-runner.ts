@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
+import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { TlsOptions } from "../../modules/mqtt/host.js";
@@ -67,6 +68,7 @@ export class XsDevice {
 		// Checked here as well: XS does not report a module that throws, so the firmware's own check would go unseen.
 		parseMqttVersion(options.config.mqttVersion);
 		parseSessionExpiry(options.config.sessionExpiry);
+		parseDiscoveryPrefix(options.config.discoveryPrefix);
 		if (options.storeFile && existsSync(options.storeFile)) {
 			const saved = JSON.parse(readFileSync(options.storeFile, "utf8")) as Record<string, unknown>;
 			for (const [key, value] of Object.entries(saved)) {

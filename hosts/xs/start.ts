@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as readline from "node:readline";
 import { MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
+import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { Client } from "../../modules/mqtt/client.js";
 import { portInUse, startBroker } from "../../test/lib/mosquitto.js";
@@ -13,7 +14,7 @@ import type { Broker } from "../../test/lib/mosquitto.js";
 import { createClient } from "../node/index.js";
 import { XsDevice } from "./device-runner.js";
 
-const COMMANDS = "interval <ms> | read | led on|off | ping | restart";
+const COMMANDS = "interval <ms> | read | led on|off | ping | restart | forget";
 const LOCAL = "help | quit | exit (or Ctrl-D at a terminal)";
 
 // A reader that went away (`npm start | tee log`, then Ctrl-C) must not stop the shutdown: EPIPE
@@ -184,6 +185,8 @@ async function main(): Promise<void> {
 	// Checked before anything starts.
 	const mqttVersion = parseMqttVersion(process.env.MQTT_VERSION, "MQTT_VERSION");
 	const sessionExpiry = parseSessionExpiry(process.env.SESSION_EXPIRY, "SESSION_EXPIRY");
+	// Unset: homeassistant; set and empty: discovery off.
+	const discoveryPrefix = parseDiscoveryPrefix(process.env.DISCOVERY_PREFIX, "DISCOVERY_PREFIX");
 	const external = process.env.MQTT_URL;
 	const target = external ? parseUrl(external) : undefined;
 	const port = target ? 0 : brokerPort();
@@ -221,6 +224,7 @@ async function main(): Promise<void> {
 		keepAlive: 30,
 		mqttVersion,
 		sessionExpiry,
+		discoveryPrefix,
 	};
 	const base = `${config.topicPrefix}/${config.deviceId}`;
 	const options = `-h ${host} -p ${mqttPort}${tls ? " --cafile <ca.pem>" : ""}`;
@@ -228,6 +232,7 @@ async function main(): Promise<void> {
 	say(`device: ${config.deviceId}, MQTT ${config.mqttVersion === 5 ? "5.0" : "3.1.1"}, telemetry every ${interval / 1000} s, topics ${base}/{status,telemetry,commands/<name>,responses/<name>}`);
 	say(`  type a command and Enter: ${COMMANDS}; here only: ${LOCAL}`);
 	say(`  or from another terminal: ${pub}`);
+	if (discoveryPrefix) say(`  Home Assistant: discovery configs under ${discoveryPrefix}/ (DISCOVERY_PREFIX= turns them off; the forget command clears them)`);
 	if (config.mqttVersion === 5) say(`  or ask and get your own answer: mosquitto_rr ${options} -q 1 -t ${base}/commands/ping -e dashboards/me/answers -m ""`);
 	say("  Ctrl-C, quit or exit stops the device: it publishes \"offline\" and disconnects.");
 

@@ -1,7 +1,8 @@
 // The device firmware's logic, platform-free: status with a last will, QoS 0 telemetry on a
 // schedule, and QoS 1 commands answered on a response topic. main.ts gives it a host. With
 // `mqttVersion` 5 it speaks MQTT 5.0: a session that expires, telemetry that expires and goes as a
-// topic alias, JSON marked as such, and commands answered where their Response Topic says.
+// topic alias, JSON marked as such, and commands answered where their Response Topic says. With a
+// `discoveryPrefix` (by default) it announces itself to Home Assistant (MQTT discovery) on connect.
 
 import { Client } from "../mqtt/client.js";
 import type { Message } from "../mqtt/client.js";
@@ -10,6 +11,8 @@ import type { QoS } from "../mqtt/packet.js";
 import { Property } from "../mqtt/properties.js";
 import type { PropertyValues } from "../mqtt/properties.js";
 import { validateTopicName } from "../mqtt/topic.js";
+import { discoveryConfigs, LED_PAYLOADS, parseDiscoveryPrefix } from "./discovery.js";
+import type { DiscoveryConfig } from "./discovery.js";
 import type { DeviceHost, Reading } from "./host.js";
 
 /** Bounds of the `interval` command, in milliseconds. */
@@ -39,7 +42,11 @@ type Answer = Record<string, unknown>;
 
 export class Device {
 	readonly client: Client;
-	readonly topics: { status: string; telemetry: string; commands: string; responses: string };
+	readonly topics: { status: string; telemetry: string; commands: string; responses: string; led: string };
+	/** Home Assistant discovery's topic prefix ("": discovery off). */
+	readonly discoveryPrefix: string;
+	/** After a `forget` command: no config messages until the next boot. */
+	forgotten = false;
 	/** Telemetry readings taken so far (the `seq` of the last one). */
 	seq = 0;
 	interval: number;
@@ -55,6 +62,8 @@ export class Device {
 	private readonly ticker: Clock;
 	private readonly grace: Clock;
 	private readonly backlog: Outgoing[] = [];
+	/** Retained messages (discovery configs, the LED state) still to publish: the latest per topic, after the backlog. */
+	private readonly retained: Outgoing[] = [];
 	private shuttingDown: (() => void) | undefined;
 	/** The packet identifier of the shutdown's `offline`, once published, and whether it was acknowledged. */
 	offlineId = -1;
@@ -66,7 +75,8 @@ export class Device {
 	constructor(readonly host: DeviceHost) {
 		const c = host.config;
 		const base = `${c.topicPrefix}/${c.deviceId}`;
-		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/` };
+		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/`, led: `${base}/led` };
+		this.discoveryPrefix = parseDiscoveryPrefix(c.discoveryPrefix);
 		this.interval = clampInterval(c.telemetryInterval);
 		this.mqttVersion = parseMqttVersion(c.mqttVersion);
 		const v5 = this.mqttVersion === 5;
@@ -98,7 +108,11 @@ export class Device {
 			onConnect(sessionPresent) {
 				device.trace(`connected to ${c.mqttHost}:${c.mqttPort}${sessionPresent ? " (session resumed)" : ""}`);
 				// While shutting down, `offline` (re-sent or in the backlog) must stay the last status.
-				if (!device.shuttingDown) device.send(device.topics.status, "online", 1, true);
+				if (!device.shuttingDown) {
+					device.send(device.topics.status, "online", 1, true);
+					device.announce();
+					device.retain(device.topics.led, device.ledOn ? LED_PAYLOADS.on : LED_PAYLOADS.off);
+				}
 				device.flushBacklog();
 			},
 			onClose(error) {
@@ -129,7 +143,8 @@ export class Device {
 		host.system.onShutdown?.((done) => this.shutdown(done));
 		this.ticker.arm(this.interval, this.onTick);
 		const protocol = v5 ? `MQTT 5.0, session expiry ${sessionExpiry} s` : "MQTT 3.1.1";
-		this.trace(`device ${c.deviceId}: telemetry every ${this.interval} ms on ${this.topics.telemetry}, sensor ${host.sensor.name}, ${protocol}`);
+		const discovery = this.discoveryPrefix === "" ? "Home Assistant discovery off" : `Home Assistant discovery under ${this.discoveryPrefix}/`;
+		this.trace(`device ${c.deviceId}: telemetry every ${this.interval} ms on ${this.topics.telemetry}, sensor ${host.sensor.name}, ${protocol}, ${discovery}`);
 	}
 
 	/**
@@ -180,13 +195,15 @@ export class Device {
 		if (this.shuttingDown) return;
 		this.shuttingDown = then;
 		this.ticker.disarm();
+		// Announcements still waiting do not hold the shutdown up; a `forget`'s clearing does.
+		for (let i = this.retained.length - 1; i >= 0; i--) if (this.retained[i]!.payload !== "") this.retained.splice(i, 1);
 		this.offlineId = this.send(this.topics.status, "offline", 1, true);
 		this.grace.arm(SHUTDOWN_GRACE, () => this.finishShutdown());
 		this.checkShutdown();
 	}
 
 	private checkShutdown(): void {
-		if (this.shuttingDown && this.client.pending === 0 && this.backlog.length === 0) this.finishShutdown();
+		if (this.shuttingDown && this.client.pending === 0 && this.backlog.length === 0 && this.retained.length === 0) this.finishShutdown();
 	}
 
 	private finishShutdown(): void {
@@ -253,6 +270,8 @@ export class Device {
 				this.interval = value;
 				if (this.telemetryProperties) this.telemetryProperties.messageExpiryInterval = expiryFor(value);
 				this.ticker.arm(value, this.onTick);
+				// expire_after follows the interval.
+				this.announce();
 				return { ok: true, interval: value };
 			}
 			case "read": {
@@ -264,6 +283,7 @@ export class Device {
 				if (on === undefined) return { ok: false, error: `led takes "on" or "off", not ${JSON.stringify(payload.slice(0, 40))}` };
 				this.host.led.set(on);
 				this.ledOn = on;
+				this.retain(this.topics.led, on ? LED_PAYLOADS.on : LED_PAYLOADS.off);
 				this.trace(`LED ${on ? "on" : "off"}`);
 				return { ok: true, led: on ? "on" : "off" };
 			}
@@ -274,10 +294,18 @@ export class Device {
 					return { ok: false, error: "a re-sent restart after a restart was ignored" };
 				if (this.shuttingDown) return { ok: false, error: "already shutting down" };
 				return { ok: true, restarting: true };
+			case "forget": {
+				if (this.discoveryPrefix === "") return { ok: false, error: "Home Assistant discovery is off (discoveryPrefix is empty)" };
+				this.forgotten = true;
+				const topics = this.discoveryConfigs().map((d) => d.topic);
+				// An empty retained payload removes the entity from Home Assistant and the config from the broker.
+				for (const topic of topics) this.retain(topic, "");
+				return { ok: true, forgotten: topics };
+			}
 			case "":
 				return { ok: false, error: "no command name" };
 			default:
-				return { ok: false, error: `unknown command "${name.slice(0, 40)}" (commands: interval, read, led, ping, restart)` };
+				return { ok: false, error: `unknown command "${name.slice(0, 40)}" (interval, read, led, ping, restart, forget)` };
 		}
 	}
 
@@ -297,6 +325,34 @@ export class Device {
 			this.trace("restarting");
 			this.host.system.restart();
 		});
+	}
+
+	// ---- Home Assistant discovery ----------------------------------------------------------
+
+	/** The discovery config messages for the current interval (an empty list with discovery off). */
+	discoveryConfigs(): DiscoveryConfig[] {
+		if (this.discoveryPrefix === "") return [];
+		const t = this.topics;
+		return discoveryConfigs({
+			prefix: this.discoveryPrefix,
+			deviceId: this.host.config.deviceId,
+			sensorName: this.host.sensor.name,
+			interval: this.interval,
+			topics: { status: t.status, telemetry: t.telemetry, led: t.led, ledCommand: `${t.commands}led` },
+		});
+	}
+
+	/** Publishes the config messages (retained), unless discovery is off or forgotten. */
+	private announce(): void {
+		if (this.forgotten) return;
+		for (const d of this.discoveryConfigs()) this.retain(d.topic, JSON.stringify(d.body));
+	}
+
+	/** Publishes a retained QoS 1 message as soon as there is room; a later one to the same topic replaces it. */
+	private retain(topic: string, payload: string): void {
+		for (let i = this.retained.length - 1; i >= 0; i--) if (this.retained[i]!.topic === topic) this.retained.splice(i, 1);
+		this.retained.push({ topic, payload, qos: 1, retain: true, properties: undefined });
+		if (this.client.connected) this.flushBacklog();
 	}
 
 	// ---- publishing that loses nothing -----------------------------------------------------
@@ -324,8 +380,14 @@ export class Device {
 	}
 
 	private flushBacklog(): void {
-		while (this.backlog.length > 0) {
-			const m = this.backlog[0]!;
+		// Responses and status first, then retained announcements.
+		if (this.drain(this.backlog) && this.drain(this.retained)) this.checkShutdown();
+	}
+
+	/** Publishes what `queue` holds, in order, while the client takes it; false when it ran out of room. */
+	private drain(queue: Outgoing[]): boolean {
+		while (queue.length > 0) {
+			const m = queue[0]!;
 			let id: number;
 			try {
 				id = this.client.publish(m.topic, m.payload, m.qos, m.retain, m.properties);
@@ -333,14 +395,14 @@ export class Device {
 			catch (error) {
 				// One the client can never send (larger than the broker takes): it must not hold up the rest.
 				this.trace(`dropped a message to ${m.topic}: ${(error as Error).message}`);
-				this.backlog.shift();
+				queue.shift();
 				continue;
 			}
-			if (id < 0) return;
-			this.backlog.shift();
+			if (id < 0) return false;
+			queue.shift();
 			if (this.shuttingDown && m.topic === this.topics.status) this.offlineId = id;
 		}
-		this.checkShutdown();
+		return true;
 	}
 
 	private trace(line: string): void {

@@ -53,6 +53,11 @@ export interface DeviceConfig {
 	mqttVersion?: 4 | 5;
 	/** MQTT 5.0: seconds the broker keeps the device's session after it goes (default 86400, one day). */
 	sessionExpiry?: number;
+	/**
+	 * Home Assistant MQTT discovery: the topic prefix its config messages go under (default
+	 * "homeassistant"); "" publishes none.
+	 */
+	discoveryPrefix?: string;
 }
 
 export interface DeviceHost {

@@ -4,13 +4,16 @@
 import {
 	Device, JSON_CONTENT_TYPE, MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry, RESTART_FLAG, SESSION_EXPIRY, SHUTDOWN_GRACE,
 } from "../../modules/device/device.js";
+import { EXPIRE_INTERVALS, FIRMWARE_VERSION, parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import { CONNECT, DISCONNECT, PUBACK, PUBCOMP, PUBLISH, PUBREC, SUBSCRIBE } from "../../modules/mqtt/packet.js";
 import type { ConnectPacket, Payload, PublishPacket, SubscribePacket } from "../../modules/mqtt/packet.js";
+import type { QoS } from "../../modules/mqtt/packet.js";
 import type { PropertyValues } from "../../modules/mqtt/properties.js";
 import { deepEqual, equal, fail, ok, show } from "../lib/check.js";
 import type { Case } from "../lib/check.js";
 import { FakeBroker, payloadText } from "../lib/fake-broker.js";
+import { missingFields, templateFields } from "../lib/ha-discovery.js";
 import type { InjectOptions, Logged } from "../lib/fake-broker.js";
 import { FakeDeviceHost, FakeStorage } from "../lib/fake-device.js";
 import { TimeBase } from "../lib/manual-clock.js";
@@ -1089,4 +1092,159 @@ add("MQTT 5.0: on a new connection the telemetry topic goes whole again (aliases
 		equal(l.properties?.topicAlias, undefined, "no alias");
 		equal(l.properties?.messageExpiryInterval, 10, "still expiring");
 	}
+});
+
+// ---- Home Assistant MQTT discovery ---------------------------------------------------------------
+
+const LED_STATE = "devices/d1/led";
+/** What appears in Home Assistant: "<component>/<object>" and the fields that say what it is. */
+const ENTITIES: Record<string, Body> = {
+	"sensor/temperature": { state_topic: TELEMETRY, device_class: "temperature", unit_of_measurement: "°C", state_class: "measurement" },
+	"sensor/humidity": { state_topic: TELEMETRY, device_class: "humidity", unit_of_measurement: "%", state_class: "measurement" },
+	"switch/led": { command_topic: cmd("led"), state_topic: LED_STATE },
+	"binary_sensor/sensor_problem": { state_topic: TELEMETRY, device_class: "problem" },
+};
+
+interface Config { topic: string; component: string; object: string; body: Body; retain: boolean; qos: number }
+
+/** The config messages the device published under `prefix` (node id d1), parsed; the empty ones (a forget) as {}. */
+function configs(r: Rig, prefix = "homeassistant"): Config[] {
+	const out: Config[] = [];
+	for (const l of r.broker.received) {
+		if (l.connection < r.firstConnection || l.packet.type !== PUBLISH) continue;
+		const p = l.packet;
+		const m = new RegExp(`^${prefix}/([a-z_]+)/d1/([a-z_]+)/config$`).exec(p.topic);
+		if (!m) continue;
+		const text = payloadText(p.payload);
+		out.push({ topic: p.topic, component: m[1]!, object: m[2]!, body: text === "" ? {} : json(p), retain: p.retain, qos: p.qos });
+	}
+	return out;
+}
+
+/** Checks one config against the table of fields; returns its `device` block. */
+function checkConfig(c: Config): Body {
+	const what = `${c.component}/${c.object}`;
+	const missing = missingFields(c.component, c.body);
+	if (missing.length > 0) fail(`${what}: required fields missing: ${missing.join(", ")} in ${show(c.body)}`);
+	for (const [field, value] of Object.entries(ENTITIES[what] ?? fail(`${what}: not an entity of this device`)))
+		equal(c.body[field], value, `${what}: ${field}`);
+	equal(c.body.availability_topic, STATUS, `${what}: availability is the status topic`);
+	equal(c.body.payload_available, "online", `${what}: payload_available`);
+	equal(c.body.payload_not_available, "offline", `${what}: payload_not_available`);
+	equal(c.body.unique_id, `d1_${c.object}`, `${what}: unique_id`);
+	equal(c.retain, true, `${what}: retained`);
+	equal(c.qos, 1, `${what}: QoS 1`);
+	const device = c.body.device as Body;
+	ok(Array.isArray(device.identifiers) && (device.identifiers as unknown[]).includes("d1"), `${what}: device.identifiers lists the device id`);
+	return device;
+}
+
+add("Home Assistant discovery: on connect, one retained config per entity under homeassistant/<component>/<deviceId>/<object>/config, each with the fields its component requires and one shared device block", () => {
+	const r = new Rig();
+	const list = configs(r);
+	deepEqual(list.map((c) => `${c.component}/${c.object}`), Object.keys(ENTITIES), "temperature, humidity, the LED switch, the sensor problem");
+	const devices = list.map(checkConfig);
+	for (const d of devices) deepEqual(d, devices[0], "one device block shared by all");
+	deepEqual(devices[0], { identifiers: ["d1"], name: "d1", model: "MQTT sensor node (fake-sht)", sw_version: FIRMWARE_VERSION, manufacturer: "xs-mqtt" }, "the device block");
+	equal(new Set(list.map((c) => c.body.unique_id)).size, list.length, "unique ids differ");
+	for (const c of list) if (c.body.expire_after !== undefined) equal(c.body.expire_after, (EXPIRE_INTERVALS * 5_000) / 1000, `${c.object}: expire_after is ${EXPIRE_INTERVALS} missed intervals`);
+	for (const c of list) equal(r.broker.retained.get(c.topic)?.payload, JSON.stringify(c.body), `${c.topic}: held by the broker`);
+	// The switch's state is there from the start.
+	equal(r.broker.retained.get(LED_STATE)?.payload, "OFF", "the LED state, retained");
+});
+
+add("Home Assistant discovery: the value templates read fields the telemetry has; the problem sensor reads the error field a failed read sets", () => {
+	const r = new Rig();
+	const byObject = new Map(configs(r).map((c) => [c.object, c.body]));
+	r.time.advance(5_000);
+	const good = r.telemetry()[0]!;
+	for (const object of ["temperature", "humidity"]) {
+		const fields = templateFields(byObject.get(object)!.value_template);
+		deepEqual(fields, [object], `${object}: the template reads value_json.${object}`);
+		equal(typeof good[object], "number", `${object}: telemetry has it as a number`);
+	}
+	deepEqual(templateFields(byObject.get("sensor_problem")!.value_template), ["error"], "the problem sensor reads value_json.error");
+	equal(good.error, undefined, "no error on a good reading");
+	r.host.sensor.failWith = "no ACK";
+	r.time.advance(5_000);
+	equal(typeof r.telemetry()[1]!.error, "string", "a failed read sets error");
+});
+
+add("Home Assistant discovery: the switch's payload_on/payload_off on its command topic turn the LED on and off, and its retained state topic follows", () => {
+	const r = new Rig();
+	const sw = configs(r).find((c) => c.component === "switch")!.body;
+	for (const [payload, on] of [[sw.payload_on, true], [sw.payload_off, false], [sw.payload_on, true]] as Array<[string, boolean]>) {
+		// Home Assistant publishes with the switch's qos, not retained.
+		r.broker.inject(String(sw.command_topic), payload, { qos: sw.qos as QoS });
+		r.time.settle();
+		equal(r.host.led.calls[r.host.led.calls.length - 1], on, `${payload}: the LED`);
+		equal(r.broker.retained.get(String(sw.state_topic))?.payload, on ? sw.state_on : sw.state_off, `${payload}: the state topic`);
+	}
+	deepEqual(r.published(LED_STATE).map((l) => payloadText((l.packet as PublishPacket).payload)), ["OFF", "ON", "OFF", "ON"], "on connect, then on each change");
+	// A reconnection publishes the state again (with the configs).
+	const before = configs(r).length;
+	r.broker.cut();
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected");
+	equal(configs(r).length, before + 4, "the configs again");
+	equal(payloadText((r.published(LED_STATE).pop()!.packet as PublishPacket).payload), "ON", "the state again");
+});
+
+add("Home Assistant discovery: an interval command publishes the configs again with expire_after following the new interval", () => {
+	const r = new Rig();
+	equal(r.ask("interval", "20000").ok, true, "interval");
+	const list = configs(r);
+	equal(list.length, 8, "four configs, then four again");
+	for (const c of list.slice(4)) checkConfig(c);
+	for (const c of list.slice(4)) if (c.component !== "switch") equal(c.body.expire_after, EXPIRE_INTERVALS * 20, `${c.object}: expire_after`);
+});
+
+add("forget: clears every config (empty retained payloads), answers with their topics, and no config goes out again until the next boot", () => {
+	const r = new Rig();
+	const topics = configs(r).map((c) => c.topic);
+	const body = r.ask("forget", "");
+	equal(body.ok, true, "ok");
+	deepEqual(body.forgotten, topics, "names the topics it cleared");
+	const after = configs(r).slice(topics.length);
+	deepEqual(after.map((c) => c.topic), topics, "one empty message per config topic");
+	for (const c of after) {
+		deepEqual(c.body, {}, `${c.topic}: empty`);
+		equal(c.retain, true, `${c.topic}: retained`);
+		equal(r.broker.retained.has(c.topic), false, `${c.topic}: the broker holds nothing`);
+	}
+	// Neither an interval change nor a reconnection announces it again.
+	r.ask("interval", "7000");
+	r.broker.cut();
+	r.time.advance(1_000);
+	ok(r.device.client.connected, "reconnected");
+	equal(configs(r).length, topics.length * 2, "nothing more");
+	// The device itself still works.
+	equal(r.ask("led", "ON").ok, true, "the LED still answers");
+	// The next boot announces it again.
+	const rebooted = new Rig({ broker: r.broker, storage: r.storage });
+	equal(configs(rebooted).length, topics.length, "announced again after a boot");
+});
+
+add("discoveryPrefix: another prefix is used as given; \"\" publishes no config and forget says discovery is off; a bad one is refused, naming it", () => {
+	const r = new Rig({ config: { discoveryPrefix: "ha/test" } });
+	const list = configs(r, "ha/test");
+	equal(list.length, 4, "four configs under ha/test");
+	list.forEach(checkConfig);
+	equal(configs(r).length, 0, "none under homeassistant");
+
+	const off = new Rig({ config: { discoveryPrefix: "" } });
+	equal(off.broker.publishes().filter((p) => p.topic.endsWith("/config")).length, 0, "no config with discovery off");
+	expectError(off.ask("forget", ""), "discovery is off", "forget");
+	equal(off.statusTexts()[0], "online", "the device runs as before");
+
+	equal(parseDiscoveryPrefix(undefined), "homeassistant", "default");
+	equal(parseDiscoveryPrefix(""), "", "off");
+	for (const bad of ["a/#", "ha/+", "ha/", 7])
+		try {
+			parseDiscoveryPrefix(bad, "DISCOVERY_PREFIX");
+			fail(`accepted ${show(bad)}`);
+		}
+		catch (error) {
+			ok(String((error as Error).message).includes("DISCOVERY_PREFIX must be"), `${show(bad)}: ${(error as Error).message}`);
+		}
 });
