@@ -4,7 +4,7 @@
 import { firmwareScenario } from "../lib/firmware-scenario.js";
 import type { FirmwareLauncher } from "../lib/firmware-scenario.js";
 import { findSimulator, SimulatorLauncher } from "../lib/mcsim.js";
-import { reportSkip } from "../lib/moddable.js";
+import { reportSkip } from "../lib/output.js";
 
 const BUILD_TIMEOUT = 140_000;
 
@@ -16,7 +16,7 @@ const unavailable: FirmwareLauncher = {
 	start: () => Promise.reject(new Error(skipping ?? "unavailable")),
 };
 
-describe(`firmware end to end in the Moddable simulator${skipping ? ` (skipped: ${skipping})` : ""}`, function () {
+describe("firmware end to end in the Moddable simulator", function () {
 	before(function () {
 		if (skipping) {
 			reportSkip("firmware end to end in the simulator", skipping);

@@ -8,7 +8,7 @@ import { XsDevice } from "../../hosts/xs/device-runner.js";
 import { HOST } from "../lib/broker.js";
 import { missingRabbitMq, startRabbitMq } from "../lib/erlang-brokers.js";
 import type { ErlangBroker } from "../lib/erlang-brokers.js";
-import { reportSkip } from "../lib/moddable.js";
+import { reportSkip } from "../lib/output.js";
 import { sleep } from "../lib/signal.js";
 
 const WINDOW = 12_000;

@@ -7,6 +7,7 @@ import { ErrorCode } from "../../modules/mqtt/errors.js";
 import type { MqttError } from "../../modules/mqtt/errors.js";
 import { findMosquitto, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
+import { reportSkip } from "../lib/output.js";
 import { closeAll, Ours, Peer, unique } from "../lib/peers.js";
 
 const MAX_PACKET = 2048;
@@ -18,7 +19,7 @@ describe("integration: mosquitto with its limits set", function () {
 
 	before(async function () {
 		if (!findMosquitto() || process.env.MQTT_TEST_BROKER === "aedes") {
-			console.log("      skipped: these limits are mosquitto's, and mosquitto is not installed (or MQTT_TEST_BROKER=aedes)");
+			reportSkip("mosquitto with its limits set", "these limits are mosquitto's, and mosquitto is not installed (or MQTT_TEST_BROKER=aedes)");
 			this.skip();
 		}
 		broker = await startBroker({ kind: "mosquitto", maxPacketSize: MAX_PACKET, maxInflight: 2 });

@@ -10,7 +10,7 @@ import type { MqttError } from "../../modules/mqtt/errors.js";
 import type { QoS } from "../../modules/mqtt/packet.js";
 import { findMosquitto, startBroker } from "../lib/broker.js";
 import { missingEjabberd, missingRabbitMq, startEjabberd, startRabbitMq } from "../lib/erlang-brokers.js";
-import { reportSkip } from "../lib/moddable.js";
+import { reportSkip } from "../lib/output.js";
 import { closeAll, now, Ours, Peer, unique } from "../lib/peers.js";
 import { sleep } from "../lib/signal.js";
 

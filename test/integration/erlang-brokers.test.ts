@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import { missingEjabberd, missingRabbitMq, startEjabberd, startRabbitMq } from "../lib/erlang-brokers.js";
 import type { ErlangBroker, ErlangBrokerOptions } from "../lib/erlang-brokers.js";
-import { reportSkip } from "../lib/moddable.js";
+import { reportSkip } from "../lib/output.js";
 import { closeAll, Peer, unique } from "../lib/peers.js";
 
 const kinds: Array<{ name: string; missing: () => string | undefined; start: (options: ErlangBrokerOptions) => Promise<ErlangBroker> }> = [

@@ -13,6 +13,7 @@ import type { MqttError } from "../../modules/mqtt/errors.js";
 import { Property } from "../../modules/mqtt/properties.js";
 import { findMosquitto, startBroker } from "../lib/broker.js";
 import type { Broker, BrokerOptions } from "../lib/broker.js";
+import { reportSkip } from "../lib/output.js";
 import { closeAll, codeOf, now, Ours, Peer, sameBytes, track, unique } from "../lib/peers.js";
 import { Proxy } from "../lib/proxy.js";
 import { sleep, waitFor } from "../lib/signal.js";
@@ -42,7 +43,7 @@ function mosquitto5(options: BrokerOptions): () => Broker {
 	let broker: Broker | undefined;
 	before(async function () {
 		if (!findMosquitto() || process.env.MQTT_TEST_BROKER === "aedes") {
-			console.log("      skipped: these are mosquitto's MQTT 5.0 answers, and mosquitto is not installed (or MQTT_TEST_BROKER=aedes)");
+			reportSkip("mosquitto's MQTT 5.0 answers", "mosquitto is not installed (or MQTT_TEST_BROKER=aedes)");
 			return this.skip();
 		}
 		broker = await startBroker({ kind: "mosquitto", ...options });

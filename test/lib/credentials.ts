@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { generate, parser } from "mqtt-packet";
 import { findMosquitto, findTool, HOST, startBroker } from "./broker.js";
 import type { Broker } from "./broker.js";
-import { reportSkip } from "./moddable.js";
+import { reportSkip } from "./output.js";
 import { closeAll } from "./peers.js";
 
 export interface PasswordFile {

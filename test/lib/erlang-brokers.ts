@@ -25,6 +25,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { freePort, HOST, waitForPort } from "./mosquitto.js";
+import { reportBroker } from "./output.js";
 
 export interface ErlangBrokerOptions {
 	/**
@@ -574,9 +575,8 @@ abstract class ErlangVm implements ErlangBroker {
 			try {
 				const [port, epmdPort, distPort] = await distinctFreePorts(3);
 				broker = make(dir, port!, epmdPort!, distPort!);
-				const started = Date.now();
 				await broker.launch();
-				process.stdout.write(`broker: ${broker.version} on ${HOST}:${broker.port} (started in ${Date.now() - started} ms)\n`);
+				reportBroker(broker.version, HOST, broker.port);
 				return broker;
 			}
 			catch (error) {

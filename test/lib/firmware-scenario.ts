@@ -11,6 +11,7 @@ import { parser } from "mqtt-packet";
 import type { IConnackPacket, IConnectPacket, Packet, Parser } from "mqtt-packet";
 import { startBroker, HOST } from "./broker.js";
 import type { Broker } from "./broker.js";
+import { reportSkip } from "./output.js";
 import { Peer } from "./peers.js";
 import { Proxy } from "./proxy.js";
 import type { Way } from "./proxy.js";
@@ -415,7 +416,7 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 			if (options.broker) {
 				const why = options.broker.missing();
 				if (why) {
-					process.stdout.write(`    [skipped] the device scenario with ${options.broker.name}: ${why}\n`);
+					reportSkip(`the device scenario with ${options.broker.name}`, why);
 					return this.skip();
 				}
 				const b = await options.broker.start();
@@ -424,7 +425,7 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 			}
 			else broker = await startBroker();
 			if (version === 5 && "kind" in broker && broker.kind === "aedes") {
-				process.stdout.write("    [skipped] the device scenario with mqttVersion 5: aedes does not speak MQTT 5.0 (install mosquitto)\n");
+				reportSkip("the device scenario with mqttVersion 5", "aedes does not speak MQTT 5.0 (install mosquitto)");
 				return this.skip();
 			}
 			proxy = await Proxy.start(broker.port, { onData: (way, connection, chunk) => wire.take(way, connection, chunk) });

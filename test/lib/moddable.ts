@@ -77,7 +77,3 @@ export function linuxTools(sdk: Sdk): { mcconfig: string; mcsim: string; reason?
 	return { mcconfig, mcsim };
 }
 
-/** Prints the line that says a firmware test was skipped and why (besides mocha's pending mark). */
-export function reportSkip(what: string, reason: string): void {
-	process.stdout.write(`    [skipped] ${what}: ${reason}\n`);
-}

@@ -8,6 +8,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Aedes } from "aedes";
+import { reportBroker } from "./output.js";
 
 export const HOST = "127.0.0.1";
 
@@ -191,8 +192,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 	const broker = choice.kind === "mosquitto"
 		? await Mosquitto.start(choice.binary!, options)
 		: await AedesBroker.start(options);
-	const why = choice.why ? ` (${choice.why})` : "";
-	process.stdout.write(`broker: ${broker.version} on ${broker.host}:${broker.port}${why}\n`);
+	reportBroker(broker.version, broker.host, broker.port, choice.why);
 	return broker;
 }
 

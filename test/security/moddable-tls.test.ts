@@ -11,7 +11,8 @@ import { makeCertificates, missingForTls } from "../lib/certificates.js";
 import type { Certificates, ServerCertificate } from "../lib/certificates.js";
 import { buildForSimulator, findSimulator, runInSimulator } from "../lib/mcsim.js";
 import type { Group } from "../lib/mcsim.js";
-import { reportSkip, ROOT } from "../lib/moddable.js";
+import { ROOT } from "../lib/moddable.js";
+import { reportSkip } from "../lib/output.js";
 import { Peer } from "../lib/peers.js";
 import { Signal, TimeoutError } from "../lib/signal.js";
 

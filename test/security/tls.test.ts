@@ -7,7 +7,7 @@ import { HOST, startBroker } from "../lib/broker.js";
 import type { Broker } from "../lib/broker.js";
 import { makeCertificates, missingForTls } from "../lib/certificates.js";
 import type { Certificates, ServerCertificate } from "../lib/certificates.js";
-import { reportSkip } from "../lib/moddable.js";
+import { reportSkip } from "../lib/output.js";
 import { closeAll, codeOf, Ours, Peer, unique } from "../lib/peers.js";
 import { Signal, sleep } from "../lib/signal.js";
 
