@@ -1,5 +1,6 @@
 // The device's host on the Moddable SDK: config from the manifest (overridable on the mcconfig
-// command line), the ECMA-419 transport, SDK timers, the board's sensor and LED, preferences, store.
+// command line), the ECMA-419 transport, SDK timers, the board's sensor and LED, preferences, store,
+// and the saved settings (preferences, domain "xsmqttcfg").
 
 import board from "hosts/platform/board";
 import config from "mc/config";
@@ -9,7 +10,7 @@ import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
 import { ModdableClock } from "./clock.js";
 import { PreferenceStore } from "./store.js";
-import { ModdableSystem } from "./system.js";
+import { ModdableSystem, PreferenceSettings } from "./system.js";
 import { ModdableTransport } from "./transport.js";
 
 /** A config value as a number (command-line overrides arrive as strings). */
@@ -80,5 +81,6 @@ export function createHost(reboot: () => void): DeviceHost {
 		led: board.createLed(boardConfig),
 		system,
 		store: new PreferenceStore(),
+		settings: new PreferenceSettings(),
 	};
 }

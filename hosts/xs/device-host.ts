@@ -1,7 +1,8 @@
 // The device's host inside the XS engine from npm: config from the Node parent, its socket and
-// timers over the bridge, the simulated sensor, an LED the firmware traces, storage kept by the parent.
+// timers over the bridge, the simulated sensor, an LED the firmware traces, storage kept by the parent
+// (numbers, the MQTT session and the saved settings).
 
-import type { DeviceConfig, DeviceHost, DeviceSystem } from "../../modules/device/host.js";
+import type { DeviceConfig, DeviceHost, DeviceSystem, SettingsStore } from "../../modules/device/host.js";
 import type { Store } from "../../modules/mqtt/host.js";
 import { SimulatedSensor } from "../../modules/device/simulated-sensor.js";
 import { EVENT_SHUTDOWN, listen, now, Request, request, requestText } from "./bridge.js";
@@ -11,6 +12,8 @@ import { XsTransport } from "./transport.js";
 interface Boot {
 	xsConfig: DeviceConfig;
 	xsBootTime: number;
+	/** What the parent says the platform is ("XS engine (@agoric/xsnap ...) on Node ..."). */
+	xsPlatform?: string;
 	xsHostReady?: boolean;
 }
 
@@ -35,6 +38,8 @@ export function createHost(_reboot: () => void): DeviceHost {
 		onShutdown: (handler) => {
 			shutdownHandler = handler;
 		},
+		// No IP address, Wi-Fi or reset reason here; the heap use comes with memory().
+		info: () => ({ platform: boot.xsPlatform ?? "XS engine" }),
 	};
 	listen((kind) => {
 		if (kind !== EVENT_SHUTDOWN) return;
@@ -54,6 +59,16 @@ export function createHost(_reboot: () => void): DeviceHost {
 			request(Request.SAVE_SESSION, data.subarray(0, length));
 		},
 	};
+	// The settings the config and interval commands save: the parent keeps the text (in a file, or in memory).
+	const settings: SettingsStore = {
+		load: () => {
+			const answer = requestText(Request.LOAD_SETTINGS);
+			return answer.startsWith("=") ? answer.slice(1) : undefined;
+		},
+		save: (json) => {
+			request(Request.SAVE_SETTINGS, json);
+		},
+	};
 	const host: DeviceHost = {
 		config: boot.xsConfig,
 		transport: new XsTransport(),
@@ -63,6 +78,7 @@ export function createHost(_reboot: () => void): DeviceHost {
 		led: { set: () => undefined },
 		system,
 		store,
+		settings,
 	};
 	boot.xsHostReady = true;
 	return host;

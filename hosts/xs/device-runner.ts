@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
 import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
@@ -24,6 +25,20 @@ const DEVICE_HOST = path.join(here, "device-host.js");
 
 /** The key of the client's stored session (base64) in the store file, beside the persistent numbers. */
 const SESSION_KEY = "mqtt.session";
+/** The key of the saved settings' JSON text in the store file (without a settingsFile). */
+const SETTINGS_KEY = "device.settings";
+/** The XS engine's npm package, for the `info` message's platform. */
+const XSNAP_VERSION = readXsnapVersion();
+
+function readXsnapVersion(): string {
+	try {
+		const require = createRequire(import.meta.url);
+		return (JSON.parse(readFileSync(require.resolve("@agoric/xsnap/package.json"), "utf8")) as { version?: string }).version ?? "?";
+	}
+	catch {
+		return "?";
+	}
+}
 
 export interface XsDeviceOptions {
 	config: DeviceConfig;
@@ -38,6 +53,11 @@ export interface XsDeviceOptions {
 	 * kept in memory, where they outlive a restart of the engine but not of this process).
 	 */
 	storeFile?: string;
+	/**
+	 * A file for the settings the `config` and `interval` commands save (their JSON text, as saved;
+	 * default: kept in the store file, else in memory, where they outlive a restart of the engine).
+	 */
+	settingsFile?: string;
 	/**
 	 * A compiled module to run instead of the firmware (main.js), served the same way; like the
 	 * firmware's host it sets `globalThis.xsHostReady` once loaded. Tests use it.
@@ -55,6 +75,8 @@ export class XsDevice {
 	private readonly storage: Record<string, number> = {};
 	/** The client's stored session (its Store's bytes), or undefined. */
 	private session: Uint8Array | undefined;
+	/** The saved settings' JSON text, or undefined. */
+	private settings: string | undefined;
 	private readonly started = performance.now();
 	private stage: string | undefined;
 	private queue: Promise<unknown> = Promise.resolve();
@@ -73,9 +95,12 @@ export class XsDevice {
 			const saved = JSON.parse(readFileSync(options.storeFile, "utf8")) as Record<string, unknown>;
 			for (const [key, value] of Object.entries(saved)) {
 				if (key === SESSION_KEY && typeof value === "string") this.session = new Uint8Array(Buffer.from(value, "base64"));
+				else if (key === SETTINGS_KEY && typeof value === "string" && !options.settingsFile) this.settings = value;
 				else if (typeof value === "number") this.storage[key] = value;
 			}
 		}
+		// Read as it is: the firmware checks it, and reports what it cannot use.
+		if (options.settingsFile && existsSync(options.settingsFile)) this.settings = readFileSync(options.settingsFile, "utf8");
 	}
 
 	/** Boots the firmware in a fresh XS engine. */
@@ -92,7 +117,8 @@ export class XsDevice {
 			onQuery: (request) => this.query(request),
 		});
 		this.worker = worker;
-		await worker.evaluate(`globalThis.xsConfig = ${JSON.stringify(this.options.config)}; globalThis.xsBootTime = ${this.now()};`);
+		const platform = `XS engine (@agoric/xsnap ${XSNAP_VERSION}) on Node ${process.version}`;
+		await worker.evaluate(`globalThis.xsConfig = ${JSON.stringify(this.options.config)}; globalThis.xsBootTime = ${this.now()}; globalThis.xsPlatform = ${JSON.stringify(platform)};`);
 		await worker.importModule(this.options.entry ?? MAIN);
 		const ready = await worker.evaluate("new TextEncoder().encode(String(globalThis.xsHostReady === true)).buffer");
 		if (ready.text !== "true") {
@@ -245,6 +271,19 @@ export class XsDevice {
 				this.session = new Uint8Array(body);
 				this.persist();
 				return "";
+			case Request.LOAD_SETTINGS:
+				return this.settings === undefined ? "" : `=${this.settings}`;
+			case Request.SAVE_SETTINGS: {
+				this.settings = body.toString();
+				const file = this.options.settingsFile;
+				if (file) {
+					mkdirSync(path.dirname(file), { recursive: true });
+					writeFileSync(`${file}.tmp`, this.settings);
+					renameSync(`${file}.tmp`, file);
+				}
+				else this.persist();
+				return "";
+			}
 			case Request.RESTART:
 				setImmediate(() => void this.reboot());
 				return "";
@@ -262,6 +301,7 @@ export class XsDevice {
 		if (!file) return;
 		const saved: Record<string, number | string> = { ...this.storage };
 		if (this.session) saved[SESSION_KEY] = Buffer.from(this.session).toString("base64");
+		if (this.settings !== undefined && !this.options.settingsFile) saved[SETTINGS_KEY] = this.settings;
 		writeFileSync(`${file}.tmp`, JSON.stringify(saved));
 		renameSync(`${file}.tmp`, file);
 	}

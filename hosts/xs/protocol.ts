@@ -26,6 +26,10 @@ export const Request = {
 	LOAD_SESSION: "q",
 	/** Save the body as the MQTT session snapshot. */
 	SAVE_SESSION: "p",
+	/** Answers the saved settings' JSON text after "=" (nothing when none were saved). */
+	LOAD_SETTINGS: "j",
+	/** Save the body as the settings' JSON text. */
+	SAVE_SETTINGS: "k",
 	/** Restart the firmware in a fresh engine. */
 	RESTART: "r",
 	/** The shutdown the parent asked for is done. */

@@ -4,6 +4,8 @@
 
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as readline from "node:readline";
 import { MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
 import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
@@ -14,7 +16,7 @@ import type { Broker } from "../../test/lib/mosquitto.js";
 import { createClient } from "../node/index.js";
 import { XsDevice } from "./device-runner.js";
 
-const COMMANDS = "interval <ms> | read | led on|off | ping | restart | forget";
+const COMMANDS = "interval <ms> | config [{\"telemetryInterval\":<ms>}] | read | led on|off | ping | restart | forget";
 const LOCAL = "help | quit | exit (or Ctrl-D at a terminal)";
 
 // A reader that went away (`npm start | tee log`, then Ctrl-C) must not stop the shutdown: EPIPE
@@ -173,6 +175,16 @@ function describeTelemetry(text: string): string {
 	}
 }
 
+/**
+ * Where the settings the config and interval commands save go: SETTINGS_FILE, else a file per device
+ * id in the temp folder (so they outlive npm start, too); SETTINGS_FILE set and empty: in memory only.
+ */
+function settingsFile(deviceId: string): string | undefined {
+	const text = process.env.SETTINGS_FILE;
+	if (text === "") return undefined;
+	return text ?? path.join(os.tmpdir(), "xs-mqtt-settings", `${deviceId.replace(/[^A-Za-z0-9_.-]/g, "_")}.json`);
+}
+
 /** The broker this process started, stopped (and its folder removed) also when the start fails. */
 let started: Broker | undefined;
 
@@ -234,6 +246,8 @@ async function main(): Promise<void> {
 	say(`  or from another terminal: ${pub}`);
 	if (discoveryPrefix) say(`  Home Assistant: discovery configs under ${discoveryPrefix}/ (DISCOVERY_PREFIX= turns them off; the forget command clears them)`);
 	if (config.mqttVersion === 5) say(`  or ask and get your own answer: mosquitto_rr ${options} -q 1 -t ${base}/commands/ping -e dashboards/me/answers -m ""`);
+	const settings = settingsFile(config.deviceId);
+	say(`  settings saved by config and interval: ${settings ?? "in memory (SETTINGS_FILE is empty)"}; they override TELEMETRY_INTERVAL`);
 	say("  Ctrl-C, quit or exit stops the device: it publishes \"offline\" and disconnects.");
 
 	// A watcher on the same broker, to show what the device publishes and to send the typed commands.
@@ -255,17 +269,20 @@ async function main(): Promise<void> {
 			if (name === "status") show("status", "[status]", `${text}${message.retain ? " (retained)" : ""}`);
 			else if (name === "telemetry") show("telemetry", "[telemetry]", describeTelemetry(text));
 			else if (name.startsWith("responses/")) show("response", `[response ${name.slice(10)}]`, text);
+			else if (name === "info") show("note", "[info]", text);
 		},
 	});
 	watcher.subscribe(`${base}/status`, 1);
 	watcher.subscribe(`${base}/telemetry`, 0);
 	watcher.subscribe(`${base}/responses/+`, 1);
+	watcher.subscribe(`${base}/info`, 1);
 
 	let stopping = false;
 	// Failed attempts since the last connection: the client waits up to 1 s, 2 s, 4 s... 60 s before the next.
 	let failures = 0;
 	const device = new XsDevice({
 		config,
+		settingsFile: settings,
 		onTrace: (line) => {
 			if (line.startsWith("connected to ")) failures = 0;
 			else if (!stopping && (line.startsWith("error: ") || line.startsWith("connection lost: "))) {

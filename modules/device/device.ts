@@ -3,6 +3,8 @@
 // `mqttVersion` 5 it speaks MQTT 5.0: a session that expires, telemetry that expires and goes as a
 // topic alias, JSON marked as such, and commands answered where their Response Topic says. With a
 // `discoveryPrefix` (by default) it announces itself to Home Assistant (MQTT discovery) on connect.
+// The `config` and `interval` commands save the runtime settings (host.settings), which override the
+// configuration at the next boot; a retained `info` message tells what runs where, on every connect.
 
 import { Client } from "../mqtt/client.js";
 import type { Message } from "../mqtt/client.js";
@@ -11,9 +13,9 @@ import type { QoS } from "../mqtt/packet.js";
 import { Property } from "../mqtt/properties.js";
 import type { PropertyValues } from "../mqtt/properties.js";
 import { validateTopicName } from "../mqtt/topic.js";
-import { discoveryConfigs, LED_PAYLOADS, parseDiscoveryPrefix } from "./discovery.js";
+import { discoveryConfigs, FIRMWARE_VERSION, LED_PAYLOADS, parseDiscoveryPrefix } from "./discovery.js";
 import type { DiscoveryConfig } from "./discovery.js";
-import type { DeviceHost, Reading } from "./host.js";
+import type { DeviceHost, HostInfo, Reading } from "./host.js";
 
 /** Bounds of the `interval` command, in milliseconds. */
 export const MIN_INTERVAL = 1_000;
@@ -29,6 +31,17 @@ export const SESSION_EXPIRY = 86_400;
 /** MQTT 5.0: what telemetry and responses say they are (Content Type). */
 export const JSON_CONTENT_TYPE = "application/json";
 
+/**
+ * The settings a `config` command changes while the device runs, and saves. Only these: the others
+ * (the broker, the device id, the topic prefix, the discovery prefix...) name where the device is and
+ * what it is called, and changing them at run time would strand retained messages and sessions.
+ */
+export interface Settings {
+	/** Milliseconds between telemetry readings (MIN_INTERVAL..MAX_INTERVAL). */
+	telemetryInterval: number;
+}
+export const SETTINGS_KEYS: readonly string[] = ["telemetryInterval"];
+
 interface Outgoing {
 	topic: string;
 	payload: string;
@@ -42,7 +55,7 @@ type Answer = Record<string, unknown>;
 
 export class Device {
 	readonly client: Client;
-	readonly topics: { status: string; telemetry: string; commands: string; responses: string; led: string };
+	readonly topics: { status: string; telemetry: string; commands: string; responses: string; led: string; info: string };
 	/** Home Assistant discovery's topic prefix ("": discovery off). */
 	readonly discoveryPrefix: string;
 	/** After a `forget` command: no config messages until the next boot. */
@@ -50,6 +63,8 @@ export class Device {
 	/** Telemetry readings taken so far (the `seq` of the last one). */
 	seq = 0;
 	interval: number;
+	/** Why the saved settings were ignored at boot (undefined: none saved, or they were used). */
+	readonly settingsError: string | undefined;
 	/** 4 (MQTT 3.1.1) or 5 (MQTT 5.0), from `mqttVersion`. */
 	readonly mqttVersion: 4 | 5;
 	/**
@@ -75,9 +90,11 @@ export class Device {
 	constructor(readonly host: DeviceHost) {
 		const c = host.config;
 		const base = `${c.topicPrefix}/${c.deviceId}`;
-		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/`, led: `${base}/led` };
+		this.topics = { status: `${base}/status`, telemetry: `${base}/telemetry`, commands: `${base}/commands/`, responses: `${base}/responses/`, led: `${base}/led`, info: `${base}/info` };
 		this.discoveryPrefix = parseDiscoveryPrefix(c.discoveryPrefix);
 		this.interval = clampInterval(c.telemetryInterval);
+		// Saved settings override the configuration; bad ones are reported and left unused.
+		this.settingsError = this.loadSettings();
 		this.mqttVersion = parseMqttVersion(c.mqttVersion);
 		const v5 = this.mqttVersion === 5;
 		const sessionExpiry = parseSessionExpiry(c.sessionExpiry);
@@ -112,6 +129,7 @@ export class Device {
 					device.send(device.topics.status, "online", 1, true);
 					device.announce();
 					device.retain(device.topics.led, device.ledOn ? LED_PAYLOADS.on : LED_PAYLOADS.off);
+					device.retain(device.topics.info, JSON.stringify(device.info()));
 				}
 				device.flushBacklog();
 			},
@@ -267,12 +285,24 @@ export class Device {
 			case "interval": {
 				const value = parseInterval(payload);
 				if (typeof value === "string") return { ok: false, error: value };
-				this.interval = value;
-				if (this.telemetryProperties) this.telemetryProperties.messageExpiryInterval = expiryFor(value);
-				this.ticker.arm(value, this.onTick);
-				// expire_after follows the interval.
-				this.announce();
-				return { ok: true, interval: value };
+				this.setInterval(value);
+				return { ok: true, interval: value, saved: this.saveSettings() };
+			}
+			case "config": {
+				// No payload: the settings as they are.
+				if (payload.trim() === "") return this.settingsAnswer();
+				let value: unknown;
+				try {
+					value = JSON.parse(payload);
+				}
+				catch {
+					return { ok: false, error: `config takes a JSON object of settings (${SETTINGS_KEYS.join(", ")}), not ${JSON.stringify(payload.slice(0, 40))}` };
+				}
+				const settings = parseSettings(value);
+				if (typeof settings === "string") return { ok: false, error: settings };
+				if (settings.telemetryInterval === undefined) return this.settingsAnswer();
+				this.setInterval(settings.telemetryInterval);
+				return { ...this.settingsAnswer(), saved: this.saveSettings() };
 			}
 			case "read": {
 				const body = this.reading(false);
@@ -305,7 +335,7 @@ export class Device {
 			case "":
 				return { ok: false, error: "no command name" };
 			default:
-				return { ok: false, error: `unknown command "${name.slice(0, 40)}" (interval, read, led, ping, restart, forget)` };
+				return { ok: false, error: `unknown command "${name.slice(0, 40)}" (interval config read led ping restart forget)` };
 		}
 	}
 
@@ -317,6 +347,100 @@ export class Device {
 		if (name.indexOf("/") >= 0) return;
 		const error = `the command's ${message.payloadLength}-byte payload is too large`;
 		this.answer(name, { ok: false, error });
+	}
+
+	// ---- settings and info -----------------------------------------------------------------
+
+	/** Applies a new telemetry interval at once: the next reading comes one interval from now. */
+	private setInterval(value: number): void {
+		this.interval = value;
+		if (this.telemetryProperties) this.telemetryProperties.messageExpiryInterval = expiryFor(value);
+		this.ticker.arm(value, this.onTick);
+		// expire_after follows the interval.
+		this.announce();
+	}
+
+	/** The runtime settings as they are now. */
+	settings(): Settings {
+		return { telemetryInterval: this.interval };
+	}
+
+	/** Saves the runtime settings; false (and a trace) where there is no store or it failed. */
+	private saveSettings(): boolean {
+		const store = this.host.settings;
+		if (!store) return false;
+		try {
+			store.save(JSON.stringify(this.settings()));
+			return true;
+		}
+		catch (error) {
+			this.trace(`the settings were not saved: ${(error as Error)?.message ?? String(error)}`);
+			return false;
+		}
+	}
+
+	/** Applies the saved settings, if any; returns why they were ignored (undefined when used, or none). */
+	private loadSettings(): string | undefined {
+		let problem: string;
+		try {
+			const text = this.host.settings?.load();
+			if (text === undefined) return undefined;
+			let value: unknown;
+			try {
+				value = JSON.parse(text);
+			}
+			catch {
+				value = text;
+			}
+			const settings = parseSettings(value);
+			if (typeof settings !== "string") {
+				if (settings.telemetryInterval !== undefined) this.interval = settings.telemetryInterval;
+				return undefined;
+			}
+			problem = settings;
+		}
+		catch (error) {
+			problem = `they could not be read: ${(error as Error)?.message ?? String(error)}`;
+		}
+		const report = `saved settings ignored (${problem})`;
+		this.trace(`${report}: the configuration's are used`);
+		return report;
+	}
+
+	/** The `config` command's answer: the runtime settings and the rest of the configuration, without the login. */
+	private settingsAnswer(): Answer {
+		const c = this.host.config;
+		const config: Answer = {
+			deviceId: c.deviceId, topicPrefix: c.topicPrefix, mqttHost: c.mqttHost, mqttPort: c.mqttPort, mqttTls: c.mqttTls,
+			mqttLogin: Boolean(c.mqttUser), mqttVersion: this.mqttVersion, keepAlive: c.keepAlive ?? 30, discoveryPrefix: this.discoveryPrefix,
+		};
+		if (this.mqttVersion === 5) config.sessionExpiry = parseSessionExpiry(c.sessionExpiry);
+		const answer: Answer = { ok: true, settings: this.settings(), config };
+		if (this.settingsError !== undefined) answer.settingsError = this.settingsError;
+		return answer;
+	}
+
+	/** The retained `info` message's body: firmware, platform, network, memory, reset reason, where known. */
+	info(): Answer {
+		const body: Answer = { firmware: FIRMWARE_VERSION, deviceId: this.host.config.deviceId };
+		let host: HostInfo | undefined;
+		try {
+			host = this.host.system.info?.();
+		}
+		catch (error) {
+			this.trace(`no platform info: ${(error as Error)?.message ?? String(error)}`);
+		}
+		body.platform = host?.platform ?? "unknown";
+		if (host?.ip !== undefined) body.ip = host.ip;
+		if (host?.rssi !== undefined) body.rssi = host.rssi;
+		const memory = this.host.system.memory();
+		if (memory.free !== undefined) body.freeMemory = memory.free;
+		if (memory.used !== undefined) body.heapUsed = memory.used;
+		if (host?.resetReason !== undefined) body.resetReason = host.resetReason;
+		body.mqttVersion = this.mqttVersion === 5 ? "5.0" : "3.1.1";
+		body.settings = this.settings();
+		if (this.settingsError !== undefined) body.settingsError = this.settingsError;
+		return body;
 	}
 
 	private restart(): void {
@@ -442,6 +566,37 @@ function clampInterval(value: number): number {
 	return value > MAX_INTERVAL ? MAX_INTERVAL : Math.floor(value);
 }
 
+/** An interval in milliseconds: an integer in MIN_INTERVAL..MAX_INTERVAL, or the error text (naming it as `name`). */
+export function checkInterval(value: unknown, name = "interval"): number | string {
+	if (typeof value !== "number" || !Number.isInteger(value))
+		return `${name} takes an integer number of milliseconds`;
+	if (value < MIN_INTERVAL || value > MAX_INTERVAL)
+		return `${name} must be ${MIN_INTERVAL}..${MAX_INTERVAL} ms, not ${value}`;
+	return value;
+}
+
+/**
+ * Settings as JSON gives them (a `config` command's payload, or what was saved): the keys it sets,
+ * checked, or the error naming the unknown keys or the bad value (then nothing is to change).
+ */
+export function parseSettings(value: unknown): Partial<Settings> | string {
+	if (!value || typeof value !== "object" || Array.isArray(value))
+		return `settings are a JSON object of ${SETTINGS_KEYS.join(", ")}, not ${JSON.stringify(value)?.slice(0, 40) ?? String(value)}`;
+	const o = value as Record<string, unknown>;
+	const unknown = Object.keys(o).filter((key) => SETTINGS_KEYS.indexOf(key) < 0);
+	if (unknown.length > 0) {
+		const names = unknown.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 40))).join(", ");
+		return `unknown or not changeable at run time: ${names}${unknown.length > 5 ? ", ..." : ""} (settings: ${SETTINGS_KEYS.join(", ")})`;
+	}
+	const result: Partial<Settings> = {};
+	if (o.telemetryInterval !== undefined) {
+		const interval = checkInterval(o.telemetryInterval, "telemetryInterval");
+		if (typeof interval === "string") return interval;
+		result.telemetryInterval = interval;
+	}
+	return result;
+}
+
 /** `5000`, `"5000"`, `{"interval":5000}` or `{"ms":5000}`: an integer in range, or the error text. */
 export function parseInterval(payload: string): number | string {
 	let value: unknown;
@@ -456,11 +611,7 @@ export function parseInterval(payload: string): number | string {
 		const o = value as Record<string, unknown>;
 		value = o.interval ?? o.ms;
 	}
-	if (typeof value !== "number" || !Number.isInteger(value))
-		return "interval takes an integer number of milliseconds";
-	if (value < MIN_INTERVAL || value > MAX_INTERVAL)
-		return `interval must be ${MIN_INTERVAL}..${MAX_INTERVAL} ms, not ${value}`;
-	return value;
+	return checkInterval(value);
 }
 
 /** "on"/"off", true/false, 1/0, as text or JSON (also {"state":"on"}); undefined otherwise. */

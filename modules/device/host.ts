@@ -1,5 +1,5 @@
 // What the device firmware needs from its platform: the MQTT host seam plus a sensor, an LED,
-// uptime, memory, restart, a trace line and two small persistent numbers.
+// uptime, memory, restart, a trace line, two small persistent numbers and the saved settings.
 
 import type { Clock, Store, Transport } from "../mqtt/host.js";
 
@@ -33,6 +33,30 @@ export interface DeviceSystem {
 	save(key: string, value: number | undefined): void;
 	/** Where the platform can ask for a graceful stop (Ctrl-C on a desktop host): `handler` runs it. */
 	onShutdown?(handler: (done: () => void) => void): void;
+	/** What the platform tells about itself, for the retained `info` message. */
+	info?(): HostInfo;
+}
+
+/** The platform's part of the `info` message; a field is absent where the host cannot tell. */
+export interface HostInfo {
+	/** "Moddable SDK", "XS engine (@agoric/xsnap 0.14.2) on Node v22.1.0", ... */
+	platform: string;
+	/** The device's IP address on its network. */
+	ip?: string;
+	/** Wi-Fi received signal strength, dBm. */
+	rssi?: number;
+	/** Why the device last started (power on, watchdog, ...). */
+	resetReason?: string;
+}
+
+/**
+ * The runtime settings the `config` and `interval` commands save (JSON text, written whole), kept
+ * apart from the MQTT session's store: Preference on Moddable, a file on the XS engine host.
+ */
+export interface SettingsStore {
+	/** The saved JSON text, or undefined when nothing was saved. */
+	load(): string | undefined;
+	save(json: string): void;
 }
 
 export interface DeviceConfig {
@@ -70,4 +94,6 @@ export interface DeviceHost {
 	system: DeviceSystem;
 	/** Persistent store for the client's in-flight messages, where the platform has one. */
 	store?: Store;
+	/** Where the `config` and `interval` commands save their settings; without one they last until restart. */
+	settings?: SettingsStore;
 }

@@ -2,6 +2,10 @@
 // compiled main.ts and modules as the Moddable build, against mosquitto, checked by a second client.
 
 import * as assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FIRMWARE_VERSION } from "../../modules/device/discovery.js";
 import type { FirmwareConfig, FirmwareLauncher, RunningFirmware } from "../lib/firmware-scenario.js";
 import { firmwareScenario } from "../lib/firmware-scenario.js";
 import { XsDevice } from "../../hosts/xs/device-runner.js";
@@ -189,5 +193,123 @@ describe("Home Assistant MQTT discovery, end to end on the XS engine", function 
 		await until(() => ha!.on(`devices/${quiet}/status`).some((m) => m.payload.toString() === "online"), 20_000, "the quiet device online");
 		await until(() => ha!.on(`devices/${quiet}/telemetry`).length >= 2, 5000, "its telemetry");
 		assert.deepEqual(ha!.messages.filter((m) => m.topic.startsWith("homeassistant/") && m.topic.includes(quiet)).map((m) => m.topic), []);
+	});
+});
+
+/** Settings that survive a restart: `config` saves the interval, the device restarts, and keeps it. */
+describe("settings that survive a restart, end to end on the XS engine", function () {
+	this.timeout(60_000);
+	let broker: Broker | undefined;
+	let peer: Peer | undefined;
+	const devices: XsDevice[] = [];
+	const dir = mkdtempSync(join(tmpdir(), "xs-mqtt-settings-"));
+	const deviceId = `cfg-${process.pid}-${Date.now().toString(36)}`;
+	const base = `devices/${deviceId}`;
+	let output = "";
+
+	function startDevice(options: { storeFile?: string; settingsFile?: string; telemetryInterval?: number }): XsDevice {
+		const device = new XsDevice({
+			config: { deviceId, topicPrefix: "devices", mqttHost: HOST, mqttPort: broker!.port, mqttTls: false, telemetryInterval: options.telemetryInterval ?? 5000, keepAlive: 5 },
+			storeFile: options.storeFile,
+			settingsFile: options.settingsFile,
+			onTrace: (line) => { output += `${line}\n`; },
+			onError: (text) => { output += `[error] ${text}`; },
+		});
+		devices.push(device);
+		return device;
+	}
+
+	function until(condition: () => boolean, timeout: number, what: string): Promise<void> {
+		return peer!.until(condition, timeout, what).catch((error: Error) => {
+			throw new Error(`${error.message}\n--- firmware output ---\n${output.trimEnd().split("\n").slice(-30).join("\n")}`);
+		});
+	}
+
+	/** Sends `config` (QoS 1) and returns its answer. */
+	async function config(payload: string): Promise<Record<string, unknown>> {
+		const topic = `${base}/responses/config`;
+		const before = peer!.on(topic).length;
+		await peer!.publish(`${base}/commands/config`, payload, { qos: 1 });
+		await until(() => peer!.on(topic).length > before, 10_000, `the answer to config ${payload}`);
+		return JSON.parse(peer!.on(topic)[before]!.payload.toString("utf8")) as Record<string, unknown>;
+	}
+
+	/** The gaps between the telemetry messages that arrived after index `from`. */
+	function gaps(from: number): number[] {
+		const times = peer!.on(`${base}/telemetry`).slice(from).map((m) => (JSON.parse(m.payload.toString("utf8")) as { uptime: number }).uptime);
+		return times.slice(1).map((t, i) => t - times[i]!);
+	}
+
+	before(async function () {
+		broker = await startBroker();
+		peer = await Peer.connect(broker.port);
+		await peer.subscribe(`${base}/#`, 1);
+	});
+
+	after(async function () {
+		this.timeout(20_000);
+		for (const d of devices) await d.stop();
+		await peer?.close();
+		await broker?.stop();
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	it("config {\"telemetryInterval\":1000} applies at once and is saved; after the restart command the device keeps it (config answer and telemetry spacing); a new run on the same store file too", async () => {
+		const storeFile = join(dir, "store.json");
+		const device = startDevice({ storeFile });
+		await device.start();
+		await until(() => peer!.on(`${base}/status`).some((m) => m.payload.toString() === "online"), 20_000, "online");
+		const answer = await config("{\"telemetryInterval\":1000}");
+		assert.equal(answer.ok, true, JSON.stringify(answer));
+		assert.equal(answer.saved, true);
+		assert.deepEqual(answer.settings, { telemetryInterval: 1000 });
+		assert.match(readFileSync(storeFile, "utf8"), /telemetryInterval/, "in the store file");
+		// Restart: a fresh engine boots the firmware with the configuration's 5000 ms, and the saved 1000 ms wins.
+		await peer!.publish(`${base}/commands/restart`, "", { qos: 1 });
+		await until(() => device.boots === 2, 20_000, "the restart");
+		const onlines = (): number => peer!.on(`${base}/status`).filter((m) => m.payload.toString() === "online").length;
+		await until(() => onlines() >= 2, 20_000, "online after the restart");
+		const from = peer!.on(`${base}/telemetry`).length;
+		assert.deepEqual((await config("")).settings, { telemetryInterval: 1000 }, "the config answer after the restart");
+		await until(() => peer!.on(`${base}/telemetry`).length >= from + 4, 10_000, "telemetry after the restart");
+		for (const gap of gaps(from)) assert.ok(gap >= 800 && gap <= 1600, `telemetry every second, not every 5: ${gaps(from).join(", ")} ms`);
+		await device.stop();
+		// Another run (a new process) on the same store file.
+		const again = startDevice({ storeFile });
+		await again.start();
+		await until(() => onlines() >= 3, 20_000, "online in the new run");
+		assert.deepEqual((await config("")).settings, { telemetryInterval: 1000 }, "kept in the store file");
+		await again.stop();
+	});
+
+	it("info: retained on every connect with the firmware version, the XS engine and memory; bad saved settings are ignored and reported there", async () => {
+		const settingsFile = join(dir, "settings.json");
+		writeFileSync(settingsFile, "{\"telemetryInterval\":5,\"mqttHost\":\"elsewhere\"}");
+		const device = startDevice({ settingsFile, telemetryInterval: 2000 });
+		const before = peer!.on(`${base}/info`).length;
+		await device.start();
+		await until(() => peer!.on(`${base}/info`).length > before, 20_000, "info");
+		const message = peer!.on(`${base}/info`)[before]!;
+		const info = JSON.parse(message.payload.toString("utf8")) as Record<string, unknown>;
+		assert.equal(info.firmware, FIRMWARE_VERSION);
+		assert.match(String(info.platform), /^XS engine \(@agoric\/xsnap [^)]+\) on Node v/);
+		assert.equal(typeof info.heapUsed, "number");
+		assert.deepEqual(info.settings, { telemetryInterval: 2000 }, "the configuration's interval");
+		assert.match(String(info.settingsError), /saved settings ignored.*mqttHost/);
+		assert.match(output, /saved settings ignored/, "traced");
+		// A later subscriber gets it from the broker.
+		const late = await Peer.connect(broker!.port);
+		try {
+			await late.subscribe(`${base}/info`, 1);
+			await late.until(() => late.messages.length > 0, 3000, "the retained info");
+			assert.equal(late.messages[0]!.retain, true);
+		}
+		finally {
+			await late.close();
+		}
+		// config fixes it, and the settings file holds the good settings.
+		assert.equal((await config("{\"telemetryInterval\":3000}")).saved, true);
+		assert.deepEqual(JSON.parse(readFileSync(settingsFile, "utf8")), { telemetryInterval: 3000 });
+		await device.stop();
 	});
 });

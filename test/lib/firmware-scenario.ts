@@ -480,10 +480,10 @@ export function firmwareScenario(launcher: FirmwareLauncher, options: ScenarioOp
 			assertGaps(bodies.slice(1).map((b, i) => b.uptime - bodies[i]!.uptime), INTERVAL, "uptime steps");
 		});
 
-		it(`answers an interval command with {"ok":true,"interval":${NEW_INTERVAL}} and publishes at the new rate`, async () => {
+		it(`answers an interval command with {"ok":true,"interval":${NEW_INTERVAL},"saved":true} and publishes at the new rate`, async () => {
 			// Sent right after a reading: at the old rate the next would come one old interval later.
 			const answer = await command("interval", String(NEW_INTERVAL));
-			assert.deepEqual(answer.body, { ok: true, interval: NEW_INTERVAL });
+			assert.deepEqual(answer.body, { ok: true, interval: NEW_INTERVAL, saved: true }, "applied and saved");
 			const count = 3;
 			await expect(() => watcher!.on(topics.telemetry, answer.sent).length >= count, count * NEW_INTERVAL * (1 + TOLERANCE) + 2000, `${count} telemetry messages after the interval command`);
 			const after = watcher!.on(topics.telemetry, answer.sent).slice(0, count);

@@ -19,6 +19,7 @@ import { FakeDeviceHost, FakeStorage } from "../lib/fake-device.js";
 import { TimeBase } from "../lib/manual-clock.js";
 
 const STATUS = "devices/d1/status";
+const INFO = "devices/d1/info";
 const TELEMETRY = "devices/d1/telemetry";
 const COMMANDS = "devices/d1/commands/+";
 const cmd = (name: string): string => `devices/d1/commands/${name}`;
@@ -402,7 +403,7 @@ add("interval accepts 5000, \"5000\", {\"interval\":…}, {\"ms\":…} and the b
 		[" 7000 ", 7_000], ["1000", MIN_INTERVAL], ["3600000", MAX_INTERVAL], ["1e4", 10_000],
 	];
 	for (const [payload, value] of cases) {
-		deepEqual(r.ask("interval", payload), { ok: true, interval: value }, `interval ${payload}`);
+		deepEqual(r.ask("interval", payload), { ok: true, interval: value, saved: true }, `interval ${payload}`);
 		equal(r.device.interval, value, `interval ${payload}: applied`);
 	}
 });
@@ -1247,4 +1248,193 @@ add("discoveryPrefix: another prefix is used as given; \"\" publishes no config 
 		catch (error) {
 			ok(String((error as Error).message).includes("DISCOVERY_PREFIX must be"), `${show(bad)}: ${(error as Error).message}`);
 		}
+});
+
+// ---- settings that survive a restart: config, interval, saved settings at boot ----------------
+
+/** The settings the fake flash holds, parsed (undefined: none). */
+function savedSettings(r: Rig): Body | undefined {
+	return r.storage.settings === undefined ? undefined : JSON.parse(r.storage.settings) as Body;
+}
+
+add("config {\"telemetryInterval\":…}: checked, applied at once (the next reading one interval later), saved, answered with the settings", () => {
+	const r = new Rig();
+	r.time.advance(3_000);
+	const at = r.time.now();
+	const body = r.ask("config", "{\"telemetryInterval\":2000}");
+	equal(body.ok, true, `ok: ${show(body)}`);
+	equal(body.saved, true, "saved");
+	deepEqual(body.settings, { telemetryInterval: 2_000 }, "the resulting settings");
+	equal(r.device.interval, 2_000, "applied");
+	deepEqual(savedSettings(r), { telemetryInterval: 2_000 }, "in the settings store");
+	r.time.advance(4_500);
+	deepEqual(r.telemetryTimes(), [at + 2_000, at + 4_000], "telemetry every 2 s from the command on");
+	// `{}` changes nothing and saves nothing: it answers the settings.
+	const writes = r.storage.settingsWrites.length;
+	deepEqual(r.ask("config", "{}").settings, { telemetryInterval: 2_000 }, "{} answers the settings");
+	equal(r.storage.settingsWrites.length, writes, "{} saves nothing");
+});
+
+add("interval saves the new interval too: the answer says saved, the store holds it", () => {
+	const r = new Rig();
+	deepEqual(r.ask("interval", "7000"), { ok: true, interval: 7_000, saved: true }, "answer");
+	deepEqual(savedSettings(r), { telemetryInterval: 7_000 }, "saved");
+	// A refused one saves nothing.
+	expectError(r.ask("interval", "5"), "1000..3600000", "refused");
+	deepEqual(r.storage.settingsWrites.map((w) => JSON.parse(w) as Body), [{ telemetryInterval: 7_000 }], "one write");
+});
+
+add("a boot with saved settings uses them over the configuration's (after config, after interval, after a restart command)", () => {
+	const r = new Rig({ config: { telemetryInterval: 5_000 } });
+	equal(r.ask("config", "{\"telemetryInterval\":3000}").ok, true, "config");
+	equal(restartNow(r).restarting, true, "restart ordered");
+	r.time.settle();
+	equal(r.restarts.length, 1, "restarted");
+	const rebooted = new Rig({ broker: r.broker, storage: r.storage, config: { telemetryInterval: 5_000 } });
+	equal(rebooted.device.interval, 3_000, "the saved interval, not the configured 5000");
+	equal(rebooted.device.settingsError, undefined, "no problem reported");
+	rebooted.time.advance(6_500);
+	deepEqual(rebooted.telemetryTimes(), [rebooted.boot + 3_000, rebooted.boot + 6_000], "telemetry every 3 s after the boot");
+	ok(rebooted.host.system.traces[0]!.includes("telemetry every 3000 ms"), `the boot line: ${rebooted.host.system.traces[0]}`);
+	deepEqual(rebooted.ask("config", "").settings, { telemetryInterval: 3_000 }, "config answers it");
+	// interval saves as well: the next boot has its value.
+	equal(rebooted.ask("interval", "9000").ok, true, "interval");
+	equal(new Rig({ storage: r.storage }).device.interval, 9_000, "the interval command's value after the next boot");
+});
+
+add("bad saved settings are ignored and reported (trace, info, config answer), never a crash; the configuration's interval is used", () => {
+	const cases: Array<[string | undefined, string, string | undefined]> = [
+		["not json", "settings are a JSON object", undefined],
+		["", "settings are a JSON object", undefined],
+		["null", "settings are a JSON object", undefined],
+		["[3000]", "settings are a JSON object", undefined],
+		["{\"telemetryInterval\":5}", "telemetryInterval must be 1000..3600000 ms, not 5", undefined],
+		["{\"telemetryInterval\":\"3000\"}", "telemetryInterval takes an integer", undefined],
+		["{\"telemetryInterval\":3000,\"mqttHost\":\"evil\"}", "\"mqttHost\"", undefined],
+		[undefined, "could not be read: flash error", "flash error"],
+	];
+	for (const [text, fragment, loadFails] of cases) {
+		const storage = new FakeStorage();
+		storage.settings = text;
+		storage.settingsLoadFails = loadFails;
+		const what = show(text ?? loadFails);
+		const r = new Rig({ storage, config: { telemetryInterval: 4_000 } });
+		equal(r.device.interval, 4_000, `${what}: the configured interval`);
+		ok(typeof r.device.settingsError === "string" && r.device.settingsError.includes(fragment), `${what}: the reason names ${show(fragment)}: ${show(r.device.settingsError)}`);
+		ok(r.host.system.traces.some((t) => t.startsWith("saved settings ignored") && t.includes(fragment)), `${what}: traced: ${show(r.host.system.traces)}`);
+		const info = r.broker.retained.get(INFO);
+		ok(info !== undefined && (JSON.parse(info.payload) as Body).settingsError === r.device.settingsError, `${what}: info reports it: ${show(info)}`);
+		const answer = r.ask("config", "");
+		equal(answer.settingsError, r.device.settingsError, `${what}: config reports it`);
+		r.time.advance(4_000);
+		equal(r.telemetry().length, 1, `${what}: telemetry as configured`);
+		equal(storage.settingsWrites.length, 0, `${what}: nothing written over them by the boot`);
+	}
+});
+
+add("config refuses unknown keys, keys not changeable at run time and bad values, naming them; nothing changes and nothing is saved", () => {
+	const r = new Rig();
+	const bad: Array<[Payload, string]> = [
+		["{\"telemetryInterval\":5}", "telemetryInterval must be 1000..3600000 ms, not 5"],
+		["{\"telemetryInterval\":3600001}", "telemetryInterval must be 1000..3600000"],
+		["{\"telemetryInterval\":2500.5}", "telemetryInterval takes an integer"],
+		["{\"telemetryInterval\":\"2000\"}", "telemetryInterval takes an integer"],
+		["{\"telemetryInterval\":null}", "telemetryInterval takes an integer"],
+		["{\"telemetryInterval\":2000,\"bogus\":1}", "\"bogus\""],
+		["{\"discoveryPrefix\":\"x\"}", "\"discoveryPrefix\""],
+		["{\"mqttPassword\":\"x\",\"mqttHost\":\"y\"}", "\"mqttPassword\", \"mqttHost\""],
+		["[2000]", "JSON object"],
+		["2000", "JSON object"],
+		["{\"telemetryInterval\":2000", "config takes a JSON object"],
+		[new Uint8Array([0xFF, 0xFE, 0x00]), "config takes a JSON object"],
+	];
+	for (const [payload, fragment] of bad) expectError(r.ask("config", payload), fragment, `config ${show(payload)}`);
+	equal(r.device.interval, 5_000, "unchanged");
+	equal(r.storage.settingsWrites.length, 0, "nothing saved");
+	r.time.advance(5_000);
+	equal(r.telemetry().length, 1, "telemetry as before");
+});
+
+add("config with no payload answers the settings and the configuration, never the user name or the password", () => {
+	const r = new Rig({ config: { mqttUser: "alice-login", mqttPassword: "hunter2-secret", discoveryPrefix: "ha" } });
+	const before = r.storage.settingsWrites.length;
+	for (const payload of ["", " "]) {
+		const body = r.ask("config", payload);
+		equal(body.ok, true, "ok");
+		deepEqual(body.settings, { telemetryInterval: 5_000 }, "the settings");
+		const config = body.config as Body;
+		equal(config.deviceId, "d1", "device id");
+		equal(config.mqttHost, "broker.test", "broker");
+		equal(config.mqttLogin, true, "that there is a login");
+		equal(config.discoveryPrefix, "ha", "discovery prefix");
+		const text = JSON.stringify(body);
+		ok(!text.includes("hunter2-secret") && !text.includes("alice-login"), `no secrets: ${text}`);
+		ok(!("mqttPassword" in config) && !("mqttUser" in config), "no login fields");
+	}
+	equal(r.storage.settingsWrites.length, before, "asking saves nothing");
+});
+
+add("a settings store that fails to save: the change still applies, the answer says saved: false, a trace says why", () => {
+	const r = new Rig();
+	r.storage.settingsSaveFails = "flash full";
+	const body = r.ask("config", "{\"telemetryInterval\":1500}");
+	equal(body.ok, true, "applied");
+	equal(body.saved, false, "not saved");
+	equal(r.device.interval, 1_500, "interval");
+	ok(r.host.system.traces.some((t) => t.includes("not saved: flash full")), "traced");
+	// Without any settings store (a host that has none): the same.
+	const bare = new Rig({ settle: false });
+	bare.host.settings = undefined;
+	bare.time.settle();
+	equal(bare.ask("interval", "2000").saved, false, "no store: saved false");
+});
+
+// ---- info ----------------------------------------------------------------------------------
+
+add("info: on every connect a retained QoS 1 message on <prefix>/<id>/info with firmware, platform, IP, RSSI, free memory and reset reason", () => {
+	const r = new Rig();
+	const first = r.published(INFO);
+	equal(first.length, 1, "one info message on connect");
+	const p = first[0]!.packet as PublishPacket;
+	equal(p.qos, 1, "QoS 1");
+	equal(p.retain, true, "retained");
+	const body = json(p);
+	equal(body.firmware, FIRMWARE_VERSION, "firmware version (the one discovery reports)");
+	equal(body.platform, "fake platform 1.0", "platform");
+	equal(body.ip, "192.0.2.7", "IP address");
+	equal(body.rssi, -61, "Wi-Fi RSSI");
+	equal(body.freeMemory, 123_456, "free memory");
+	equal(body.heapUsed, 65_432, "heap used");
+	equal(body.resetReason, "power on", "reset reason");
+	equal(body.deviceId, "d1", "device id");
+	deepEqual(body.settings, { telemetryInterval: 5_000 }, "settings");
+	ok(!JSON.stringify(body).includes("settingsError"), "no settings problem");
+	ok(r.broker.retained.has(INFO), "the broker keeps it");
+	// Every connect: after a lost connection, again, with what is true now.
+	r.ask("interval", "2000");
+	r.host.system.memoryFree = 99_000;
+	r.broker.cut();
+	r.time.advance(30_000);
+	ok(r.device.client.connected, "reconnected");
+	const all = r.published(INFO);
+	ok(all.length >= 2, `info again on the reconnection: ${all.length}`);
+	const latest = json(all[all.length - 1]!.packet as PublishPacket);
+	equal(latest.freeMemory, 99_000, "memory now");
+	deepEqual(latest.settings, { telemetryInterval: 2_000 }, "settings now");
+});
+
+add("info carries only what the host tells: no IP, RSSI or reset reason without them; a failing info() leaves platform unknown", () => {
+	const storage = new FakeStorage();
+	const r = new Rig({ settle: false, storage });
+	r.host.system.hostInfo = { platform: "XS engine" };
+	r.time.settle();
+	const body = json(r.published(INFO)[0]!.packet as PublishPacket);
+	equal(body.platform, "XS engine", "platform");
+	for (const field of ["ip", "rssi", "resetReason"]) ok(!(field in body), `no ${field}`);
+	const failing = new Rig({ settle: false });
+	failing.host.system.hostInfo = undefined;
+	failing.time.settle();
+	equal(json(failing.published(INFO)[0]!.packet as PublishPacket).platform, "unknown", "platform unknown");
+	ok(failing.host.system.traces.some((t) => t.startsWith("no platform info")), "traced");
+	equal(failing.statusTexts()[0], "online", "the device runs on");
 });
