@@ -24,8 +24,11 @@ export const MAX_INTERVAL = 3_600_000;
 export const SHUTDOWN_GRACE = 5_000;
 /** Key of the persistent flag set while a command-ordered restart is under way. */
 export const RESTART_FLAG = "restarting";
-/** Responses kept while the client has no room for them. */
-const BACKLOG = 8;
+/**
+ * Responses kept while the client has no room for them: with the client's pool (32 messages), a burst
+ * of 64 commands is answered in full, such as those a broker queued while the device was away.
+ */
+export const BACKLOG = 32;
 /** MQTT 5.0: seconds the broker keeps a device's session after it goes, unless `sessionExpiry` says otherwise (a day). */
 export const SESSION_EXPIRY = 86_400;
 /** MQTT 5.0: what telemetry and responses say they are (Content Type). */

@@ -2,7 +2,7 @@
 // manual time line: status and will, telemetry, every command, restart, shutdown, backlog, reconnection.
 
 import {
-	Device, JSON_CONTENT_TYPE, MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry, RESTART_FLAG, SESSION_EXPIRY, SHUTDOWN_GRACE,
+	BACKLOG, Device, JSON_CONTENT_TYPE, MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry, RESTART_FLAG, SESSION_EXPIRY, SHUTDOWN_GRACE,
 } from "../../modules/device/device.js";
 import { EXPIRE_INTERVALS, FIRMWARE_VERSION, parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
@@ -771,6 +771,9 @@ add("a refused CONNACK is retried with backoff; online once accepted; no crash",
 
 // ---- the backlog -----------------------------------------------------------------------------
 
+/** Commands that fill the client's pool (32 messages) and the device's backlog, and one more. */
+const FULL = 32 + BACKLOG + 1;
+
 /** Fills the client's message pool (32 messages) with unacknowledged responses to commands x1.. (sent with `options(i)`). */
 function fillPool(r: Rig, count: number, options: (i: number) => InjectOptions = () => ({})): void {
 	r.broker.holdAcks = true;
@@ -789,23 +792,23 @@ function releaseAll(r: Rig): void {
 
 add("responses the client cannot take now wait in a backlog and go out later, in order", () => {
 	const r = new Rig();
-	fillPool(r, 41);
-	// 32 in the pool (8 of them sent), 8 in the backlog, the 41st dropped.
+	fillPool(r, FULL);
+	// 32 in the pool (8 of them sent), BACKLOG in the backlog, the next dropped.
 	equal(r.device.client.pending, 32, "the pool is full");
-	ok(r.host.system.traces.some((t) => t.includes("responses/x41: dropped")), "the one past the backlog is dropped and traced");
+	ok(r.host.system.traces.some((t) => t.includes(`responses/x${FULL}: dropped`)), "the one past the backlog is dropped and traced");
 	releaseAll(r);
 	const topics = r.broker.publishes().filter((p) => p.topic.startsWith("devices/d1/responses/")).map((p) => p.topic);
 	const expected: string[] = [];
-	for (let i = 1; i <= 40; i++) expected.push(resp(`x${i}`));
-	deepEqual(topics, expected, "responses 1..40, in order, each once");
+	for (let i = 1; i < FULL; i++) expected.push(resp(`x${i}`));
+	deepEqual(topics, expected, `responses 1..${FULL - 1}, in order, each once`);
 	equal(r.device.client.pending, 0, "all acknowledged");
 	// Every command got its PUBACK.
-	equal(r.broker.ofType(PUBACK).length, 41, "41 commands acknowledged");
+	equal(r.broker.ofType(PUBACK).length, FULL, `${FULL} commands acknowledged`);
 });
 
 add("status online is not lost when the backlog is full at a reconnect, and is not repeated", () => {
 	const r = new Rig();
-	fillPool(r, 41);
+	fillPool(r, FULL);
 	// Two reconnections while nothing is acknowledged: each wants to say online.
 	r.broker.cut();
 	r.time.advance(1_000);
@@ -840,7 +843,7 @@ add("a congested link: the response waits and goes out whole as the link drains"
 
 add("shutdown with a full backlog still publishes offline before DISCONNECT", () => {
 	const r = new Rig();
-	fillPool(r, 41);
+	fillPool(r, FULL);
 	let done = 0;
 	r.device.shutdown(() => { done++; });
 	releaseAll(r);
@@ -1008,14 +1011,14 @@ add("MQTT 5.0: a command without a Response Topic is answered on responses/<name
 add("MQTT 5.0: answers wait in the backlog with their response topics and correlation data, and go out in order", () => {
 	const r = rig5();
 	const topicOf = (i: number): string => (i % 2 ? `ui/${i}` : resp(`x${i}`));
-	fillPool(r, 41, (i) => ({ properties: i % 2 ? { responseTopic: topicOf(i), correlationData: new Uint8Array([i]) } : {} }));
+	fillPool(r, FULL, (i) => ({ properties: i % 2 ? { responseTopic: topicOf(i), correlationData: new Uint8Array([i]) } : {} }));
 	// The pool holds fewer answers than with 3.1.1 (their properties take room in its 4096 bytes): the last few are dropped.
 	const dropped = r.host.system.traces.filter((t) => t.endsWith(": dropped")).length;
 	ok(dropped >= 1 && dropped <= 8, `dropped: ${dropped}`);
 	releaseAll(r);
 	const expected: string[] = [];
-	for (let i = 1; i <= 41 - dropped; i++) expected.push(topicOf(i));
-	for (let i = 42 - dropped; i <= 41; i++) ok(r.host.system.traces.includes(`no room for a message to ${topicOf(i)}: dropped`), `answer ${i} dropped and traced`);
+	for (let i = 1; i <= FULL - dropped; i++) expected.push(topicOf(i));
+	for (let i = FULL + 1 - dropped; i <= FULL; i++) ok(r.host.system.traces.includes(`no room for a message to ${topicOf(i)}: dropped`), `answer ${i} dropped and traced`);
 	const answers = r.broker.received.filter((l) => l.packet.type === PUBLISH && (l.packet.topic.startsWith("ui/") || l.packet.topic.startsWith("devices/d1/responses/")));
 	deepEqual(answers.map((l) => (l.packet as PublishPacket).topic), expected, "each where asked, in order, once");
 	for (let i = 1; i <= expected.length; i += 2)
