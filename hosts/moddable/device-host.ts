@@ -5,7 +5,7 @@
 import board from "hosts/platform/board";
 import config from "mc/config";
 import Net from "net";
-import { parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
+import { parseMqttVersion, parseServers, parseSessionExpiry } from "../../modules/device/device.js";
 import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
 import { ModdableClock } from "./clock.js";
@@ -44,11 +44,15 @@ function deviceId(): string {
 
 export function readConfig(): DeviceConfig {
 	const tls = flag(config.mqttTls);
+	// One broker or several: "a.local,b.local:1884" (each port by default mqttPort).
+	const mqttHost = str(config.mqttHost) ?? "127.0.0.1";
+	const mqttPort = num(config.mqttPort, tls ? 8883 : 1883);
+	parseServers(mqttHost, mqttPort, undefined);
 	return {
 		deviceId: deviceId(),
 		topicPrefix: str(config.topicPrefix) ?? "devices",
-		mqttHost: str(config.mqttHost) ?? "127.0.0.1",
-		mqttPort: num(config.mqttPort, tls ? 8883 : 1883),
+		mqttHost,
+		mqttPort,
 		mqttUser: str(config.mqttUser),
 		mqttPassword: str(config.mqttPassword),
 		mqttTls: tls,

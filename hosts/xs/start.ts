@@ -7,7 +7,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry } from "../../modules/device/device.js";
+import { MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseServers, parseSessionExpiry } from "../../modules/device/device.js";
 import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
 import type { Client } from "../../modules/mqtt/client.js";
@@ -147,6 +147,22 @@ function parseUrl(text: string): { host: string; port: number; tls: boolean; use
 	};
 }
 
+/**
+ * MQTT_URL: one URL or several separated by commas (brokers to go round). They share the scheme
+ * (the device has one TLS setting) and the credentials (given once, or the same on each).
+ */
+function parseUrls(text: string): Array<ReturnType<typeof parseUrl>> {
+	const list = text.split(",").map((part) => part.trim()).filter((part) => part !== "").map(parseUrl);
+	if (list.length === 0) throw new Error(`MQTT_URL=${JSON.stringify(text)} names no broker: expected ${URL_FORM}, or several separated by commas`);
+	const first = list[0]!;
+	for (const u of list) {
+		if (u.tls !== first.tls) throw new Error(`MQTT_URL=${JSON.stringify(text)} mixes mqtt:// and mqtts://: the device has one TLS setting, give all the same`);
+		if ((u.user !== undefined && u.user !== first.user) || (u.password !== undefined && u.password !== first.password))
+			throw new Error(`MQTT_URL=${JSON.stringify(text)} gives different credentials: the device has one user and password, give them once (on the first URL) or the same on each`);
+	}
+	return list;
+}
+
 /** TELEMETRY_INTERVAL in ms (default 5000), brought into the firmware's range with a word when it is out of it. */
 function telemetryInterval(): number {
 	const text = process.env.TELEMETRY_INTERVAL;
@@ -200,33 +216,41 @@ async function main(): Promise<void> {
 	// Unset: homeassistant; set and empty: discovery off.
 	const discoveryPrefix = parseDiscoveryPrefix(process.env.DISCOVERY_PREFIX, "DISCOVERY_PREFIX");
 	const external = process.env.MQTT_URL;
-	const target = external ? parseUrl(external) : undefined;
+	const targets = external ? parseUrls(external) : undefined;
+	const target = targets?.[0];
 	const port = target ? 0 : brokerPort();
 	const interval = telemetryInterval();
 	let broker: Broker | undefined;
 	let host: string;
 	let mqttPort: number;
-	if (target) {
+	// The device's mqttHost: one broker, or several separated by commas ("a:1883,b:1884").
+	let mqttHost: string;
+	if (targets && target) {
 		host = target.host;
 		mqttPort = target.port;
-		say(`broker: ${target.tls ? "mqtts" : "mqtt"}://${target.host}:${target.port} (MQTT_URL)`);
-		if (!target.tls) {
-			const what = await identify(host, mqttPort);
-			if (what !== "another MQTT broker") say(`warning: ${host}:${mqttPort} has ${what}; the device keeps trying`);
+		mqttHost = targets.map((t) => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`).join(",");
+		for (const t of targets) {
+			say(`broker: ${t.tls ? "mqtts" : "mqtt"}://${t.host}:${t.port} (MQTT_URL)`);
+			if (!t.tls) {
+				const what = await identify(t.host, t.port);
+				if (what !== "another MQTT broker") say(`warning: ${t.host}:${t.port} has ${what}; the device keeps trying`);
+			}
 		}
+		if (targets.length > 1) say("  on a failed or lost connection the device moves to the next broker; \"connected to\" names the one it is on");
 	}
 	else {
 		broker = await localBroker(port);
 		started = broker;
 		host = broker.host;
 		mqttPort = broker.port;
+		mqttHost = host;
 	}
 	const tls = target?.tls ?? false;
 	const ca = process.env.MQTT_CA ? readFileSync(process.env.MQTT_CA, "utf8") : undefined;
 	const config: DeviceConfig = {
 		deviceId: process.env.DEVICE_ID || "xs-demo",
 		topicPrefix: process.env.TOPIC_PREFIX || "devices",
-		mqttHost: host,
+		mqttHost,
 		mqttPort,
 		mqttUser: target?.user,
 		mqttPassword: target?.password,
@@ -253,7 +277,7 @@ async function main(): Promise<void> {
 	// A watcher on the same broker, to show what the device publishes and to send the typed commands.
 	let watcherConnected = false;
 	const watcher: Client = createClient({
-		host, port: mqttPort, tls: tls ? { ca } : undefined,
+		servers: parseServers(mqttHost, mqttPort, tls ? { ca } : undefined, "MQTT_URL"),
 		username: target?.user, password: target?.password, keepAlive: 30,
 		reconnect: { initialDelay: 500, maxDelay: 5000 },
 		onConnect() {

@@ -7,7 +7,7 @@
 // configuration at the next boot; a retained `info` message tells what runs where, on every connect.
 
 import { Client } from "../mqtt/client.js";
-import type { Message } from "../mqtt/client.js";
+import type { Message, ServerOptions } from "../mqtt/client.js";
 import type { Clock } from "../mqtt/host.js";
 import type { QoS } from "../mqtt/packet.js";
 import { Property } from "../mqtt/properties.js";
@@ -111,9 +111,7 @@ export class Device {
 		this.grace = host.clock();
 		const device = this;
 		this.client = new Client({
-			host: c.mqttHost,
-			port: c.mqttPort,
-			tls: c.mqttTls ? { ca: c.mqttCa } : undefined,
+			servers: parseServers(c.mqttHost, c.mqttPort, c.mqttTls ? { ca: c.mqttCa } : undefined),
 			clientId: c.deviceId,
 			cleanSession: false,
 			protocolVersion: this.mqttVersion,
@@ -126,7 +124,8 @@ export class Device {
 			clock: host.clock(),
 			store: host.store,
 			onConnect(sessionPresent) {
-				device.trace(`connected to ${c.mqttHost}:${c.mqttPort}${sessionPresent ? " (session resumed)" : ""}`);
+				// The server it is on: with several (mqttHost "a,b:1884"), the one it moved to.
+				device.trace(`connected to ${this.server}${sessionPresent ? " (session resumed)" : ""}`);
 				// While shutting down, `offline` (re-sent or in the backlog) must stay the last status.
 				if (!device.shuttingDown) {
 					device.send(device.topics.status, "online", 1, true);
@@ -546,6 +545,40 @@ function expiryFor(interval: number): number {
 function configured(value: unknown): unknown {
 	if (value === undefined || value === null || value === "") return undefined;
 	return typeof value === "string" ? Number(value.trim()) : value;
+}
+
+/**
+ * `mqttHost`: one broker or several, separated by commas, each `host`, `host:port` or `[v6]:port`
+ * (else the port is `port`), all with `tls`; an empty entry or a bad port throws, naming it.
+ */
+export function parseServers(mqttHost: string, port: number, tls: ServerOptions["tls"], name = "mqttHost"): ServerOptions[] {
+	const out: ServerOptions[] = [];
+	const entries = mqttHost.split(",");
+	for (let i = 0; i < entries.length; i++) {
+		const entry = entries[i]!.trim();
+		let host = entry;
+		let portText: string | undefined;
+		if (entry.startsWith("[")) {
+			const close = entry.indexOf("]");
+			const rest = close < 0 ? "?" : entry.slice(close + 1);
+			if (rest !== "" && !rest.startsWith(":")) throw new Error(`${name}: ${JSON.stringify(entry)} is not host, host:port or [v6]:port`);
+			host = entry.slice(1, close);
+			if (rest !== "") portText = rest.slice(1);
+		}
+		else {
+			const colon = entry.indexOf(":");
+			// One colon: host:port; more is an IPv6 address without brackets (no port).
+			if (colon >= 0 && colon === entry.lastIndexOf(":")) {
+				host = entry.slice(0, colon);
+				portText = entry.slice(colon + 1);
+			}
+		}
+		const p = portText === undefined ? port : /^[0-9]+$/.test(portText) ? Number(portText) : NaN;
+		if (host === "") throw new Error(`${name}: ${JSON.stringify(mqttHost)} has an empty host (expected host or host:port, separated by commas)`);
+		if (!(Number.isInteger(p) && p > 0 && p < 65_536)) throw new Error(`${name}: ${JSON.stringify(entry)} has a bad port (1..65535)`);
+		out.push({ host, port: p, tls });
+	}
+	return out;
 }
 
 /** `mqttVersion`: 4 (MQTT 3.1.1, also when absent) or 5 (MQTT 5.0); anything else throws, naming it (as `name`). */

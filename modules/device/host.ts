@@ -62,6 +62,7 @@ export interface SettingsStore {
 export interface DeviceConfig {
 	deviceId: string;
 	topicPrefix: string;
+	/** The broker, or several separated by commas (each `host` or `host:port`, `[v6]:port`; the port by default `mqttPort`): see parseServers. */
 	mqttHost: string;
 	mqttPort: number;
 	mqttUser?: string;

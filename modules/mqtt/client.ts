@@ -67,12 +67,31 @@ export interface ReconnectOptions {
 	jitter?: number;
 }
 
-export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapshots"> {
+/** One broker of `servers`: its port defaults to 1883, or 8883 with TLS. */
+export interface ServerOptions {
 	host: string;
+	port?: number;
+	/** TLS: true, or options (CA, server name). */
+	tls?: boolean | TlsOptions;
+}
+
+export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapshots"> {
+	/** The broker (or give `servers` instead: the two forms do not mix). */
+	host?: string;
 	/** Default 1883, or 8883 with TLS. */
 	port?: number;
 	/** TLS: true, or options (CA, server name). */
 	tls?: boolean | TlsOptions;
+	/**
+	 * Several brokers, instead of `host`/`port`/`tls`: the client starts with the first. An attempt
+	 * that fails, or a connection lost before it proved itself (an acknowledgement, or `stableAfter`),
+	 * moves to the next (after the first, round and round) after the usual backoff delay; a lost
+	 * connection that had proved itself tries the same server first. `client.server` names the one in
+	 * use (read it in onConnect). A persistent session lives on one broker: after a move the broker
+	 * answers sessionPresent false, subscriptions are made again and unacknowledged QoS 1/2 messages
+	 * sent again (at least once: one the old broker had taken may arrive twice).
+	 */
+	servers?: ServerOptions[];
 	/** Default: generated ("xs-" and 12 hex digits) when clean session is on; required otherwise. */
 	clientId?: string;
 	/** Receive buffer bytes: the largest packet kept whole (default 1024); larger PUBLISHes are drained. */
@@ -203,7 +222,10 @@ export class Client {
 	private readonly onTimer: () => void;
 	private host: string;
 	private port: number;
-	private readonly tls: TlsOptions | undefined;
+	private tls: TlsOptions | undefined;
+	/** The brokers to go round (one for the single-server form), and the index of the current one. */
+	private readonly servers: Array<{ host: string; port: number; tls: TlsOptions | undefined }>;
+	private current = 0;
 	private readonly reconnect: Required<ReconnectOptions> | false;
 	private readonly random: () => number;
 	private readonly callbacks: ClientOptions;
@@ -214,8 +236,8 @@ export class Client {
 	private closeBy = -1;
 
 	constructor(options: ClientOptions) {
-		if (!options || typeof options.host !== "string" || !options.host)
-			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.host must name the broker");
+		if (!options) throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.host or options.servers must name the broker");
+		const servers = checkServers(options);
 		if (!options.transport || !options.clock)
 			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.transport and options.clock come from a host (hosts/<platform>)");
 		// The callbacks and settings, without the password (which only the session holds, privately).
@@ -250,9 +272,11 @@ export class Client {
 		this.reader = version === 5 ? new PacketReader(rxBufferSize + 1, parseBody5, new PacketView5(), 5) : new PacketReader(rxBufferSize, parseBody, new PacketView(), 4);
 		this.transport = options.transport;
 		this.clock = options.clock;
-		this.host = options.host;
-		this.tls = options.tls === true ? {} : options.tls || undefined;
-		this.port = options.port ?? (this.tls ? 8883 : 1883);
+		this.servers = servers;
+		const first = servers[0]!;
+		this.host = first.host;
+		this.port = first.port;
+		this.tls = first.tls;
 		const r = options.reconnect;
 		this.reconnect = r === false ? false : {
 			initialDelay: r?.initialDelay ?? 1000, maxDelay: r?.maxDelay ?? 60_000,
@@ -338,7 +362,7 @@ export class Client {
 		return this.session.broker;
 	}
 
-	/** The server connected to, or to be tried next: "host:port". */
+	/** The server connected to, or to be tried next: "host:port" (with `servers`, the current one). */
 	get server(): string {
 		return `${this.host}:${this.port}`;
 	}
@@ -377,11 +401,12 @@ export class Client {
 		if (this.phase === CLOSING) return this.finish();
 		const wasConnected = this.session.state === CONNECTED;
 		const now = this.clock.now();
-		if (wasConnected && this.session.proven(now)) this.attempt = 0;
+		const proven = wasConnected && this.session.proven(now);
+		if (proven) this.attempt = 0;
 		this.tx.attach(undefined);
 		this.session.closed(now);
 		this.phase = IDLE;
-		this.report(error, wasConnected);
+		this.report(error, wasConnected, proven);
 		this.scheduleReconnect();
 	}
 
@@ -394,11 +419,28 @@ export class Client {
 		this.armedAt = -1;
 	}
 
-	private report(error: MqttError, wasConnected: boolean): void {
+	/**
+	 * Tells of a failed attempt or an ended connection, and picks where the next attempt goes: a
+	 * Server Reference when followed, else the same server after a connection that proved itself,
+	 * else (with several servers) the next one.
+	 */
+	private report(error: MqttError, wasConnected: boolean, proven: boolean): void {
 		const reference = error.serverReference;
 		if (reference !== undefined && this.callbacks.followServerReference) this.moveTo(reference);
+		else if (!proven) this.rotate();
 		if (wasConnected) this.callbacks.onClose?.call(this, error);
 		else this.callbacks.onError?.call(this, error);
+	}
+
+	/** With several servers: the next one (after the last, the first) becomes the current one. */
+	private rotate(): void {
+		const servers = this.servers;
+		if (servers.length < 2) return;
+		this.current = (this.current + 1) % servers.length;
+		const next = servers[this.current]!;
+		this.host = next.host;
+		this.port = next.port;
+		this.tls = next.tls;
 	}
 
 	/**
@@ -521,11 +563,12 @@ export class Client {
 		// Session taken over (MQTT 5.0 DISCONNECT 0x8E): another connection uses our client id. However
 		// long ours lasted, it proved nothing: the delays grow, so two devices with one id do not take
 		// the session from each other every initialDelay.
-		if (wasConnected && this.session.proven(this.clock.now()) && error.reasonCode !== ReasonCode.SESSION_TAKEN_OVER) this.attempt = 0;
+		const proven = wasConnected && this.session.proven(this.clock.now()) && error.reasonCode !== ReasonCode.SESSION_TAKEN_OVER;
+		if (proven) this.attempt = 0;
 		this.tx.attach(undefined);
 		this.transport.close();
 		this.phase = IDLE;
-		this.report(error, wasConnected);
+		this.report(error, wasConnected, proven);
 		this.scheduleReconnect();
 	}
 
@@ -577,4 +620,41 @@ export class Client {
 			this.callbacks.onError?.call(this, error as Error);
 		}
 	}
+}
+
+/**
+ * The brokers of `options`: `servers` (each checked), or the one of `host`/`port`/`tls`; both, or
+ * neither, is an INVALID_ARGUMENT error.
+ */
+function checkServers(options: ClientOptions): Array<{ host: string; port: number; tls: TlsOptions | undefined }> {
+	const list = options.servers;
+	if (list === undefined) {
+		if (typeof options.host !== "string" || !options.host)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.host (or options.servers) must name the broker");
+		return [server(options, "options")];
+	}
+	if (options.host !== undefined || options.port !== undefined || options.tls !== undefined)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.servers replaces options.host, port and tls: give one form, not both");
+	if (!Array.isArray(list) || list.length === 0)
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, "options.servers must be a non-empty list of { host, port?, tls? }");
+	const out: Array<{ host: string; port: number; tls: TlsOptions | undefined }> = [];
+	for (let i = 0; i < list.length; i++) {
+		const entry = list[i];
+		if (!entry || typeof entry.host !== "string" || !entry.host)
+			throw new MqttError(ErrorCode.INVALID_ARGUMENT, `options.servers[${i}].host must name a broker`);
+		out.push(server(entry, `options.servers[${i}]`));
+	}
+	return out;
+}
+
+/** One server's host, port (checked; by default 1883, or 8883 with TLS) and TLS options. */
+function server(entry: ServerOptions | ClientOptions, name: string): { host: string; port: number; tls: TlsOptions | undefined } {
+	const t = entry.tls;
+	if (t !== undefined && typeof t !== "boolean" && (t === null || typeof t !== "object"))
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${name}.tls must be true, false or TLS options`);
+	const tls = t === true ? {} : t || undefined;
+	const port = entry.port ?? (tls ? 8883 : 1883);
+	if (!(Number.isInteger(port) && port > 0 && port < 65_536))
+		throw new MqttError(ErrorCode.INVALID_ARGUMENT, `${name}.port must be a whole number, 1..65535, not ${String(entry.port)}`);
+	return { host: entry.host!, port, tls };
 }

@@ -436,6 +436,112 @@ add("malformed bytes from the broker close the connection with a typed error, an
 	equal(r.transport.opens.length, 2);
 });
 
+// ---- several brokers (`servers`) ---------------------------------------------------------
+
+const THREE = [{ host: "a.local" }, { host: "b.local", port: 1884 }, { host: "c.local", tls: true }];
+
+/** Where each open of `r`'s transport went, from the `from`-th on: "host:port". */
+function targets(r: Rig, from = 0): string[] {
+	return r.transport.opens.slice(from).map((o) => `${o.host}:${o.port}`);
+}
+
+add("servers: checked (a host each, ports 1..65535, TLS true/false/options); with host, port or tls as well, or empty, INVALID_ARGUMENT", (v) => {
+	throwsCode(() => new Rig(v, { host: undefined, servers: [] }), "INVALID_ARGUMENT");
+	throwsCode(() => new Rig(v, { host: undefined, servers: [{ host: "" }] }), "INVALID_ARGUMENT");
+	throwsCode(() => new Rig(v, { host: undefined, servers: [{ host: "a" }, { host: "b", port: 0 }] }), "INVALID_ARGUMENT");
+	throwsCode(() => new Rig(v, { host: undefined, servers: [{ host: "a", port: 1.5 }] }), "INVALID_ARGUMENT");
+	throwsCode(() => new Rig(v, { host: undefined, servers: [{ host: "a", tls: "yes" as unknown as boolean }] }), "INVALID_ARGUMENT");
+	throwsCode(() => new Rig(v, { servers: [{ host: "a" }] }), "INVALID_ARGUMENT"); // the rig's host as well
+	throwsCode(() => new Rig(v, { host: undefined, port: 1883, servers: [{ host: "a" }] }), "INVALID_ARGUMENT");
+	throwsCode(() => new Rig(v, { host: undefined }), "INVALID_ARGUMENT");
+	const r = new Rig(v, { host: undefined, servers: THREE });
+	equal(r.client.server, "a.local:1883", "the first, default port 1883");
+	equal(r.transport.opens[0]!.tls, undefined, "no TLS on a");
+});
+
+add("servers: each failed attempt moves to the next (round and round, each with its port and TLS), after the backoff delay, which keeps growing across servers", (v) => {
+	const r = new Rig(v, { host: undefined, servers: THREE, reconnect: { initialDelay: 1000, maxDelay: 8000, factor: 2, jitter: 0 } });
+	for (let i = 0; i < 5; i++) {
+		r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "refused"));
+		reopen(r);
+	}
+	deepEqual(targets(r), ["a.local:1883", "b.local:1884", "c.local:8883", "a.local:1883", "b.local:1884", "c.local:8883"]);
+	deepEqual(gaps(r, 0), [1000, 2000, 4000, 8000, 8000], "one backoff across the servers: no faster loop");
+	ok(r.transport.opens[2]!.tls !== undefined, "TLS on c");
+	equal(r.transport.opens[3]!.tls, undefined, "none on a again");
+	equal(r.client.server, "c.local:8883");
+	deepEqual(r.take(), ["error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED", "error CONNECTION_REFUSED"]);
+});
+
+add("servers: a refused CONNACK and a CONNACK timeout move on too; client.server, read in onConnect, names the one that took the connection", (v) => {
+	const seen: string[] = [];
+	const r = new Rig(v, { host: undefined, servers: THREE, connectTimeout: 2000, onConnect() { seen.push(this.server); } });
+	r.transport.accept();
+	r.transport.sent();
+	r.transport.deliverHex(r.bytes({ type: CONNACK, sessionPresent: false, returnCode: 3 }));
+	reopen(r);
+	r.transport.accept();
+	r.clock.advance(2000); // no CONNACK from b
+	reopen(r);
+	r.up();
+	deepEqual(targets(r), ["a.local:1883", "b.local:1884", "c.local:8883"]);
+	deepEqual(seen, ["c.local:8883"]);
+	equal(r.client.server, "c.local:8883");
+	ok(r.client.connected, "connected to c");
+});
+
+add("servers: a lost connection that had proved itself retries the same server first, then moves on when that fails; one that had not moves at once", (v) => {
+	const r = new Rig(v, { host: undefined, servers: THREE, stableAfter: 3000, reconnect: { initialDelay: 1000, maxDelay: 8000, factor: 2, jitter: 0 } });
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "refused"));
+	reopen(r);
+	r.up(); // on b
+	r.clock.advance(3000); // proved itself
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "gone"));
+	let from = r.clock.now();
+	reopen(r);
+	equal(r.clock.now() - from, 1000, "the backoff started over");
+	equal(r.client.server, "b.local:1884", "stays on the server that worked");
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "refused"));
+	reopen(r);
+	equal(r.client.server, "c.local:8883", "b failed: the next");
+	r.up();
+	r.clock.advance(5); // closed before it proved itself
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "closed by the broker"));
+	from = r.clock.now();
+	reopen(r);
+	equal(r.clock.now() - from, 4000, "the backoff still growing");
+	deepEqual(targets(r), ["a.local:1883", "b.local:1884", "b.local:1884", "c.local:8883", "a.local:1883"]);
+});
+
+add("servers: after a move the new broker has no session (sessionPresent false): subscriptions are made again and QoS 1/2 messages in flight sent again with DUP", (v) => {
+	const r = new Rig(v, { host: undefined, servers: [{ host: "a.local" }, { host: "b.local" }], cleanSession: false, stableAfter: 60_000 });
+	r.up();
+	r.client.subscribe("cmd/#", 1);
+	equal(r.transport.sent(), r.bytes({ type: SUBSCRIBE, packetId: 1, subscriptions: [{ filter: "cmd/#", qos: 1 }] }));
+	r.transport.deliverHex(r.bytes({ type: SUBACK, packetId: 1, returnCodes: [1] }));
+	r.clock.advance(60_000); // a good connection: a retries first
+	equal(r.client.publish("t/1", "one", 1), 2);
+	equal(r.client.publish("t/2", "two", 2), 3);
+	equal(r.transport.sent(), r.bytes(pub("t/1", "one", 1, 2), pub("t/2", "two", 2, 3)));
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_LOST, "a is gone"));
+	reopen(r);
+	equal(r.client.server, "a.local:1883");
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "a is down"));
+	reopen(r);
+	equal(r.client.server, "b.local:1883", "moved to b");
+	r.take();
+	r.transport.accept();
+	r.transport.sent();
+	r.transport.deliverHex(r.bytes({ type: CONNACK, sessionPresent: false, returnCode: 0 }));
+	equal(r.transport.sent(), r.bytes(
+		{ type: SUBSCRIBE, packetId: 4, subscriptions: [{ filter: "cmd/#", qos: 1 }] },
+		pub("t/1", "one", 1, 2, true), pub("t/2", "two", 2, 3, true),
+	), "SUBSCRIBE made again, the messages re-sent with DUP");
+	r.transport.deliverHex(r.bytes({ type: SUBACK, packetId: 4, returnCodes: [1] }, { type: PUBACK, packetId: 2 }, pub("cmd/x", "from b", 0)));
+	deepEqual(r.take(), ["connect false", "suback cmd/# 1", "delivered 2", "message cmd/x from b"]);
+	equal(r.client.pending, 1, "the QoS 2 message waits for PUBREC");
+});
+
 /** The suite speaking MQTT 3.1.1 (protocolVersion 4). */
 export const clientCases: Case[] = definitions.map((d) => ({ name: d.name, run: () => d.run(4) }));
 /** The same cases speaking MQTT 5.0 (protocolVersion 5), each expecting the 5.0 bytes. */

@@ -7,7 +7,7 @@ import { Client } from "../../modules/mqtt/client.js";
 import type { ClientOptions, Message } from "../../modules/mqtt/client.js";
 import { AUTH, DISCONNECT, PUBACK } from "../../modules/mqtt/constants.js";
 import { encodeAck5, encodePublish5, encodeReasonPacket } from "../../modules/mqtt/encode5.js";
-import type { MqttError } from "../../modules/mqtt/errors.js";
+import { ErrorCode, MqttError } from "../../modules/mqtt/errors.js";
 import { Property } from "../../modules/mqtt/properties.js";
 import type { PropertyValues } from "../../modules/mqtt/properties.js";
 import { writeRemainingLength } from "../../modules/mqtt/remaining-length.js";
@@ -134,6 +134,23 @@ add("Server Reference: with followServerReference the next attempt goes there, a
 	deepEqual(r.take(), ["error USE_ANOTHER_SERVER"]);
 	r.clock.advance(1000);
 	equal(r.transport.opens[1]!.host, "a.local");
+});
+
+add("Server Reference with servers: followed before the list (the next attempt goes there); a failure there goes on to the list's next; not followed, the list's next", () => {
+	const servers = [{ host: "a.local" }, { host: "b.local" }, { host: "c.local" }];
+	const r = new Rig5({ host: undefined, port: undefined, servers, followServerReference: true });
+	r.transport.accept();
+	r.transport.deliverHex(connack5({ serverReference: "z.local:1999" }, false, 0x9C));
+	r.clock.advance(1000);
+	equal(r.client.server, "z.local:1999");
+	r.transport.lose(new MqttError(ErrorCode.CONNECTION_REFUSED, "refused"));
+	r.clock.advance(2000);
+	deepEqual(r.transport.opens.map((o) => `${o.host}:${o.port}`), ["a.local:1883", "z.local:1999", "b.local:1883"]);
+	const n = new Rig5({ host: undefined, port: undefined, servers });
+	n.transport.accept();
+	n.transport.deliverHex(connack5({ serverReference: "z.local:1999" }, false, 0x9C));
+	n.clock.advance(1000);
+	deepEqual(n.transport.opens.map((o) => `${o.host}:${o.port}`), ["a.local:1883", "b.local:1883"]);
 });
 
 add("fallbackTo311: refused 5.0, the next attempt is a 3.1.1 CONNECT, and 3.1.1 packets are framed from then on", () => {
