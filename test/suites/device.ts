@@ -2,7 +2,7 @@
 // manual time line: status and will, telemetry, every command, restart, shutdown, backlog, reconnection.
 
 import {
-	BACKLOG, Device, JSON_CONTENT_TYPE, MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseSessionExpiry, RESTART_FLAG, SESSION_EXPIRY, SHUTDOWN_GRACE,
+	BACKLOG, Device, JSON_CONTENT_TYPE, MAX_INTERVAL, MIN_INTERVAL, parseMqttVersion, parseServers, parseSessionExpiry, RESTART_FLAG, SESSION_EXPIRY, SHUTDOWN_GRACE,
 } from "../../modules/device/device.js";
 import { EXPIRE_INTERVALS, FIRMWARE_VERSION, parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig } from "../../modules/device/host.js";
@@ -175,6 +175,37 @@ add("CONNECT carries the configured credentials, keepalive and TLS", () => {
 	const c2 = anonymous.broker.received[0]!.packet as ConnectPacket;
 	equal(c2.username, undefined, "no user name");
 	equal(c2.password, undefined, "no password without a user name");
+});
+
+add("mqttHost takes several brokers separated by commas (host or host:port, else mqttPort); a bad entry stops the start, naming it", () => {
+	deepEqual(parseServers("a.test, b.test:1884,[fd00::1]:8884,fd00::2", 1883, undefined), [
+		{ host: "a.test", port: 1883, tls: undefined }, { host: "b.test", port: 1884, tls: undefined },
+		{ host: "fd00::1", port: 8884, tls: undefined }, { host: "fd00::2", port: 1883, tls: undefined },
+	]);
+	deepEqual(parseServers("a.test", 8883, { ca: "x" }), [{ host: "a.test", port: 8883, tls: { ca: "x" } }]);
+	for (const bad of ["a.test,", ",a.test", "a.test:0", "a.test:x", "a.test:70000", ":1883", "[fd00::1]x"]) {
+		let message = "";
+		try {
+			parseServers(bad, 1883, undefined);
+		}
+		catch (error) {
+			message = (error as Error).message;
+		}
+		ok(message.startsWith("mqttHost"), `${bad}: ${message}`);
+	}
+});
+
+add("several brokers: a refused one is left for the next; \"connected to\" names the server the device is on", () => {
+	const broker = new FakeBroker(new TimeBase());
+	broker.refuse = true;
+	const r = new Rig({ broker, config: { mqttHost: "a.test,b.test:1884" }, settle: false });
+	equal(r.broker.connections.length, 1);
+	broker.refuse = false;
+	r.time.settle();
+	r.time.advance(2000); // the backoff delay (at most 1 s)
+	deepEqual(r.broker.connections.map((c) => `${c.host}:${c.port}`), ["a.test:1883", "b.test:1884"]);
+	deepEqual(r.host.system.traces.filter((t) => t.startsWith("connected to")), ["connected to b.test:1884"]);
+	deepEqual(r.statusTexts(), ["online"]);
 });
 
 add("on connect: status online, retained, QoS 1; the broker keeps it", () => {
