@@ -21,6 +21,8 @@ describe("benchmarks", function () {
 			const text = readFileSync(out, "utf8");
 			assert.match(text, /## Codec and client in the XS engine/);
 			assert.match(text, /\| encode a QoS 0 PUBLISH \| \d+/);
+			assert.match(text, /## A fleet: the broker killed and restarted/);
+			assert.match(text, /\| 50 \| ours, defaults \(jitter 0\.5\) \| \d+/);
 			assert.match(text, /\| 5\.0, topic alias \| \d+ \| \*\*\d+\*\* \|/);
 		}
 		finally {
