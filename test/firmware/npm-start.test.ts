@@ -289,6 +289,23 @@ describe("npm start (hosts/xs/start.ts)", function () {
 		assert.match(out, new RegExp(`warning: 127\\.0\\.0\\.1:${closed} has nothing that accepts connections`));
 	});
 
+	it("MQTT_URL takes a list: a broker that refuses is left for the next, and the device says which it is on", async () => {
+		const closed = await freePort();
+		const broker: Broker = await startBroker();
+		try {
+			const r = run({ MQTT_URL: `mqtt://127.0.0.1:${closed},mqtt://127.0.0.1:${broker.port}` });
+			await r.waitFor(new RegExp(`\\[device\\] connected to 127\\.0\\.0\\.1:${broker.port}`), 20_000);
+			await r.waitFor(/\[status\] online/);
+			r.child.kill("SIGINT");
+			assert.equal(await r.exited(), 0, r.err());
+			assert.match(r.out(), new RegExp(`127\\.0\\.0\\.1:${closed}`), "the first server was tried");
+			assert.equal(await retainedStatus(broker.port), "offline");
+		}
+		finally {
+			await broker.stop();
+		}
+	});
+
 	it("MQTT_URL mistakes name the value and the expected form", async () => {
 		for (const value of ["broker.local:1883", "http://broker.local"]) {
 			const r = run({ MQTT_URL: value });
