@@ -1113,7 +1113,7 @@ export class Session<H = unknown> {
 	/**
 	 * MQTT 5.0 enhanced authentication (5.0 §4.12): the broker's AUTH. 0x18 asks for the next step,
 	 * which the owner's handler answers; 0x00 ends a re-authentication. After CONNACK the broker
-	 * sends AUTH only to answer a re-authentication the client began (5.0 §4.12.1): any other is a
+	 * sends AUTH only to answer a re-authentication the client began (5.0 §4.12.1): every other is a
 	 * Protocol Error, and the handler is not asked to answer it.
 	 */
 	private auth(p: PacketView5): void {
