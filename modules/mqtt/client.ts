@@ -595,7 +595,8 @@ export class Client {
 		let taken = false;
 		let passed = false;
 		for (let i = subs.match(buffer, start, end, 0); i >= 0; i = subs.match(buffer, start, end, i + 1)) {
-			if (!subs.takes(i, properties)) {
+			// 3.1.1 messages carry no properties: no call on that path.
+			if (properties !== undefined && !subs.takes(i, properties)) {
 				passed = true;
 				continue;
 			}

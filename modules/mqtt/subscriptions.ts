@@ -170,10 +170,10 @@ export class Subscriptions<H> {
 	 * a subscription identifier takes only the messages that carry it (5.0 §3.3.4: a message forwarded
 	 * for a subscription carries its identifier, MQTT-3.3.4-3): mosquitto sends a 5.0 client one copy
 	 * per matching subscription, each with its own identifier, and each copy is for that handler alone.
-	 * One without an identifier takes every message (3.1.1: all of them).
+	 * One without an identifier takes every message. The client asks only for 5.0 messages (3.1.1 ones carry no properties).
 	 */
-	takes(i: number, properties: Properties | undefined): boolean {
+	takes(i: number, properties: Properties): boolean {
 		const id = this.entries[i]!.options?.subscriptionIdentifier;
-		return id === undefined || properties === undefined || properties.includes(Property.SUBSCRIPTION_IDENTIFIER, id);
+		return id === undefined || properties.includes(Property.SUBSCRIPTION_IDENTIFIER, id);
 	}
 }
