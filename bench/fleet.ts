@@ -12,9 +12,7 @@
 // - Wills: a subscriber on fleet/+/status, connected to mosquitto directly (not through the relay),
 //   before the kill and again as soon as the broker is back, counts every will published.
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
-import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { connect as mqttConnect } from "mqtt";
@@ -23,6 +21,7 @@ import { createClient } from "../hosts/node/index.js";
 import type { Client } from "../modules/mqtt/client.js";
 import { freePort, HOST, startBroker } from "../test/lib/mosquitto.js";
 import type { Broker } from "../test/lib/mosquitto.js";
+import { writeSection } from "./results-file.js";
 
 export type FleetKind = "ours" | "mqttjs";
 
@@ -342,14 +341,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
 	const section = await fleetSection(process.argv.includes("--quick"), sizes);
 	process.stdout.write(section.lines.join("\n") + "\n");
 	// `--write`: this section of bench/RESULTS.md replaced (or added), the others left as they are.
-	if (process.argv.includes("--write")) {
-		const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../bench/RESULTS.md");
-		const text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmark results\n\n";
-		const start = text.indexOf(section.lines[0]!);
-		const next = start < 0 ? -1 : text.indexOf("\n## ", start + 1);
-		const block = section.lines.join("\n") + "\n";
-		writeFileSync(file, start < 0 ? text.trimEnd() + "\n\n" + block : text.slice(0, start) + block + (next < 0 ? "" : text.slice(next)));
-	}
+	if (process.argv.includes("--write")) writeSection(section.lines);
 	if (section.failures.length) process.stdout.write(`targets missed:\n  ${section.failures.join("\n  ")}\n`);
 	process.exit(0);
 }

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { answererSection } from "./node-answerer.js";
+import { clusterSection } from "./cluster.js";
 import { fleetSection } from "./fleet.js";
 import { throughputSection } from "./node-throughput.js";
 import { mqtt5Lines } from "./mqtt5.js";
@@ -115,7 +116,7 @@ async function codec(): Promise<{ lines: string[]; failures: string[] }> {
 async function main(): Promise<void> {
 	const started = new Date();
 	// The answerer's subsection follows the mosquitto one: together they are the Node throughput section.
-	const sections = [await codec(), await transportSection(quick), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick), await answererSection(quick), await fleetSection(quick)];
+	const sections = [await codec(), await transportSection(quick), await sdkSection(quick), await footprintSection(quick), await throughputSection(quick), await answererSection(quick), await fleetSection(quick), await clusterSection(quick)];
 	const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 	const text = [
 		"# Benchmark results",

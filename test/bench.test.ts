@@ -24,6 +24,7 @@ describe("benchmarks", function () {
 			assert.match(text, /## A fleet: the broker killed and restarted/);
 			assert.match(text, /\| 50 \| ours, defaults \(jitter 0\.5\) \| \d+/);
 			assert.match(text, /\| 5\.0, topic alias \| \d+ \| \*\*\d+\*\* \|/);
+			assert.match(text, /## A clustered broker: the device moves between RabbitMQ nodes\n\n(Not measured: RabbitMQ|RabbitMQ [\d.]+ nodes clustered)/);
 		}
 		finally {
 			rmSync(dir, { recursive: true, force: true });

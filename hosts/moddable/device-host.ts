@@ -5,9 +5,11 @@
 import board from "hosts/platform/board";
 import config from "mc/config";
 import Net from "net";
+import Time from "time";
 import { parseMqttVersion, parseServers, parseSessionExpiry } from "../../modules/device/device.js";
 import { parseDiscoveryPrefix } from "../../modules/device/discovery.js";
 import type { DeviceConfig, DeviceHost } from "../../modules/device/host.js";
+import { hashSeed, seededRandom } from "../../modules/mqtt/random.js";
 import { ModdableClock } from "./clock.js";
 import { PreferenceStore } from "./store.js";
 import { ModdableSystem, PreferenceSettings } from "./system.js";
@@ -27,17 +29,21 @@ function str(value: unknown): string | undefined {
 	return typeof value === "string" && value !== "" ? value : undefined;
 }
 
+/** The network interface's MAC address, or "" where there is none (yet). */
+function macAddress(): string {
+	try {
+		return Net.get("MAC") ?? "";
+	}
+	catch {
+		return "";
+	}
+}
+
 /** `deviceId` from config, else one made from the network interface's MAC address. */
 function deviceId(): string {
 	const configured = str(config.deviceId);
 	if (configured) return configured;
-	let mac = "";
-	try {
-		mac = Net.get("MAC") ?? "";
-	}
-	catch {
-		// no network interface (yet)
-	}
+	const mac = macAddress();
 	const tail = mac.replace(/[^0-9a-fA-F]/g, "").slice(-6).toLowerCase();
 	return `xs-${tail || "device"}`;
 }
@@ -86,5 +92,9 @@ export function createHost(reboot: () => void): DeviceHost {
 		system,
 		store: new PreferenceStore(),
 		settings: new PreferenceSettings(),
+		// The reconnect jitter's own numbers: Math.random is a hardware source on the ESP32 but the same
+		// sequence on every run in the simulator and on the Pico, so the MAC address, the id, the time
+		// and the ticks go into the seed too.
+		random: seededRandom(hashSeed(`${macAddress()}/${deviceId()}`, (Date.now() ^ Time.ticks ^ Math.floor(Math.random() * 0x100000000)) >>> 0)),
 	};
 }

@@ -5,6 +5,7 @@
 import type { DeviceConfig, DeviceHost, DeviceSystem, SettingsStore } from "../../modules/device/host.js";
 import type { Store } from "../../modules/mqtt/host.js";
 import { SimulatedSensor } from "../../modules/device/simulated-sensor.js";
+import { seededRandom } from "../../modules/mqtt/random.js";
 import { EVENT_SHUTDOWN, listen, now, Request, request, requestText } from "./bridge.js";
 import { XsClock } from "./clock.js";
 import { XsTransport } from "./transport.js";
@@ -12,6 +13,8 @@ import { XsTransport } from "./transport.js";
 interface Boot {
 	xsConfig: DeviceConfig;
 	xsBootTime: number;
+	/** A 32-bit seed the parent draws for each boot: XS's own Math.random is the same every run here. */
+	xsSeed?: number;
 	/** What the parent says the platform is ("XS engine (@agoric/xsnap ...) on Node ..."). */
 	xsPlatform?: string;
 	xsHostReady?: boolean;
@@ -79,6 +82,7 @@ export function createHost(_reboot: () => void): DeviceHost {
 		system,
 		store,
 		settings,
+		random: seededRandom(boot.xsSeed ?? bootTime),
 	};
 	boot.xsHostReady = true;
 	return host;

@@ -1,6 +1,7 @@
 // Node side of the XS host: runs the compiled firmware (main.js and its modules) inside the XS
 // engine from npm, and serves its socket, timers, storage and restarts over xsnap's channel.
 
+import { randomInt } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -118,7 +119,7 @@ export class XsDevice {
 		});
 		this.worker = worker;
 		const platform = `XS engine (@agoric/xsnap ${XSNAP_VERSION}) on Node ${process.version}`;
-		await worker.evaluate(`globalThis.xsConfig = ${JSON.stringify(this.options.config)}; globalThis.xsBootTime = ${this.now()}; globalThis.xsPlatform = ${JSON.stringify(platform)};`);
+		await worker.evaluate(`globalThis.xsConfig = ${JSON.stringify(this.options.config)}; globalThis.xsBootTime = ${this.now()}; globalThis.xsSeed = ${randomInt(0x100000000)}; globalThis.xsPlatform = ${JSON.stringify(platform)};`);
 		await worker.importModule(this.options.entry ?? MAIN);
 		const ready = await worker.evaluate("new TextEncoder().encode(String(globalThis.xsHostReady === true)).buffer");
 		if (ready.text !== "true") {

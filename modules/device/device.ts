@@ -122,6 +122,8 @@ export class Device {
 			will: { topic: this.topics.status, payload: "offline", qos: 1, retain: true },
 			transport: host.transport,
 			clock: host.clock(),
+			// Each device its own jitter, so that a fleet that lost its broker together does not retry together.
+			random: host.random,
 			store: host.store,
 			onConnect(sessionPresent) {
 				// The server it is on: with several (mqttHost "a,b:1884"), the one it moved to.

@@ -97,4 +97,10 @@ export interface DeviceHost {
 	store?: Store;
 	/** Where the `config` and `interval` commands save their settings; without one they last until restart. */
 	settings?: SettingsStore;
+	/**
+	 * Uniform numbers in [0, 1) that differ from device to device and boot to boot, for the client's
+	 * reconnect jitter (default Math.random, the same sequence on every run where XS has no hardware
+	 * source: see modules/mqtt/random.ts).
+	 */
+	random?: () => number;
 }

@@ -100,7 +100,11 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId" | "snapsh
 	reconnect?: ReconnectOptions | false;
 	transport: Transport;
 	clock: Clock;
-	/** Uniform random numbers in [0, 1) for client ids and jitter (default Math.random). */
+	/**
+	 * Uniform random numbers in [0, 1) for client ids and jitter (default Math.random, which XS draws
+	 * from a hardware source on the ESP32 but, unseeded, the same sequence on every run in the
+	 * simulator, on the Pico and in the XS engine from npm: give those a `seededRandom` of their own).
+	 */
 	random?: () => number;
 	/**
 	 * MQTT 5.0: when the broker names another server (Server Reference with CONNACK or DISCONNECT

@@ -10,6 +10,7 @@ export { encodeAck, encodeConnect, encodeEmpty, encodePublish, encodeSubscribe, 
 export { PacketView, parsePacket } from "./decode.js";
 export { PacketReader } from "./reader.js";
 export { topicMatches, validateTopicFilter, validateTopicName } from "./topic.js";
+export { hashSeed, seededRandom } from "./random.js";
 export { Session } from "./session.js";
 export type { SubscribeOptions, SubscriptionEntry } from "./subscriptions.js";
 export type { BrokerInfo, RejectedMessage, SessionEvents, SessionOptions, SessionStats } from "./session.js";

@@ -104,8 +104,10 @@ export interface ErlangBroker {
 	 * messages are kept in memory only and are lost (a clean=false client gets session present 0).
 	 * After kill() (SIGKILL): the same less what was not on disk yet (both lost a retained message
 	 * published 0.3 s before).
+	 * `timeout` (default 60 s): rejects when it has not started by then, and leaves it starting (a
+	 * node of a cluster may wait for the others: see startRabbitMqCluster).
 	 */
-	restart(): Promise<void>;
+	restart(timeout?: number): Promise<void>;
 }
 
 const START_TIMEOUT = 60_000;
@@ -385,6 +387,8 @@ abstract class ErlangVm implements ErlangBroker {
 	private exitReason: string | undefined;
 	private output = "";
 	private epmd: ChildProcess | undefined;
+	/** False for the second and later nodes of a cluster: they use the first node's epmd. */
+	protected ownsEpmd = true;
 	protected readonly conf: string;
 	protected readonly data: string;
 	protected readonly logs: string;
@@ -459,8 +463,8 @@ abstract class ErlangVm implements ErlangBroker {
 		clearTimeout(timer);
 	}
 
-	protected async launch(): Promise<void> {
-		await this.startEpmd();
+	protected async launch(timeout = START_TIMEOUT): Promise<void> {
+		if (this.ownsEpmd) await this.startEpmd();
 		this.exitReason = undefined;
 		this.output = "";
 		const spec = this.launchSpec();
@@ -490,12 +494,12 @@ abstract class ErlangVm implements ErlangBroker {
 				resolve();
 			});
 		});
-		const deadline = Date.now() + START_TIMEOUT;
+		const deadline = Date.now() + timeout;
 		const gone = (): string | undefined => this.exitReason;
 		while (!sawReady) {
 			const reason = gone();
 			if (reason !== undefined) throw new Error(reason);
-			if (Date.now() > deadline) throw new Error(`${this.version} did not say it had started within ${START_TIMEOUT} ms:\n${this.logTail(15)}`);
+			if (Date.now() > deadline) throw new Error(`${this.version} did not say it had started within ${timeout} ms:\n${this.logTail(15)}`);
 			await new Promise((resolve) => setTimeout(resolve, 25));
 		}
 		await waitForPort(this.port, Math.max(1000, deadline - Date.now()), gone);
@@ -553,14 +557,14 @@ abstract class ErlangVm implements ErlangBroker {
 		this.child = undefined;
 	}
 
-	async restart(): Promise<void> {
+	async restart(timeout = START_TIMEOUT): Promise<void> {
 		await this.kill("SIGTERM");
-		await this.launch();
+		await this.launch(timeout);
 	}
 
 	async stop(): Promise<void> {
 		await this.kill("SIGTERM");
-		await this.stopEpmd();
+		if (this.ownsEpmd) await this.stopEpmd();
 		rmSync(this.dir, { recursive: true, force: true });
 		dirs.delete(this.dir);
 	}
@@ -672,16 +676,36 @@ function erlString(text: string): string {
 	return JSON.stringify(text);
 }
 
+/** What a node of a RabbitMQ cluster shares with the others (see startRabbitMqCluster). */
+interface RabbitMembership {
+	/** This node's name, "rabbit-a@localhost". */
+	node: string;
+	/** Every node's name, this one's included. */
+	nodes: string[];
+	/** The Erlang cookie they all have. */
+	cookie: string;
+	/** The anonymous user's password: users live in the cluster's shared database. */
+	anonymousPassword: string;
+	/** The first node starts the cluster's epmd; the others use it. */
+	first: boolean;
+}
+
 class RabbitMq extends ErlangVm {
 	readonly kind = "rabbitmq" as const;
 	readonly anonymous = {};
 	private readonly configFile: string;
 	private readonly fastBoot: boolean;
+	private readonly node: string;
 
-	constructor(private readonly install: RabbitInstall, dir: string, port: number, epmdPort: number, distPort: number, options: ErlangBrokerOptions) {
+	constructor(private readonly install: RabbitInstall, dir: string, port: number, epmdPort: number, distPort: number, options: ErlangBrokerOptions, membership?: RabbitMembership) {
 		super(install.version, install.epmd, dir, port, epmdPort, distPort);
+		this.node = membership?.node ?? "rabbit@localhost";
+		if (membership) {
+			this.ownsEpmd = membership.first;
+			writeFileSync(join(this.home, ".erlang.cookie"), membership.cookie, { mode: 0o400 });
+		}
 		const anonymousUser = "xs-mqtt-anonymous";
-		const anonymousPassword = randomBytes(12).toString("hex");
+		const anonymousPassword = membership?.anonymousPassword ?? randomBytes(12).toString("hex");
 		const users = [{ name: anonymousUser, password: anonymousPassword, restricted: true }, ...(options.users ?? [])];
 		const forbidden = options.forbidden ?? [];
 		const allow = forbidden.length > 0 ? `^(?!(${forbidden.map(routingKeyPattern).join("|")})$)` : undefined;
@@ -691,6 +715,12 @@ class RabbitMq extends ErlangVm {
 			permissions: users.map((u) => ({ user: u.name, vhost: "/", configure: ".*", write: ".*", read: ".*" })),
 			topic_permissions: allow === undefined ? [] : users.filter((u) => u.restricted)
 				.map((u) => ({ user: u.name, vhost: "/", exchange: "amq.topic", write: allow, read: allow })),
+			// A cluster: the queues of persistent MQTT sessions (QoS 1 subscriptions) mirrored on every
+			// node, so that a session and what was queued for it outlive the node it was made on.
+			policies: membership === undefined ? [] : [{
+				vhost: "/", name: "xs-mqtt-sessions", pattern: "^mqtt-subscription-", "apply-to": "queues", priority: 0,
+				definition: { "ha-mode": "all", "ha-sync-mode": "automatic" },
+			}],
 		};
 		const definitionsFile = join(this.conf, "definitions.json");
 		writeFileSync(definitionsFile, JSON.stringify(definitions, null, 2));
@@ -708,7 +738,8 @@ class RabbitMq extends ErlangVm {
 				throw new Error(`${install.version}'s MQTT plugin has no maximum packet size setting (maxPacketSize)`);
 			mqtt.push(`{max_packet_size_authenticated, ${options.maxPacketSize}}`);
 		}
-		// Erlang-term config (no cuttlefish translation); no AMQP listener.
+		// Erlang-term config (no cuttlefish translation); no AMQP listener. XS_MQTT_RABBIT_LOG=info (or
+		// debug) logs more, to see what a node was doing when a test failed.
 		this.configFile = join(this.conf, "rabbitmq.config");
 		writeFileSync(this.configFile, [
 			"[",
@@ -716,7 +747,9 @@ class RabbitMq extends ErlangVm {
 			"   {tcp_listeners, []},",
 			"   {loopback_users, []},",
 			`   {load_definitions, ${erlString(definitionsFile)}},`,
-			"   {log, [{console, [{enabled, false}]}, {file, [{level, notice}]}]}",
+			`   {log, [{console, [{enabled, false}]}, {file, [{level, ${process.env.XS_MQTT_RABBIT_LOG ?? "notice"}}]}]}` + (membership === undefined ? "" : ","),
+			// The nodes started before this one (none for the first: it would wait 5 s for the others).
+			...(membership === undefined ? [] : [`   {cluster_nodes, {[${membership.nodes.slice(0, membership.nodes.indexOf(membership.node)).map((n) => `'${n}'`).join(", ")}], disc}}`]),
 			" ]},",
 			` {rabbitmq_mqtt, [${mqtt.join(", ")}]}`,
 			"].",
@@ -738,7 +771,7 @@ class RabbitMq extends ErlangVm {
 			RABBITMQ_ENABLED_PLUGINS_FILE: join(this.conf, "enabled_plugins"),
 			RABBITMQ_MNESIA_BASE: this.data,
 			RABBITMQ_LOG_BASE: this.logs,
-			RABBITMQ_NODENAME: "rabbit@localhost",
+			RABBITMQ_NODENAME: this.node,
 			RABBITMQ_NODE_IP_ADDRESS: HOST,
 			RABBITMQ_DIST_PORT: String(this.distPort),
 			// The server script then execs erl (beam.smp keeps the pid) instead of waiting on it.
@@ -753,11 +786,37 @@ class RabbitMq extends ErlangVm {
 	}
 
 	protected logFiles(): string[] {
-		return [join(this.logs, "rabbit@localhost.log")];
+		return [join(this.logs, `${this.node}.log`)];
 	}
 
 	static start(install: RabbitInstall, options: ErlangBrokerOptions): Promise<RabbitMq> {
 		return ErlangVm.startWith("xs-mqtt-rabbitmq-", (dir, port, epmdPort, distPort) => new RabbitMq(install, dir, port, epmdPort, distPort, options));
+	}
+
+	/** Starts `count` nodes one after the other, each joining the ones before; the first owns the epmd. */
+	static async startCluster(install: RabbitInstall, count: number, options: ErlangBrokerOptions): Promise<RabbitMq[]> {
+		const letters = "abcdefgh".slice(0, count).split("");
+		const names = letters.map((l) => `rabbit-${l}@localhost`);
+		const cookie = randomBytes(16).toString("hex").toUpperCase();
+		const anonymousPassword = randomBytes(12).toString("hex");
+		const ports = await distinctFreePorts(1 + 2 * count);
+		const nodes: RabbitMq[] = [];
+		try {
+			for (let i = 0; i < count; i++) {
+				const dir = mkdtempSync(join(tmpdir(), `xs-mqtt-rabbitmq-${letters[i]}-`));
+				dirs.add(dir);
+				const node = new RabbitMq(install, dir, ports[1 + 2 * i]!, ports[0]!, ports[2 + 2 * i]!, options,
+					{ node: names[i]!, nodes: names, cookie, anonymousPassword, first: i === 0 });
+				nodes.push(node);
+				await node.launch();
+				reportBroker(`${node.version} cluster node ${names[i]}`, HOST, node.port);
+			}
+			return nodes;
+		}
+		catch (error) {
+			for (let i = nodes.length - 1; i >= 0; i--) await nodes[i]!.stop();
+			throw error;
+		}
 	}
 }
 
@@ -793,6 +852,45 @@ export async function startRabbitMq(options: ErlangBrokerOptions = {}): Promise<
 	const install = findRabbitInstall();
 	if (typeof install === "string") throw new Error(install);
 	return RabbitMq.start(install, options);
+}
+
+/** RabbitMQ nodes clustered together (see startRabbitMqCluster). */
+export interface RabbitMqCluster {
+	/**
+	 * The nodes, in the order they started ("rabbit-a@localhost", "rabbit-b@localhost", ...), each with
+	 * its own MQTT port. kill() and restart() act on one node; its stop() is not for a member (the first
+	 * node's stops the epmd they share): use the cluster's.
+	 */
+	readonly nodes: ErlangBroker[];
+	/** Stops every node, the last started first, and removes their temp dirs. */
+	stop(): Promise<void>;
+}
+
+/**
+ * Starts a RabbitMQ cluster of `count` nodes on loopback, each as startRabbitMq does (its own temp dir,
+ * MQTT port and Erlang distribution port on 127.0.0.1) and all on one private epmd with one cookie.
+ * The nodes start one after the other and each joins the ones before (classic config peer discovery:
+ * rabbit's cluster_nodes). A policy mirrors the queues of persistent MQTT sessions on every node
+ * (classic mirrored queues, ha-mode all), so a session made on one node is found on the others after
+ * that node goes down, with what was queued for it.
+ *
+ * RabbitMQ 3.10's MQTT plugin tracks client ids in a Raft cluster of every node (its mqtt_node). With
+ * one node of two killed, the other still accepts MQTT connections (a session made on the dead one
+ * included, thanks to the mirror), but the killed node does not finish starting again: its plugin waits
+ * to rejoin that Raft cluster before restarting its own member, and the cluster has no leader without
+ * it (a majority of two). With three nodes it starts again in about 4 s.
+ */
+export async function startRabbitMqCluster(count = 2, options: ErlangBrokerOptions = {}): Promise<RabbitMqCluster> {
+	const install = findRabbitInstall();
+	if (typeof install === "string") throw new Error(install);
+	if (count < 2 || count > 8) throw new Error(`a cluster of 2 to 8 nodes, not ${count}`);
+	const nodes = await RabbitMq.startCluster(install, count, options);
+	return {
+		nodes,
+		async stop() {
+			for (let i = nodes.length - 1; i >= 0; i--) await nodes[i]!.stop();
+		},
+	};
 }
 
 // ---- ejabberd ------------------------------------------------------------------------------
