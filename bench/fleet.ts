@@ -3,16 +3,16 @@
 // killed (SIGKILL) and started again on the same port after a fixed downtime; measured: how the fleet
 // comes back. Used by bench/run.ts; also runs alone: `node build/bench/fleet.js [--quick] [--sizes 1000,2000]`.
 //
-// - The clients reach mosquitto through a TCP relay in this process that counts each connection it
-//   accepts: the connection attempts the broker sees, per 100 ms. While the broker is down the relay
-//   does not listen either (attempts are refused, as by a dead broker); its listen backlog is 100,
-//   mosquitto's own.
+// - The clients reach mosquitto through a TCP relay in a process of its own (bench/fleet-relay.ts) that
+//   counts each connection it accepts: the connection attempts the broker sees, per 100 ms, on a clock
+//   the fleet's own work does not hold up. While the broker is down the relay does not listen either
+//   (attempts are refused, as by a dead broker); its listen backlog is 100, mosquitto's own.
 // - mosquitto runs with persistence: the in-memory database is written (SIGUSR1) once the fleet is
 //   connected, so that the sessions survive the SIGKILL; without that a SIGKILL loses them all.
 // - Wills: a subscriber on fleet/+/status, connected to mosquitto directly (not through the relay),
 //   before the kill and again as soon as the broker is back, counts every will published.
 
-import * as net from "node:net";
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { connect as mqttConnect } from "mqtt";
@@ -21,6 +21,7 @@ import { createClient } from "../hosts/node/index.js";
 import type { Client } from "../modules/mqtt/client.js";
 import { freePort, HOST, startBroker } from "../test/lib/mosquitto.js";
 import type { Broker } from "../test/lib/mosquitto.js";
+import { RelayProcess } from "./fleet-relay.js";
 import { writeSection } from "./results-file.js";
 
 export type FleetKind = "ours" | "mqttjs";
@@ -61,51 +62,6 @@ export interface FleetFigures {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Counts accepted connections and relays them to mosquitto; listens only while `up`. */
-class Relay {
-	private server: net.Server | undefined;
-	private readonly sockets = new Set<net.Socket>();
-	/** performance.now() of each accepted connection. */
-	accepts: number[] = [];
-
-	constructor(readonly port: number, private readonly target: number) {}
-
-	up(): Promise<void> {
-		const server = net.createServer({ noDelay: true }, (socket) => {
-			this.accepts.push(performance.now());
-			const upstream = net.connect({ host: HOST, port: this.target, noDelay: true });
-			this.sockets.add(socket);
-			this.sockets.add(upstream);
-			const end = () => {
-				socket.destroy();
-				upstream.destroy();
-				this.sockets.delete(socket);
-				this.sockets.delete(upstream);
-			};
-			socket.on("error", end);
-			upstream.on("error", end);
-			socket.on("close", end);
-			upstream.on("close", end);
-			socket.pipe(upstream);
-			upstream.pipe(socket);
-		});
-		this.server = server;
-		return new Promise((resolve, reject) => {
-			server.once("error", reject);
-			server.listen({ host: HOST, port: this.port, backlog: 100 }, () => resolve());
-		});
-	}
-
-	down(): Promise<void> {
-		const server = this.server;
-		this.server = undefined;
-		this.sockets.forEach((s) => s.destroy());
-		this.sockets.clear();
-		if (!server) return Promise.resolve();
-		return new Promise((resolve) => server.close(() => resolve()));
-	}
-}
-
 interface Member {
 	close(): void;
 }
@@ -142,7 +98,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetFigures> {
 	const { kind, clients: n, downtime } = options;
 	const recoverWithin = options.recoverWithin ?? 90_000;
 	const broker = await startBroker({ kind: "mosquitto", persistence: true });
-	const relay = new Relay(await freePort(), broker.port);
+	const relay = await RelayProcess.start(await freePort(), broker.port);
 	await relay.up();
 	const members: Member[] = [];
 	const connected = new Uint8Array(n);
@@ -215,16 +171,16 @@ export async function runFleet(options: FleetOptions): Promise<FleetFigures> {
 		sub = await willSubscriber(broker.port, () => wills++);
 		const rest = downtime - (performance.now() - killedAt);
 		if (rest > 0) await sleep(rest);
-		relay.accepts = [];
 		recovering = true;
 		backAt = performance.now();
+		// Its accepts are counted from the moment it listens again, on its own clock.
 		await relay.up();
 		const deadline = backAt + recoverWithin;
 		while (at100 < 0 && performance.now() < deadline) await sleep(10);
 		// Stragglers' attempts and any late will.
 		await sleep(1000);
 		const connectedAtEnd = count;
-		const accepts = relay.accepts.map((t) => t - backAt);
+		const accepts = await relay.accepts();
 		const buckets: number[] = [];
 		for (const t of accepts) {
 			const b = Math.max(0, Math.floor(t / 100));
@@ -242,7 +198,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetFigures> {
 		members.forEach((m) => m.close());
 		sub?.end(true);
 		await sleep(200);
-		await relay.down();
+		await relay.stop();
 		await broker.stop();
 	}
 }
@@ -273,6 +229,17 @@ function spark(f: FleetFigures, upTo: number): string {
 	return f.buckets.slice(0, upTo).join(" ");
 }
 
+/** The soft limit of open files of this process (Linux), or undefined where it cannot be read. */
+function openFileLimit(): number | undefined {
+	try {
+		const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+		return m ? Number(m[1]) : undefined;
+	}
+	catch {
+		return undefined;
+	}
+}
+
 export interface FleetPlan {
 	/** [kind, clients, jitter] */
 	runs: [FleetKind, number, number | undefined][];
@@ -284,7 +251,7 @@ export function plan(quick: boolean, sizes?: number[]): FleetPlan {
 	const runs: FleetPlan["runs"] = [
 		["ours", 1000, undefined], ["mqttjs", 1000, undefined], ["ours", 1000, 0], ["ours", 1000, 1],
 	];
-	for (const size of sizes ?? [2000, 5000]) runs.push(["ours", size, undefined], ["mqttjs", size, undefined], ["ours", size, 1]);
+	for (const size of sizes ?? [2000, 5000, 9000]) runs.push(["ours", size, undefined], ["mqttjs", size, undefined], ["ours", size, 1]);
 	return { downtime: 2000, runs };
 }
 
@@ -316,8 +283,8 @@ export async function fleetSection(quick: boolean, sizes?: number[]): Promise<{ 
 		`N clients in one Node process, each with a persistent session (client id fleet-i, clean session off)`,
 		`and a will (fleet/i/status, QoS 1), connect to mosquitto (persistence on; the database written with`,
 		`SIGUSR1 once all are connected, so the sessions survive). mosquitto is killed (SIGKILL) and started`,
-		`again on the same port ${p.downtime.toLocaleString("en")} ms later. The clients reach it through a relay that counts each`,
-		"connection it accepts (backlog 100, mosquitto's) and, like the broker, listens only while it is up.",
+		`again on the same port ${p.downtime.toLocaleString("en")} ms later. The clients reach it through a relay, in a process of its own,`,
+		"that counts each connection it accepts (backlog 100, mosquitto's) and, like the broker, listens only while it is up.",
 		"Times are from the moment the broker is back. Wills are counted by a subscriber on fleet/+/status.",
 		"Ours: `createClient` with default options (reconnect initialDelay 1000, maxDelay 60000, factor 2;",
 		"jitter as said); MQTT.js 5: its defaults (reconnectPeriod 1000, no jitter).",
@@ -332,6 +299,10 @@ export async function fleetSection(quick: boolean, sizes?: number[]): Promise<{ 
 		...results.map((f) => `- ${f.clients.toLocaleString("en")}, ${label(f)}: ${spark(f, 40)}`),
 	];
 	if (stopped.length) lines.push("", "Not measured:", "", ...stopped.map((s) => `- ${s}`));
+	const files = openFileLimit();
+	if (!quick && files !== undefined)
+		lines.push("", `Where it stops: the relay holds two descriptors per client (its end and mosquitto's), so ${Math.floor(files / 2).toLocaleString("en")} clients`,
+			`reach this machine's limit of ${files.toLocaleString("en")} open files per process (\`ulimit -n\`); 10,000 would need 20,000 and more.`);
 	return { lines, failures };
 }
 
