@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { connect as mqttConnect } from "mqtt";
 import type { MqttClient } from "mqtt";
 import { createClient } from "../hosts/node/index.js";
+import { RECONNECT_DEFAULTS } from "../modules/mqtt/client.js";
 import type { Client } from "../modules/mqtt/client.js";
 import { freePort, HOST, startBroker } from "../test/lib/mosquitto.js";
 import type { Broker } from "../test/lib/mosquitto.js";
@@ -286,7 +287,7 @@ export async function fleetSection(quick: boolean, sizes?: number[]): Promise<{ 
 		`again on the same port ${p.downtime.toLocaleString("en")} ms later. The clients reach it through a relay, in a process of its own,`,
 		"that counts each connection it accepts (backlog 100, mosquitto's) and, like the broker, listens only while it is up.",
 		"Times are from the moment the broker is back. Wills are counted by a subscriber on fleet/+/status.",
-		"Ours: `createClient` with default options (reconnect initialDelay 1000, maxDelay 60000, factor 2;",
+		`Ours: \`createClient\` with default options (reconnect initialDelay ${RECONNECT_DEFAULTS.initialDelay}, maxDelay ${RECONNECT_DEFAULTS.maxDelay}, factor ${RECONNECT_DEFAULTS.factor};`,
 		"jitter as said); MQTT.js 5: its defaults (reconnectPeriod 1000, no jitter).",
 		"**Targets: no 100 ms sees more than a tenth of the fleet's attempts; all back within 10 s; no wills.**",
 		"",
@@ -302,7 +303,7 @@ export async function fleetSection(quick: boolean, sizes?: number[]): Promise<{ 
 	const files = openFileLimit();
 	if (!quick && files !== undefined)
 		lines.push("", `Where it stops: the relay holds two descriptors per client (its end and mosquitto's), so ${Math.floor(files / 2).toLocaleString("en")} clients`,
-			`reach this machine's limit of ${files.toLocaleString("en")} open files per process (\`ulimit -n\`); 10,000 would need 20,000 and more.`);
+			`would need all of this machine's limit of ${files.toLocaleString("en")} open files per process (\`ulimit -n\`) and more.`);
 	return { lines, failures };
 }
 

@@ -83,8 +83,9 @@ export function createHost(reboot: () => void): DeviceHost {
 		ledPin: num(config.ledPin, 2),
 	};
 	board.keepNetwork({ ssid: str(config.ssid), password: str(config.password) }, (line) => system.trace(line));
+	const deviceConfig = readConfig();
 	return {
-		config: readConfig(),
+		config: deviceConfig,
 		transport: new ModdableTransport(),
 		clock: () => new ModdableClock(),
 		sensor: board.createSensor(boardConfig, () => system.uptime()),
@@ -95,6 +96,6 @@ export function createHost(reboot: () => void): DeviceHost {
 		// The reconnect jitter's own numbers: Math.random is a hardware source on the ESP32 but the same
 		// sequence on every run in the simulator and on the Pico, so the MAC address, the id, the time
 		// and the ticks go into the seed too.
-		random: seededRandom(hashSeed(`${macAddress()}/${deviceId()}`, (Date.now() ^ Time.ticks ^ Math.floor(Math.random() * 0x100000000)) >>> 0)),
+		random: seededRandom(hashSeed(`${macAddress()}/${deviceConfig.deviceId}`, (Date.now() ^ Time.ticks ^ Math.floor(Math.random() * 0x100000000)) >>> 0)),
 	};
 }

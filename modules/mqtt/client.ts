@@ -67,6 +67,9 @@ export interface ReconnectOptions {
 	jitter?: number;
 }
 
+/** The backoff when `reconnect` leaves a field out: 1 s doubling to 60 s, up to half of each delay taken off. */
+export const RECONNECT_DEFAULTS: Readonly<Required<ReconnectOptions>> = { initialDelay: 1000, maxDelay: 60_000, factor: 2, jitter: 0.5 };
+
 /** One broker of `servers`: its port defaults to 1883, or 8883 with TLS. */
 export interface ServerOptions {
 	host: string;
@@ -282,9 +285,10 @@ export class Client {
 		this.port = first.port;
 		this.tls = first.tls;
 		const r = options.reconnect;
+		const d = RECONNECT_DEFAULTS;
 		this.reconnect = r === false ? false : {
-			initialDelay: r?.initialDelay ?? 1000, maxDelay: r?.maxDelay ?? 60_000,
-			factor: r?.factor ?? 2, jitter: r?.jitter ?? 0.5,
+			initialDelay: r?.initialDelay ?? d.initialDelay, maxDelay: r?.maxDelay ?? d.maxDelay,
+			factor: r?.factor ?? d.factor, jitter: r?.jitter ?? d.jitter,
 		};
 		this.handler = new Client.TransportRelay(this);
 		this.onTimer = () => this.timer();

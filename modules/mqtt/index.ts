@@ -1,7 +1,7 @@
 // The library's public surface in one place: the client, its host seam, the client half of the codec
 // and the errors.
 
-export { Client } from "./client.js";
+export { Client, RECONNECT_DEFAULTS } from "./client.js";
 export type { ClientOptions, Message, MessageHandler, ReconnectOptions } from "./client.js";
 export type { Clock, Store, TlsOptions, Transport, TransportHandler } from "./host.js";
 export { ErrorCode, MqttError } from "./errors.js";

@@ -8,8 +8,9 @@ import * as assert from "node:assert/strict";
 import * as net from "node:net";
 import { parser } from "mqtt-packet";
 import { XsDevice } from "../../hosts/xs/device-runner.js";
+import { RECONNECT_DEFAULTS } from "../../modules/mqtt/client.js";
 import { HOST } from "../lib/broker.js";
-import { waitFor } from "../lib/signal.js";
+import { sleep, waitFor } from "../lib/signal.js";
 
 describe("reconnect jitter on the XS engine", function () {
 	this.timeout(30_000);
@@ -39,6 +40,16 @@ describe("reconnect jitter on the XS engine", function () {
 			await Promise.all(devices.map((d) => d.start()));
 			// The first attempt and three retries each: 1 s, 2 s and 4 s, up to half of each taken off.
 			await waitFor(() => ids.every((id) => (attempts.get(id)?.length ?? 0) >= 4), 20_000, "four attempts from each device");
+			// A fixed window from each device's first attempt: the backoff allows attempts at 0 and no
+			// sooner than 0.5, 1.5 and 3.5 s, the next at 7.5 s at the soonest: at most 4 in 7 s.
+			const WINDOW = 7000;
+			const firsts = ids.map((id) => attempts.get(id)![0]!);
+			const rest = Math.max(...firsts) + WINDOW - performance.now();
+			if (rest > 0) await sleep(rest);
+			for (let k = 0; k < ids.length; k++) {
+				const inWindow = attempts.get(ids[k]!)!.filter((t) => t < firsts[k]! + WINDOW).length;
+				assert.ok(inWindow <= 4, `${ids[k]} made ${inWindow} connections in ${WINDOW} ms; its backoff allows 4`);
+			}
 			const gaps = ids.map((id) => {
 				const times = attempts.get(id)!;
 				return [1, 2, 3].map((i) => times[i]! - times[i - 1]!);
@@ -46,7 +57,7 @@ describe("reconnect jitter on the XS engine", function () {
 			const shown = gaps.map((g) => g.map(Math.round).join(", ")).join(" / ");
 			for (const g of gaps)
 				for (let i = 0; i < 3; i++) {
-					const full = 1000 * 2 ** i;
+					const full = RECONNECT_DEFAULTS.initialDelay * RECONNECT_DEFAULTS.factor ** i;
 					assert.ok(g[i]! >= full * 0.5 - 50 && g[i]! <= full + 250, `gaps ${shown} ms: each within its backoff (${full / 2}..${full} ms)`);
 				}
 			// The same draws would give the same gaps, to a few milliseconds of scheduling.

@@ -9,14 +9,15 @@
 // RabbitMQ 3.10 speaks MQTT 3.1.1 only, so there is no correlation data to do it with.
 
 import { XsDevice } from "../../hosts/xs/device-runner.js";
+import { RECONNECT_DEFAULTS } from "../../modules/mqtt/client.js";
 import { startRabbitMqCluster } from "./erlang-brokers.js";
 import type { ErlangBroker, RabbitMqCluster } from "./erlang-brokers.js";
 import { HOST } from "./mosquitto.js";
 import { Peer } from "./peers.js";
 import { sleep } from "./signal.js";
 
-/** The device's reconnect backoff (the client's defaults): 1 s, doubling, up to half of it taken off. */
-export const FIRST_DELAYS = [1000, 2000];
+/** The device's first two reconnect delays at most (the client's defaults; jitter only shortens them). */
+export const FIRST_DELAYS = [RECONNECT_DEFAULTS.initialDelay, RECONNECT_DEFAULTS.initialDelay * RECONNECT_DEFAULTS.factor];
 
 export interface CommandCount {
 	/** Commands the dashboard published (each acknowledged by the broker, PUBACK). */
